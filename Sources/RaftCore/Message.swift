@@ -1,0 +1,108 @@
+/// A Raft message on its way between two nodes. `term` is the sender's term, except for a
+/// pre-vote request (the term the sender would campaign in) and a granted pre-vote response
+/// (the term of the request it grants).
+public struct Envelope: Sendable, Equatable, CustomStringConvertible {
+    public var from: NodeID
+    public var to: NodeID
+    public var term: Term
+    public var message: Message
+
+    public init(from: NodeID, to: NodeID, term: Term, message: Message) {
+        self.from = from
+        self.to = to
+        self.term = term
+        self.message = message
+    }
+
+    public var description: String { "\(from)->\(to) t\(term) \(message)" }
+}
+
+/// The payloads of the Raft protocol (Figure 2), with PreVote folded into the vote messages.
+public enum Message: Sendable, Equatable, CustomStringConvertible {
+    case voteRequest(VoteRequest)
+    case voteResponse(VoteResponse)
+    case appendRequest(AppendRequest)
+    case appendResponse(AppendResponse)
+
+    public var description: String {
+        switch self {
+        case .voteRequest(let m): return m.description
+        case .voteResponse(let m): return m.description
+        case .appendRequest(let m): return m.description
+        case .appendResponse(let m): return m.description
+        }
+    }
+}
+
+/// RequestVote (§5.2), or its PreVote twin when `preVote` is set.
+public struct VoteRequest: Sendable, Equatable, CustomStringConvertible {
+    public var preVote: Bool
+    public var lastLogIndex: LogIndex
+    public var lastLogTerm: Term
+
+    public init(preVote: Bool, lastLogIndex: LogIndex, lastLogTerm: Term) {
+        self.preVote = preVote
+        self.lastLogIndex = lastLogIndex
+        self.lastLogTerm = lastLogTerm
+    }
+
+    public var description: String { "\(preVote ? "PreVote" : "Vote")(last \(lastLogIndex)@\(lastLogTerm))" }
+}
+
+public struct VoteResponse: Sendable, Equatable, CustomStringConvertible {
+    public var preVote: Bool
+    public var granted: Bool
+
+    public init(preVote: Bool, granted: Bool) {
+        self.preVote = preVote
+        self.granted = granted
+    }
+
+    public var description: String { "\(preVote ? "PreVote" : "Vote")\(granted ? "Granted" : "Refused")" }
+}
+
+/// AppendEntries (§5.3); with no entries it is a heartbeat that still checks `prevLogIndex`.
+public struct AppendRequest: Sendable, Equatable, CustomStringConvertible {
+    public var prevLogIndex: LogIndex
+    public var prevLogTerm: Term
+    public var entries: [Entry]
+    public var leaderCommit: LogIndex
+
+    public init(prevLogIndex: LogIndex, prevLogTerm: Term, entries: [Entry], leaderCommit: LogIndex) {
+        self.prevLogIndex = prevLogIndex
+        self.prevLogTerm = prevLogTerm
+        self.entries = entries
+        self.leaderCommit = leaderCommit
+    }
+
+    public var description: String {
+        let range = entries.isEmpty ? "none" : "\(entries[0].index)...\(entries[entries.count - 1].index)"
+        return "Append(prev \(prevLogIndex)@\(prevLogTerm) entries \(range) commit \(leaderCommit))"
+    }
+}
+
+/// The answer to AppendEntries. On success `matchIndex` is the last index known to match the
+/// leader's log. On refusal `rejectedIndex` is the request's `prevLogIndex`, and the conflict
+/// hint lets the leader skip a whole term per round trip (§5.3): `hintTerm` is the follower's
+/// term at `rejectedIndex` (nil when its log is shorter) and `hintIndex` the first index it holds
+/// in that term (or its last index + 1 when its log is shorter).
+public struct AppendResponse: Sendable, Equatable, CustomStringConvertible {
+    public var success: Bool
+    public var matchIndex: LogIndex
+    public var rejectedIndex: LogIndex
+    public var hintIndex: LogIndex
+    public var hintTerm: Term?
+
+    public init(success: Bool, matchIndex: LogIndex, rejectedIndex: LogIndex = 0, hintIndex: LogIndex = 0, hintTerm: Term? = nil) {
+        self.success = success
+        self.matchIndex = matchIndex
+        self.rejectedIndex = rejectedIndex
+        self.hintIndex = hintIndex
+        self.hintTerm = hintTerm
+    }
+
+    public var description: String {
+        if success { return "AppendOK(match \(matchIndex))" }
+        return "AppendRefused(prev \(rejectedIndex) hint \(hintIndex)@\(hintTerm.map(String.init) ?? "-"))"
+    }
+}

@@ -1,0 +1,53 @@
+/// How a leader replicates to one follower (leader-only state).
+///
+/// In `probe` the leader sends one AppendEntries at a time and waits for the answer, walking
+/// `next` back with conflict hints; once an append succeeds it switches to `replicate`, where it
+/// streams entries optimistically, at most `maxInflightAppends` messages ahead of the answers.
+struct Progress: Sendable, Equatable {
+    enum State: Sendable, Equatable { case probe, replicate }
+
+    var next: LogIndex
+    var match: LogIndex = 0
+    var state: State = .probe
+    /// In probe: an append with entries is out and unanswered.
+    var probeSent = false
+    /// In replicate: the last index carried by each unacknowledged append, ascending.
+    var inflight: [LogIndex] = []
+    /// Heard from this follower since the last CheckQuorum round.
+    var recentActive = false
+
+    init(next: LogIndex) {
+        self.next = next
+    }
+
+    func isPaused(maxInflight: Int) -> Bool {
+        switch state {
+        case .probe: return probeSent
+        case .replicate: return inflight.count >= maxInflight
+        }
+    }
+
+    mutating func becomeProbe(next newNext: LogIndex) {
+        state = .probe
+        next = newNext
+        probeSent = false
+        inflight.removeAll()
+    }
+
+    mutating func becomeReplicate() {
+        state = .replicate
+        next = match + 1
+        probeSent = false
+        inflight.removeAll()
+    }
+
+    /// Records an acknowledgement up to `index`; returns true when `match` moved.
+    mutating func acknowledge(upTo index: LogIndex) -> Bool {
+        inflight.removeAll { $0 <= index }
+        probeSent = false
+        guard index > match else { return false }
+        match = index
+        next = max(next, index + 1)
+        return true
+    }
+}

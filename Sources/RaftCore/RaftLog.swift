@@ -1,0 +1,79 @@
+/// A node's log in memory: every entry after `snapshotIndex`, whose own term is `snapshotTerm`.
+/// Terms never decrease along the log, which the searches below rely on.
+public struct RaftLog: Sendable, Equatable {
+    public private(set) var snapshotIndex: LogIndex
+    public private(set) var snapshotTerm: Term
+    public private(set) var entries: [Entry]
+
+    public init(snapshotIndex: LogIndex = 0, snapshotTerm: Term = 0, entries: [Entry] = []) {
+        for (offset, entry) in entries.enumerated() {
+            precondition(entry.index == snapshotIndex + 1 + offset, "log entries must be contiguous")
+        }
+        self.snapshotIndex = snapshotIndex
+        self.snapshotTerm = snapshotTerm
+        self.entries = entries
+    }
+
+    public var lastIndex: LogIndex { snapshotIndex + entries.count }
+    public var lastTerm: Term { entries.last?.term ?? snapshotTerm }
+    /// The first index still held as an entry (not folded into the snapshot).
+    public var firstIndex: LogIndex { snapshotIndex + 1 }
+
+    /// The term of the entry at `index`, or nil when the log does not hold it.
+    public func term(at index: LogIndex) -> Term? {
+        if index == snapshotIndex { return snapshotTerm }
+        guard index > snapshotIndex, index <= lastIndex else { return nil }
+        return entries[index - snapshotIndex - 1].term
+    }
+
+    public func entry(at index: LogIndex) -> Entry {
+        precondition(index > snapshotIndex && index <= lastIndex, "entry \(index) is not in the log")
+        return entries[index - snapshotIndex - 1]
+    }
+
+    /// Entries `from ... through`, both inside the log.
+    public func entries(from: LogIndex, through: LogIndex) -> [Entry] {
+        guard from <= through else { return [] }
+        precondition(from > snapshotIndex && through <= lastIndex, "range \(from)...\(through) is not in the log")
+        return Array(entries[(from - snapshotIndex - 1)...(through - snapshotIndex - 1)])
+    }
+
+    /// §5.4.1: a candidate's log is at least as up to date as ours.
+    public func isUpToDate(lastIndex otherIndex: LogIndex, lastTerm otherTerm: Term) -> Bool {
+        otherTerm > lastTerm || (otherTerm == lastTerm && otherIndex >= lastIndex)
+    }
+
+    /// The first index whose term equals the term at `index` (for the conflict hint).
+    public func firstIndex(ofTermAt index: LogIndex) -> LogIndex {
+        guard let term = term(at: index) else { return index }
+        var low = snapshotIndex + 1, high = index
+        while low < high {
+            let mid = (low + high) / 2
+            if entries[mid - snapshotIndex - 1].term < term { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    /// The last index holding an entry of `term`, or nil when no entry has that term.
+    public func lastIndex(ofTerm term: Term) -> LogIndex? {
+        var low = snapshotIndex + 1, high = lastIndex + 1
+        while low < high {
+            let mid = (low + high) / 2
+            if entries[mid - snapshotIndex - 1].term <= term { low = mid + 1 } else { high = mid }
+        }
+        let candidate = low - 1
+        return self.term(at: candidate) == term && candidate > snapshotIndex ? candidate : nil
+    }
+
+    mutating func append(_ entry: Entry) {
+        precondition(entry.index == lastIndex + 1, "append at \(entry.index) after \(lastIndex)")
+        precondition(entry.term >= lastTerm, "terms must not decrease along the log")
+        entries.append(entry)
+    }
+
+    /// Removes every entry after `index`.
+    mutating func truncate(after index: LogIndex) {
+        precondition(index >= snapshotIndex, "cannot truncate into the snapshot")
+        entries.removeLast(lastIndex - index)
+    }
+}

@@ -1,0 +1,65 @@
+/// Elections: PreVote, then the real vote, then leadership (§5.2, thesis §9.6).
+extension RaftNode {
+    /// Starts a (pre-)election. A pre-election asks for votes for `term + 1` without raising the
+    /// term, so a node that cannot win — cut off, or behind — leaves the cluster's term alone.
+    mutating func campaign(preVote: Bool) {
+        var tally = VoteTally(clusterSize: clusterSize)
+        tally.record(id, granted: true)
+        let campaignTerm = term + 1
+        if preVote {
+            role = .preCandidate(tally)
+        } else {
+            term = campaignTerm
+            votedFor = id
+            role = .candidate(tally)
+        }
+        leaderID = nil
+        resetElectionTimer()
+        pendingEvents.append(.electionStarted(term: campaignTerm, preVote: preVote))
+        if tally.outcome == .won {
+            if preVote { campaign(preVote: false) } else { becomeLeader() }
+            return
+        }
+        let request = VoteRequest(preVote: preVote, lastLogIndex: log.lastIndex, lastLogTerm: log.lastTerm)
+        for peer in peers {
+            send(to: peer, term: campaignTerm, .voteRequest(request))
+        }
+    }
+
+    mutating func handleVoteResponse(from voter: NodeID, _ response: VoteResponse) {
+        switch role {
+        case .preCandidate(var tally) where response.preVote:
+            tally.record(voter, granted: response.granted)
+            role = .preCandidate(tally)
+            switch tally.outcome {
+            case .won: campaign(preVote: false)
+            case .lost: becomeFollower(term: term, leader: nil, reason: "pre-election lost")
+            case .pending: break
+            }
+        case .candidate(var tally) where !response.preVote:
+            tally.record(voter, granted: response.granted)
+            role = .candidate(tally)
+            switch tally.outcome {
+            case .won: becomeLeader()
+            case .lost: becomeFollower(term: term, leader: nil, reason: "election lost")
+            case .pending: break
+            }
+        default:
+            break  // a late answer to an election that is over
+        }
+    }
+
+    /// Takes leadership and appends a no-op of the new term, which lets entries of earlier terms
+    /// commit through it (§5.4.2: a leader never counts replicas of an earlier term's entry).
+    mutating func becomeLeader() {
+        let progress = Array(repeating: Progress(next: log.lastIndex + 1), count: clusterSize)
+        role = .leader(LeaderState(progress: progress))
+        leaderID = id
+        electionElapsed = 0
+        heartbeatElapsed = 0
+        pendingEvents.append(.becameLeader(term: term))
+        appendAsLeader([""])
+        broadcastAppends(mode: .entriesOnly)
+        advanceCommit()
+    }
+}

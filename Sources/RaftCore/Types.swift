@@ -1,0 +1,52 @@
+/// Identifies a node: 0 ..< clusterSize.
+public typealias NodeID = Int
+/// A Raft term. Terms only grow.
+public typealias Term = Int
+/// A position in the replicated log; the first entry has index 1, 0 means "before the log".
+public typealias LogIndex = Int
+
+/// The part of a node's state that must be on stable storage before the node acts on it:
+/// the current term and the vote cast in it (Raft paper, Figure 2, "Persistent state").
+public struct HardState: Sendable, Equatable, Codable, CustomStringConvertible {
+    public var term: Term
+    public var votedFor: NodeID?
+
+    public init(term: Term = 0, votedFor: NodeID? = nil) {
+        self.term = term
+        self.votedFor = votedFor
+    }
+
+    public var description: String { "term=\(term) vote=\(votedFor.map(String.init) ?? "none")" }
+}
+
+/// One log entry. `data` is the client command (opaque to the core); an empty `data` is the
+/// no-op a new leader appends so that it can commit entries of earlier terms (§5.4.2, §8).
+public struct Entry: Sendable, Equatable, Codable, CustomStringConvertible {
+    public var index: LogIndex
+    public var term: Term
+    public var data: String
+
+    public init(index: LogIndex, term: Term, data: String) {
+        self.index = index
+        self.term = term
+        self.data = data
+    }
+
+    public var isNoop: Bool { data.isEmpty }
+
+    public var description: String { "\(index)@\(term)" + (isNoop ? "(noop)" : "") }
+}
+
+/// The roles a node moves between (§5.1, plus the pre-candidate phase of PreVote, thesis §9.6).
+public enum RoleKind: String, Sendable, Equatable, Codable {
+    case follower, preCandidate, candidate, leader
+}
+
+/// What `RaftNode.propose` did with a command.
+public enum ProposalResult: Sendable, Equatable {
+    /// Appended at the leader at `index` in `term`. The command is committed when the entry at
+    /// `index` is applied with this `term`; if an entry with another term is applied there, it was lost.
+    case accepted(index: LogIndex, term: Term)
+    /// This node is not the leader; `leaderHint` is the leader it knows of, if any.
+    case notLeader(leaderHint: NodeID?)
+}

@@ -1,0 +1,142 @@
+import RaftCore
+
+/// Watches every step of a simulation and records the first broken safety property:
+/// election safety, log matching, leader completeness, state machine safety, gap-free apply,
+/// terms that never decrease and votes that never change within a term (Raft paper, Figure 3).
+struct SafetyChecker {
+    private struct EntryKey: Hashable { var index: LogIndex; var term: Term }
+    private struct EntryRecord: Equatable { var data: String; var previousTerm: Term }
+
+    let clusterSize: Int
+    private(set) var violation: String?
+    /// term → the one node that led it.
+    private var leaderOfTerm: [Term: NodeID] = [:]
+    /// (index, term) → the command and the term before it; equal keys must mean equal prefixes.
+    private var entryRecords: [EntryKey: EntryRecord] = [:]
+    /// The committed prefix of the log as the cluster has revealed it so far.
+    private(set) var committed: [Entry] = []
+    /// For each committed index, the term of the node that first reported it committed: an upper
+    /// bound on the term it was committed in. Leaders of later terms must hold it (§5.4).
+    private var committedInTerm: [Term] = []
+    private var seenCommit: [LogIndex]
+    private var seenTerm: [Term]
+    private var leaderCheckedThrough: [Int]
+    private var leaderCheckedTerm: [Term]
+
+    init(clusterSize: Int) {
+        self.clusterSize = clusterSize
+        seenCommit = Array(repeating: 0, count: clusterSize)
+        seenTerm = Array(repeating: 0, count: clusterSize)
+        leaderCheckedThrough = Array(repeating: 0, count: clusterSize)
+        leaderCheckedTerm = Array(repeating: -1, count: clusterSize)
+    }
+
+    private mutating func fail(_ message: String) {
+        if violation == nil { violation = message }
+    }
+
+    /// A node's durable hard state is about to change from `old` to `new`.
+    mutating func checkHardStateWrite(node: NodeID, old: HardState, new: HardState) {
+        if new.term < old.term {
+            fail("node \(node) persisted term \(new.term) after \(old.term)")
+        }
+        if new.term == old.term, let oldVote = old.votedFor, new.votedFor != oldVote {
+            fail("node \(node) changed its persisted vote in term \(new.term) from \(oldVote) to \(new.votedFor.map(String.init) ?? "none")")
+        }
+    }
+
+    /// Log matching: an (index, term) pair names one command and one predecessor term, everywhere.
+    mutating func checkWrittenEntries(node: NodeID, entries: [Entry], log: RaftLog) {
+        for entry in entries {
+            let previousTerm = log.term(at: entry.index - 1) ?? -1
+            let record = EntryRecord(data: entry.data, previousTerm: previousTerm)
+            let key = EntryKey(index: entry.index, term: entry.term)
+            if let known = entryRecords[key] {
+                if known != record {
+                    fail("log matching: node \(node) holds \(entry) with command \(entry.data.debugDescription) after term \(previousTerm), elsewhere \(known.data.debugDescription) after term \(known.previousTerm)")
+                }
+            } else {
+                entryRecords[key] = record
+            }
+        }
+    }
+
+    /// A node crashed: what it knew of the commit index is gone with its memory.
+    mutating func nodeRestarted(_ node: NodeID) {
+        seenCommit[node] = 0
+        leaderCheckedTerm[node] = -1
+    }
+
+    /// Runs after every step of `node`.
+    mutating func checkAfterStep(node: NodeID, raft: RaftNode) {
+        if let problem = raft.testOnly_checkInvariants() {
+            fail("node \(node): \(problem)")
+        }
+        if raft.term < seenTerm[node] {
+            fail("node \(node) went back from term \(seenTerm[node]) to \(raft.term)")
+        }
+        seenTerm[node] = raft.term
+
+        if raft.isLeader {
+            if let other = leaderOfTerm[raft.term], other != node {
+                fail("two leaders in term \(raft.term): nodes \(other) and \(node)")
+            }
+            leaderOfTerm[raft.term] = node
+        }
+
+        // State machine safety: what a node commits matches what anyone committed at that index.
+        if raft.commitIndex > seenCommit[node] {
+            for index in (seenCommit[node] + 1)...raft.commitIndex where index > raft.log.snapshotIndex {
+                let entry = raft.log.entry(at: index)
+                if index <= committed.count {
+                    if committed[index - 1] != entry {
+                        fail("state machine safety: node \(node) commits \(entry) \(entry.data.debugDescription) at \(index), but \(committed[index - 1]) \(committed[index - 1].data.debugDescription) was committed there")
+                    }
+                } else if index == committed.count + 1 {
+                    committed.append(entry)
+                    committedInTerm.append(raft.term)
+                } else {
+                    fail("node \(node) committed \(index) beyond the known committed prefix \(committed.count)")
+                }
+            }
+            seenCommit[node] = raft.commitIndex
+        }
+    }
+
+    /// Leader completeness: a leader holds every entry committed in an earlier term. (A deposed
+    /// leader that has not heard of newer terms may lack later commits; that is allowed.)
+    mutating func checkLeaderCompleteness(node: NodeID, raft: RaftNode) {
+        guard raft.isLeader else { return }
+        if leaderCheckedTerm[node] != raft.term {
+            leaderCheckedTerm[node] = raft.term
+            leaderCheckedThrough[node] = 0
+        }
+        var index = leaderCheckedThrough[node]
+        while index < committed.count {
+            let entry = committed[index]
+            if committedInTerm[index] < raft.term, entry.index > raft.log.snapshotIndex,
+               raft.log.term(at: entry.index) != entry.term {
+                fail("leader completeness: leader \(node) of term \(raft.term) lacks committed \(entry)")
+                return
+            }
+            index += 1
+        }
+        leaderCheckedThrough[node] = index
+    }
+
+    /// Gap-free apply of exactly the committed commands.
+    mutating func checkApplied(node: NodeID, entries: [Entry], appliedIndex: LogIndex) {
+        var expected = appliedIndex + 1
+        for entry in entries {
+            if entry.index != expected {
+                fail("node \(node) applied \(entry.index) after \(expected - 1)")
+                return
+            }
+            if entry.index > committed.count || committed[entry.index - 1] != entry {
+                fail("node \(node) applied \(entry) which is not the committed entry at \(entry.index)")
+                return
+            }
+            expected += 1
+        }
+    }
+}

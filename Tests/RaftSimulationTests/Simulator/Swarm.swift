@@ -1,0 +1,174 @@
+import RaftCore
+
+/// A randomized run's parameters, all drawn from its seed ("swarm testing": each seed also picks
+/// which faults are on and how hard they hit, so rare combinations get their turn).
+struct Swarm: CustomStringConvertible {
+    var clusterSize: Int
+    var faults: NetworkFaults
+    var faultTicks: Int
+    var crashRate: Double
+    var tornWriteShare: Double
+    var restartRate: Double
+    var partitionRate: Double
+    var healRate: Double
+    var faultChangeRate: Double
+    var proposalRate: Double
+    var proposalsAtLeaderShare: Double
+
+    init(seed: UInt64) {
+        var random = SplitMix64(seed: seed ^ 0xA5A5_5A5A_DEAD_BEEF)
+        func unit() -> Double { Double.random(in: 0..<1, using: &random) }
+        let sizeRoll = unit()
+        clusterSize = sizeRoll < 0.5 ? 3 : (sizeRoll < 0.8 ? 5 : 7)
+        faults = NetworkFaults(
+            dropRate: unit() < 0.2 ? 0 : unit() * 0.3,
+            duplicateRate: unit() < 0.5 ? 0 : unit() * 0.1,
+            minDelay: 1,
+            maxDelay: 1 + Int(unit() * 15),
+            longDelayRate: unit() < 0.5 ? 0 : unit() * 0.1,
+            longDelay: 40 + Int(unit() * 200))
+        faultTicks = 150 + Int(unit() * 250)
+        crashRate = unit() < 0.25 ? 0 : unit() * 0.03
+        tornWriteShare = unit() * 0.6
+        restartRate = 0.02 + unit() * 0.1
+        partitionRate = unit() < 0.25 ? 0 : unit() * 0.03
+        healRate = 0.02 + unit() * 0.08
+        faultChangeRate = unit() * 0.02
+        proposalRate = 0.1 + unit() * 1.5
+        proposalsAtLeaderShare = 0.5 + unit() * 0.5
+    }
+
+    var description: String {
+        "\(clusterSize) nodes, \(faultTicks) fault ticks, net {\(faults)}, crash \(crashRate.formatted2), partition \(partitionRate.formatted2), proposals/tick \(proposalRate.formatted2)"
+    }
+}
+
+/// The outcome of one randomized run.
+struct SimulationReport {
+    var seed: UInt64
+    var swarm: Swarm
+    var failure: String?
+    var ticks: Int
+    var steps: Int
+    var messages: Int
+    var committed: Int
+
+    var summary: String {
+        "seed \(seed) (\(swarm)): \(failure ?? "ok") after \(steps) steps, \(ticks) ticks"
+    }
+}
+
+/// Runs one seed: a fault phase where everything can go wrong, then a healed phase that must
+/// elect a leader and commit every new proposal on every node within a tick budget.
+enum RandomizedSimulation {
+    static let electionBudgetTicks = 300
+    static let commitBudgetTicks = 200
+    static let livenessProposals = 5
+
+    static func run(seed: UInt64, trace: ((String) -> Void)? = nil) -> SimulationReport {
+        let swarm = Swarm(seed: seed)
+        let cluster = SimCluster(seed: seed, clusterSize: swarm.clusterSize)
+        cluster.trace = trace
+        cluster.faults = swarm.faults
+        var commandNumber = 0
+        var proposalCredit = 0.0
+
+        for _ in 0..<swarm.faultTicks {
+            cluster.run(ticks: 1)
+            if cluster.violation != nil { break }
+            injectFaults(cluster, swarm)
+            proposalCredit += swarm.proposalRate
+            while proposalCredit >= 1 {
+                proposalCredit -= 1
+                let target: NodeID
+                if let leader = cluster.leader, cluster.chance(swarm.proposalsAtLeaderShare) {
+                    target = leader
+                } else {
+                    target = Int.random(in: 0..<cluster.clusterSize, using: &cluster.randomSource)
+                }
+                commandNumber += 1
+                cluster.propose(at: target, "c\(commandNumber)")
+            }
+        }
+
+        var failure = cluster.violation
+        if failure == nil {
+            failure = checkLiveness(cluster, firstCommand: commandNumber + 1)
+        }
+        if failure == nil, let violation = cluster.violation {
+            failure = violation
+        }
+        return SimulationReport(seed: seed, swarm: swarm, failure: failure, ticks: cluster.ticks,
+                                steps: cluster.steps, messages: cluster.messagesSent,
+                                committed: cluster.committedPrefix.count)
+    }
+
+    private static func injectFaults(_ cluster: SimCluster, _ swarm: Swarm) {
+        let size = cluster.clusterSize
+        if swarm.crashRate > 0 && cluster.chance(swarm.crashRate) {
+            // Leaders are the interesting victims.
+            let victim = cluster.leader.flatMap { cluster.chance(0.5) ? $0 : nil }
+                ?? Int.random(in: 0..<size, using: &cluster.randomSource)
+            if cluster.chance(swarm.tornWriteShare) {
+                cluster.crashDuringNextWrite(victim)
+            } else {
+                cluster.crash(victim)
+            }
+        }
+        for node in 0..<size where !cluster.nodes[node].isAlive && cluster.chance(swarm.restartRate) {
+            cluster.restart(node)
+        }
+        if swarm.partitionRate > 0 && cluster.chance(swarm.partitionRate) {
+            cluster.setPartition(randomGroups(cluster))
+        }
+        if !cluster.partition.isWhole && cluster.chance(swarm.healRate) {
+            cluster.healPartition()
+        }
+        if swarm.faultChangeRate > 0 && cluster.chance(swarm.faultChangeRate) {
+            cluster.faults.dropRate = cluster.chance(0.3) ? 0.5 : Double.random(in: 0..<0.3, using: &cluster.randomSource)
+        }
+    }
+
+    /// Two or three groups; half the time the current leader is put in a minority.
+    private static func randomGroups(_ cluster: SimCluster) -> [[NodeID]] {
+        var nodes = Array(0..<cluster.clusterSize)
+        nodes.shuffle(using: &cluster.randomSource)
+        if let leader = cluster.leader, cluster.chance(0.5) {
+            nodes.removeAll { $0 == leader }
+            let minority = Int.random(in: 0...(cluster.clusterSize / 2 - 1), using: &cluster.randomSource)
+            let leaderSide = [leader] + nodes.prefix(minority)
+            return [leaderSide, Array(nodes.dropFirst(minority))]
+        }
+        let groups = cluster.chance(0.3) ? 3 : 2
+        var result = Array(repeating: [NodeID](), count: groups)
+        for (position, node) in nodes.enumerated() { result[position % groups].append(node) }
+        return result
+    }
+
+    /// After healing: a leader that everyone follows, then every new proposal applied everywhere.
+    private static func checkLiveness(_ cluster: SimCluster, firstCommand: Int) -> String? {
+        cluster.healEverything()
+        // A leader cut off until now may still step down (CheckQuorum) in its first election
+        // timeout after healing; settle for two timeouts before holding the cluster to account.
+        cluster.run(ticks: 2 * cluster.config.electionTicksMax)
+        guard cluster.run(upTo: electionBudgetTicks, until: { $0.stableLeader != nil }), let leader = cluster.stableLeader else {
+            return cluster.violation ?? "liveness: no stable leader within \(electionBudgetTicks) ticks of healing"
+        }
+        let commands = (0..<livenessProposals).map { "live\(firstCommand + $0)" }
+        for command in commands {
+            guard case .accepted = cluster.propose(at: leader, command) else {
+                return "liveness: stable leader \(leader) refused a proposal"
+            }
+        }
+        let allApplied = cluster.run(upTo: commitBudgetTicks) { cluster in
+            cluster.liveNodes.allSatisfy { node in
+                let applied = cluster.appliedCommands(node)
+                return commands.allSatisfy(applied.contains)
+            }
+        }
+        if !allApplied {
+            return cluster.violation ?? "liveness: proposals made after healing were not applied on every node within \(commitBudgetTicks) ticks"
+        }
+        return nil
+    }
+}
