@@ -22,6 +22,9 @@ struct SafetyChecker {
     private var seenTerm: [Term]
     private var leaderCheckedThrough: [Int]
     private var leaderCheckedTerm: [Term]
+    /// (voter, term) → the candidate it granted, remembered across the voter's crashes.
+    private var grantedVotes: [VoteKey: NodeID] = [:]
+    private struct VoteKey: Hashable { var voter: NodeID; var term: Term }
 
     init(clusterSize: Int) {
         self.clusterSize = clusterSize
@@ -58,6 +61,30 @@ struct SafetyChecker {
             } else {
                 entryRecords[key] = record
             }
+        }
+    }
+
+    /// Persist before you speak (Figure 2): a granted vote and an append acknowledgement may
+    /// leave a node only once its disk already holds what they promise; and no node grants two
+    /// candidates in one term, even across crashes.
+    mutating func checkOutgoing(_ envelope: Envelope, durableHardState: HardState, durableLog: [Entry], log: RaftLog) {
+        switch envelope.message {
+        case .voteResponse(let response) where response.granted && !response.preVote:
+            if durableHardState.term != envelope.term || durableHardState.votedFor != envelope.to {
+                fail("node \(envelope.from) granted its vote to \(envelope.to) in term \(envelope.term) before persisting it (disk: \(durableHardState))")
+            }
+            let key = VoteKey(voter: envelope.from, term: envelope.term)
+            if let earlier = grantedVotes[key], earlier != envelope.to {
+                fail("node \(envelope.from) voted twice in term \(envelope.term): for \(earlier) and for \(envelope.to)")
+            }
+            grantedVotes[key] = envelope.to
+        case .appendResponse(let response) where response.success:
+            let match = response.matchIndex
+            if match > log.snapshotIndex && (match > durableLog.count || durableLog[match - 1].term != log.term(at: match)) {
+                fail("node \(envelope.from) acknowledged index \(match) before persisting it (disk holds \(durableLog.count) entries)")
+            }
+        default:
+            break
         }
     }
 
@@ -122,6 +149,30 @@ struct SafetyChecker {
             index += 1
         }
         leaderCheckedThrough[node] = index
+    }
+
+    /// Committed entries are stable: a node whose durable log lacks one can never again collect
+    /// a majority of votes under the up-to-date rule (§5.4.1), counting crashed nodes' disks.
+    /// This is the heart of the §5.4 safety argument; checking it when an entry commits catches
+    /// a dangerous commit (Figure 8) at once, before any later election has to exploit it.
+    mutating func checkCommittedEntriesAreStable(from firstNew: Int, durableLogs: [[Entry]]) {
+        guard firstNew < committed.count else { return }
+        let lasts = durableLogs.map { (index: $0.last?.index ?? 0, term: $0.last?.term ?? 0) }
+        let majority = clusterSize / 2 + 1
+        for entry in committed[firstNew...] {
+            for (candidate, log) in durableLogs.enumerated() {
+                let holds = entry.index <= log.count && log[entry.index - 1].term == entry.term
+                if holds { continue }
+                let voters = (0..<clusterSize).filter { voter in
+                    lasts[voter].term < lasts[candidate].term
+                        || (lasts[voter].term == lasts[candidate].term && lasts[voter].index <= lasts[candidate].index)
+                }
+                if voters.count >= majority {
+                    fail("committed \(entry) is not stable: node \(candidate) lacks it yet nodes \(voters) would vote for it")
+                    return
+                }
+            }
+        }
     }
 
     /// Gap-free apply of exactly the committed commands.

@@ -119,9 +119,13 @@ final class SimCluster {
         checker.checkWrittenEntries(node: node, entries: ready.entries, log: raft.log)
         nodes[node].persist(ready)
         for envelope in ready.messages {
+            checker.checkOutgoing(envelope, durableHardState: nodes[node].durableHardState,
+                                  durableLog: nodes[node].durableLog, log: raft.log)
             send(envelope)
         }
+        let committedBefore = checker.committed.count
         checker.checkAfterStep(node: node, raft: raft)
+        checker.checkCommittedEntriesAreStable(from: committedBefore, durableLogs: nodes.map(\.durableLog))
         checker.checkApplied(node: node, entries: ready.committedEntries, appliedIndex: nodes[node].appliedIndex)
         for entry in ready.committedEntries {
             nodes[node].appliedIndex = entry.index

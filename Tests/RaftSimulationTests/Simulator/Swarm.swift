@@ -14,6 +14,9 @@ struct Swarm: CustomStringConvertible {
     var faultChangeRate: Double
     var proposalRate: Double
     var proposalsAtLeaderShare: Double
+    /// The core's own knobs vary too: one entry per append and a window of one expose
+    /// interleavings (a follower matching only an earlier term's entry) that big batches hide.
+    var raftConfig: RaftConfig
 
     init(seed: UInt64) {
         var random = SplitMix64(seed: seed ^ 0xA5A5_5A5A_DEAD_BEEF)
@@ -36,10 +39,18 @@ struct Swarm: CustomStringConvertible {
         faultChangeRate = unit() * 0.02
         proposalRate = 0.1 + unit() * 1.5
         proposalsAtLeaderShare = 0.5 + unit() * 0.5
+        let batchChoices = [1, 1, 2, 4, 64, 512]
+        let windowChoices = [1, 2, 8, 64]
+        raftConfig = RaftConfig(
+            heartbeatTicks: unit() < 0.7 ? 1 : 3,
+            electionTicksMin: 10,
+            electionTicksMax: 20,
+            maxEntriesPerAppend: batchChoices[Int(unit() * Double(batchChoices.count))],
+            maxInflightAppends: windowChoices[Int(unit() * Double(windowChoices.count))])
     }
 
     var description: String {
-        "\(clusterSize) nodes, \(faultTicks) fault ticks, net {\(faults)}, crash \(crashRate.formatted2), partition \(partitionRate.formatted2), proposals/tick \(proposalRate.formatted2)"
+        "\(clusterSize) nodes, \(raftConfig.maxEntriesPerAppend)/append, window \(raftConfig.maxInflightAppends), \(faultTicks) fault ticks, net {\(faults)}, crash \(crashRate.formatted2), partition \(partitionRate.formatted2), proposals/tick \(proposalRate.formatted2)"
     }
 }
 
@@ -67,7 +78,7 @@ enum RandomizedSimulation {
 
     static func run(seed: UInt64, trace: ((String) -> Void)? = nil) -> SimulationReport {
         let swarm = Swarm(seed: seed)
-        let cluster = SimCluster(seed: seed, clusterSize: swarm.clusterSize)
+        let cluster = SimCluster(seed: seed, clusterSize: swarm.clusterSize, config: swarm.raftConfig)
         cluster.trace = trace
         cluster.faults = swarm.faults
         var commandNumber = 0
