@@ -1,14 +1,29 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Dependencies point one way: executables → ClusterServer → (RaftCore, RaftStorage, KVStore, KVWire).
+// Dependencies point one way: executables → ClusterServer → (RaftCore, RaftStorage, KVStore, KVWire) → JSONText.
 // RaftCore depends on nothing, not even Foundation.
 let package = Package(
     name: "RaftKV",
+    products: [
+        .executable(name: "ServerMain", targets: ["ServerMain"]),
+        .executable(name: "ClientMain", targets: ["ClientMain"]),
+    ],
     targets: [
         .target(name: "RaftCore"),
+        .target(name: "JSONText"),
+        .target(name: "KVStore", dependencies: ["JSONText"]),
+        .target(name: "KVWire", dependencies: ["JSONText"]),
+        .target(name: "RaftStorage", dependencies: ["RaftCore", "JSONText"]),
+        .target(name: "ClusterServer", dependencies: ["RaftCore", "RaftStorage", "KVStore", "KVWire", "JSONText"]),
+        .target(name: "KVClient", dependencies: ["KVWire", "JSONText"]),
+        .executableTarget(name: "ServerMain", dependencies: ["ClusterServer"]),
+        .executableTarget(name: "ClientMain", dependencies: ["KVClient"]),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"]),
         .testTarget(name: "RaftSimulationTests", dependencies: ["RaftCore"]),
+        .testTarget(name: "StorageAndWireTests", dependencies: ["RaftStorage", "KVStore", "KVWire", "JSONText", "RaftCore"]),
+        .testTarget(name: "ClusterServerTests", dependencies: ["ClusterServer", "KVWire", "JSONText", "RaftCore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["JSONText"]),
     ]
 )
 

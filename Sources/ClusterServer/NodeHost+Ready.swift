@@ -1,0 +1,129 @@
+import Dispatch
+import KVStore
+import RaftCore
+import RaftStorage
+
+/// The one path that changes a node: input → core → Ready pipeline (persist → send → apply →
+/// answer clients → publish status). Inputs that arrive while the queue is busy are handled
+/// one after another and share a single flush, so many proposals or messages cost one fsync.
+extension NodeHost {
+    func tick() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard let running else { return }
+        running.raft.tick()
+        if running.raft.isLeader { lastLeaderContact = MonotonicClock.now() }
+        scheduleFlush()
+    }
+
+    func receive(_ envelope: Envelope) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard let running else { return }
+        if case .appendRequest = envelope.message, envelope.term >= running.raft.term {
+            lastLeaderContact = MonotonicClock.now()
+        }
+        running.raft.receive(envelope)
+        scheduleFlush()
+    }
+
+    func enqueueProposal(_ command: String, waiter: WriteWaiter) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard let running else { return waiter.finish(.nodeDown) }
+        guard running.raft.isLeader else { return waiter.finish(.notLeader(leaderHint: running.raft.leaderID)) }
+        running.waiting.append((command, waiter))
+        scheduleFlush()
+    }
+
+    func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        queue.async { self.flush() }
+    }
+
+    /// Appends the waiting proposals as one batch, then runs the Ready pipeline.
+    func flush() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        flushScheduled = false
+        guard let running else { return }
+        if !running.waiting.isEmpty {
+            let batch = running.waiting
+            running.waiting.removeAll()
+            switch running.raft.propose(batch: batch.map(\.command)) {
+            case .accepted(let index, let term):
+                for (offset, item) in batch.enumerated() {
+                    running.pending[index + offset] = RunningNode.PendingWrite(term: term, waiter: item.waiter)
+                    item.waiter.appended()
+                }
+            case .notLeader(let hint):
+                for item in batch { item.waiter.finish(.notLeader(leaderHint: hint)) }
+            }
+        }
+        while running.raft.hasReady {
+            let ready = running.raft.takeReady()
+            // 1. Persist: meta first (atomically), then the log; both durable before anything is sent.
+            do {
+                if let hardState = ready.hardState { try running.metaStore.save(hardState) }
+                try running.logStore.write(ready.entries)
+            } catch {
+                stopRunning(reason: "storage failed (\(error))")
+                return
+            }
+            // 2. Send.
+            if let registry {
+                for message in ready.messages { registry.route(message) }
+            }
+            // 3. Apply and answer the clients waiting on these entries.
+            apply(ready.committedEntries, running)
+            for event in ready.events { report(event) }
+        }
+        publishStatus()
+    }
+
+    func apply(_ entries: [Entry], _ running: RunningNode) {
+        for entry in entries {
+            let result: KVResult?
+            if entry.isNoop {
+                running.machine.skip(to: entry.index)
+                result = nil
+            } else {
+                do {
+                    result = running.machine.apply(try KVCommand.decode(entry.data), at: entry.index)
+                } catch {
+                    events.log(.error, node: id, "entry \(entry.index) holds an unreadable command (\(error)); skipped")
+                    running.machine.skip(to: entry.index)
+                    result = nil
+                }
+            }
+            if let pending = running.pending.removeValue(forKey: entry.index) {
+                if pending.term == entry.term, let result {
+                    pending.waiter.finish(.applied(result))
+                } else {
+                    pending.waiter.finish(.lost)
+                }
+            }
+        }
+        if let last = entries.last {
+            events.log(.debug, node: id, entries.count == 1 ? "applied entry \(last.index)" : "applied entries \(entries[0].index)...\(last.index)")
+        }
+    }
+
+    func report(_ event: RaftEvent) {
+        events.log(node: id, event.description)
+    }
+
+    func publishStatus() {
+        guard let registry else { return }
+        guard let running else { return }
+        let raft = running.raft
+        let role: String
+        switch raft.roleKind {
+        case .follower: role = "follower"
+        case .preCandidate: role = "precandidate"
+        case .candidate: role = "candidate"
+        case .leader: role = "leader"
+        }
+        registry.update(NodeStatus(id: id, role: role, term: raft.term, votedFor: raft.votedFor, leaderID: raft.leaderID,
+                                   commitIndex: raft.commitIndex, lastApplied: running.machine.appliedIndex,
+                                   logLength: raft.log.lastIndex, alive: true,
+                                   lastLeaderContact: lastLeaderContact, failure: nil))
+    }
+}

@@ -1,0 +1,171 @@
+import JSONText
+import KVWire
+import RaftCore
+import RaftStorage
+
+/// The server's settings: `config/cluster.json` (keys of the contract, each optional with its
+/// default) plus command-line overrides. Milliseconds become ticks here, once; the core only
+/// knows ticks.
+public struct ServerConfig: Sendable, Equatable {
+    public var nodes = 3
+    public var proxyHost = "127.0.0.1"
+    public var proxyPort = 7070
+    public var dataDir = "data"
+    public var beatTimeMs = 50
+    public var electionTimeoutMinMs = 150
+    public var electionTimeoutMaxMs = 300
+    public var requestTimeoutMs = 2000
+    public var idleTimeoutSeconds = 300
+    public var fsync = true
+    public var limits = WireLimits()
+    public var snapshotEveryEntries = 10_000
+    public var adminEnabled = true
+    /// Extension: the tick period of every node's timer.
+    public var tickMs = 10
+    /// Extension: fixes the election randomness (node i uses seed + i); nil draws one at start.
+    public var seed: UInt64?
+    /// Extension: stretches heartbeats and election timeouts by this factor (slow motion).
+    public var slowFactor = 1.0
+
+    public init() {}
+
+    /// Why a configuration was refused: the file, the key and what is wrong.
+    public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
+        public var file: String
+        public var key: String?
+        public var message: String
+
+        public var description: String {
+            if let key { return "\(file): key \"\(key)\": \(message)" }
+            return "\(file): \(message)"
+        }
+    }
+
+    /// Reads `path`. A missing key keeps its default; a key of the wrong type or value is refused.
+    public static func load(path: String) throws(Problem) -> ServerConfig {
+        let bytes: [UInt8]
+        let read: [UInt8]?
+        do {
+            read = try FileReader.read(path)
+        } catch {
+            throw Problem(file: path, key: nil, message: "cannot read the file: \(error)")
+        }
+        guard let read else {
+            throw Problem(file: path, key: nil, message: "cannot read the file: it does not exist")
+        }
+        bytes = read
+        let json: JSONValue
+        do {
+            json = try JSONParser.parse(bytes)
+        } catch {
+            throw Problem(file: path, key: nil, message: "not valid JSON: \(error)")
+        }
+        guard case .object(let root) = json else {
+            throw Problem(file: path, key: nil, message: "the configuration must be a JSON object")
+        }
+        return try decode(root, file: path)
+    }
+
+    static func decode(_ root: JSONObject, file: String) throws(Problem) -> ServerConfig {
+        var config = ServerConfig()
+        let reader = Reader(file: file)
+        if let value = root["nodes"] { config.nodes = try reader.int(value, "nodes", min: 1, max: 99) }
+        if let value = root["proxy"] {
+            let proxy = try reader.object(value, "proxy")
+            if let host = proxy["host"] { config.proxyHost = try reader.string(host, "proxy.host") }
+            if let port = proxy["port"] { config.proxyPort = try reader.int(port, "proxy.port", min: 0, max: 65535) }
+        }
+        if let value = root["dataDir"] {
+            config.dataDir = try reader.string(value, "dataDir")
+            if config.dataDir.isEmpty { throw Problem(file: file, key: "dataDir", message: "must not be empty") }
+        }
+        if let value = root["beatTimeMs"] { config.beatTimeMs = try reader.int(value, "beatTimeMs", min: 1, max: 60_000) }
+        if let value = root["electionTimeoutMs"] {
+            let election = try reader.object(value, "electionTimeoutMs")
+            if let min = election["min"] { config.electionTimeoutMinMs = try reader.int(min, "electionTimeoutMs.min", min: 1, max: 600_000) }
+            if let max = election["max"] { config.electionTimeoutMaxMs = try reader.int(max, "electionTimeoutMs.max", min: 1, max: 600_000) }
+        }
+        if let value = root["requestTimeoutMs"] { config.requestTimeoutMs = try reader.int(value, "requestTimeoutMs", min: 1, max: 3_600_000) }
+        if let value = root["idleTimeoutSeconds"] { config.idleTimeoutSeconds = try reader.int(value, "idleTimeoutSeconds", min: 0, max: 31_536_000) }
+        if let value = root["fsync"] { config.fsync = try reader.bool(value, "fsync") }
+        if let value = root["limits"] {
+            let limits = try reader.object(value, "limits")
+            if let key = limits["keyBytes"] { config.limits.keyBytes = try reader.int(key, "limits.keyBytes", min: 1, max: 1 << 30) }
+            if let value = limits["valueBytes"] { config.limits.valueBytes = try reader.int(value, "limits.valueBytes", min: 1, max: 1 << 30) }
+            if let line = limits["lineBytes"] { config.limits.lineBytes = try reader.int(line, "limits.lineBytes", min: 16, max: 1 << 30) }
+        }
+        if let value = root["snapshotEveryEntries"] { config.snapshotEveryEntries = try reader.int(value, "snapshotEveryEntries", min: 0, max: Int.max) }
+        if let value = root["admin"] {
+            let admin = try reader.object(value, "admin")
+            if let enabled = admin["enabled"] { config.adminEnabled = try reader.bool(enabled, "admin.enabled") }
+        }
+        if let value = root["tickMs"] { config.tickMs = try reader.int(value, "tickMs", min: 1, max: 10_000) }
+        if let value = root["seed"] { config.seed = UInt64(try reader.int(value, "seed", min: 0, max: Int.max)) }
+        if let value = root["slowFactor"] { config.slowFactor = Double(try reader.int(value, "slowFactor", min: 1, max: 1000)) }
+        try config.validate(file: file)
+        return config
+    }
+
+    /// Cross-key checks, after overrides too.
+    public func validate(file: String) throws(Problem) {
+        if electionTimeoutMaxMs < electionTimeoutMinMs {
+            throw Problem(file: file, key: "electionTimeoutMs.max", message: "must be at least electionTimeoutMs.min (\(electionTimeoutMinMs))")
+        }
+        if electionTimeoutMinMs <= beatTimeMs {
+            throw Problem(file: file, key: "electionTimeoutMs.min", message: "must be greater than beatTimeMs (\(beatTimeMs)), or followers would time out between heartbeats")
+        }
+        if limits.lineBytes < limits.keyBytes {
+            throw Problem(file: file, key: "limits.lineBytes", message: "must be at least limits.keyBytes")
+        }
+    }
+
+    /// The tick period actually used: `tickMs`, but never longer than a heartbeat.
+    public var effectiveTickMs: Int { max(1, min(tickMs, Int(Double(beatTimeMs) * slowFactor))) }
+
+    /// The core's timing in ticks.
+    public var raftConfig: RaftConfig {
+        let tick = Double(effectiveTickMs)
+        let heartbeat = max(1, Int((Double(beatTimeMs) * slowFactor / tick).rounded()))
+        let electionMin = max(heartbeat + 1, Int((Double(electionTimeoutMinMs) * slowFactor / tick).rounded()))
+        let electionMax = max(electionMin, Int((Double(electionTimeoutMaxMs) * slowFactor / tick).rounded()))
+        return RaftConfig(heartbeatTicks: heartbeat, electionTicksMin: electionMin, electionTicksMax: electionMax)
+    }
+
+    public var dataDirectory: DataDirectory { DataDirectory(path: dataDir) }
+
+    /// Reads typed values, naming the key in every refusal.
+    struct Reader {
+        let file: String
+
+        func int(_ value: JSONValue, _ key: String, min: Int, max: Int) throws(Problem) -> Int {
+            guard let number = value.intValue else {
+                throw Problem(file: file, key: key, message: "expected an integer, found \(value.kindName)")
+            }
+            guard number >= min && number <= max else {
+                throw Problem(file: file, key: key, message: "\(number) is out of range (\(min) to \(max))")
+            }
+            return number
+        }
+
+        func string(_ value: JSONValue, _ key: String) throws(Problem) -> String {
+            guard let text = value.stringValue else {
+                throw Problem(file: file, key: key, message: "expected a string, found \(value.kindName)")
+            }
+            return text
+        }
+
+        func bool(_ value: JSONValue, _ key: String) throws(Problem) -> Bool {
+            guard let flag = value.boolValue else {
+                throw Problem(file: file, key: key, message: "expected true or false, found \(value.kindName)")
+            }
+            return flag
+        }
+
+        func object(_ value: JSONValue, _ key: String) throws(Problem) -> JSONObject {
+            guard let object = value.objectValue else {
+                throw Problem(file: file, key: key, message: "expected an object, found \(value.kindName)")
+            }
+            return object
+        }
+    }
+}

@@ -1,0 +1,228 @@
+import JSONText
+
+/// Which replica may answer a read.
+public enum ReadConsistency: String, Sendable, Equatable {
+    /// Any replica's applied state (the seed's behaviour); may be stale.
+    case eventual
+    /// Never stale: confirmed through the leader.
+    case linearizable
+}
+
+/// A client's request after validation.
+public enum ClientRequest: Sendable, Equatable {
+    case put(key: String, value: String)
+    case get(key: String, consistency: ReadConsistency)
+    case delete(key: String)
+    case cas(key: String, expect: String?, value: String)
+    case admin(AdminRequest)
+
+    public var key: String? {
+        switch self {
+        case .put(let key, _), .get(let key, _), .delete(let key), .cas(let key, _, _): return key
+        case .admin: return nil
+        }
+    }
+
+    public var isWrite: Bool {
+        switch self {
+        case .put, .delete, .cas: return true
+        case .get, .admin: return false
+        }
+    }
+}
+
+/// The administrative requests of the contract (plus `slow`, an extension).
+public enum AdminRequest: Sendable, Equatable {
+    case status
+    case kill(node: Int)
+    case restart(node: Int)
+    case partition(groups: [[Int]])
+    case heal
+    case snapshot(node: Int)
+    case logs(node: Int, count: Int)
+    case metrics(prometheus: Bool)
+    /// Delays every message to and from `node` by `delayMs` (0 removes the delay).
+    case slow(node: Int, delayMs: Int)
+}
+
+/// Size limits from the config (`limits`).
+public struct WireLimits: Sendable, Equatable {
+    public var keyBytes: Int
+    public var valueBytes: Int
+    public var lineBytes: Int
+
+    public init(keyBytes: Int = 1024, valueBytes: Int = 1_048_576, lineBytes: Int = 4_194_304) {
+        self.keyBytes = keyBytes
+        self.valueBytes = valueBytes
+        self.lineBytes = lineBytes
+    }
+}
+
+/// One parsed line: the `id` to echo (when the line was an object carrying one) and the request
+/// or the error to answer with.
+public struct ParsedLine: Sendable {
+    public var id: JSONValue?
+    public var result: Result<ClientRequest, RequestError>
+}
+
+/// Turns one request line into a `ClientRequest`, validating every field once, here at the edge.
+public enum RequestParser {
+    public static func parse(_ line: ArraySlice<UInt8>, limits: WireLimits) -> ParsedLine {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(Array(line))
+        } catch {
+            return ParsedLine(id: nil, result: .failure(RequestError(.badRequest, "not valid JSON: \(error)")))
+        }
+        guard case .object(let object) = value else {
+            return ParsedLine(id: nil, result: .failure(RequestError(.badRequest, "a request must be a JSON object, not \(value.kindName)")))
+        }
+        let id = object["id"]
+        if let id {
+            switch id {
+            case .string, .number: break
+            default:
+                return ParsedLine(id: id, result: .failure(RequestError(.badRequest, "\"id\" must be a string or a number, not \(id.kindName)")))
+            }
+        }
+        do {
+            return ParsedLine(id: id, result: .success(try request(from: object, limits: limits)))
+        } catch let error as RequestError {
+            return ParsedLine(id: id, result: .failure(error))
+        } catch {
+            return ParsedLine(id: id, result: .failure(RequestError(.badRequest, "\(error)")))
+        }
+    }
+
+    static func request(from object: JSONObject, limits: WireLimits) throws -> ClientRequest {
+        if let admin = object["admin"] {
+            guard let name = admin.stringValue else {
+                throw RequestError(.badRequest, "\"admin\" must be a string, not \(admin.kindName)")
+            }
+            return .admin(try adminRequest(name, object))
+        }
+        let op: String
+        if let opValue = object["op"] {
+            guard let name = opValue.stringValue else {
+                throw RequestError(.badRequest, "\"op\" must be a string, not \(opValue.kindName)")
+            }
+            op = name
+        } else if object["value"] != nil {
+            op = "put"
+        } else if object["key"] != nil {
+            op = "get"
+        } else {
+            throw RequestError(.badRequest, "a request needs \"key\" (and \"value\" to write), \"op\", or \"admin\"")
+        }
+        switch op {
+        case "put":
+            return .put(key: try key(object, limits), value: try stringValue(object, "value", limits))
+        case "get":
+            var consistency = ReadConsistency.eventual
+            if let field = object["consistency"] {
+                guard let name = field.stringValue, let parsed = ReadConsistency(rawValue: name) else {
+                    throw RequestError(.badRequest, "\"consistency\" must be \"eventual\" or \"linearizable\"")
+                }
+                consistency = parsed
+            }
+            return .get(key: try key(object, limits), consistency: consistency)
+        case "delete":
+            return .delete(key: try key(object, limits))
+        case "cas":
+            let key = try key(object, limits)
+            guard let expectField = object["expect"] else {
+                throw RequestError(.badRequest, "cas needs \"expect\" (a string, or null for an absent key)")
+            }
+            let expect: String?
+            switch expectField {
+            case .null: expect = nil
+            case .string(let text):
+                if text.utf8.count > limits.valueBytes {
+                    throw RequestError(.tooLarge, "\"expect\" is \(text.utf8.count) bytes; the limit is \(limits.valueBytes)")
+                }
+                expect = text
+            default:
+                throw RequestError(.badRequest, "\"expect\" must be a string or null, not \(expectField.kindName)")
+            }
+            return .cas(key: key, expect: expect, value: try stringValue(object, "value", limits))
+        default:
+            throw RequestError(.badRequest, "unknown op \(JSONWriter.quoted(op)); use put, get, delete or cas")
+        }
+    }
+
+    static func key(_ object: JSONObject, _ limits: WireLimits) throws -> String {
+        guard let field = object["key"] else { throw RequestError(.badRequest, "missing \"key\"") }
+        guard let key = field.stringValue else {
+            throw RequestError(.badRequest, "\"key\" must be a string, not \(field.kindName)")
+        }
+        if key.isEmpty { throw RequestError(.badRequest, "\"key\" must not be empty") }
+        if key.utf8.count > limits.keyBytes {
+            throw RequestError(.tooLarge, "key is \(key.utf8.count) bytes; the limit is \(limits.keyBytes)")
+        }
+        return key
+    }
+
+    static func stringValue(_ object: JSONObject, _ name: String, _ limits: WireLimits) throws -> String {
+        guard let field = object[name] else { throw RequestError(.badRequest, "missing \"\(name)\"") }
+        guard let text = field.stringValue else {
+            throw RequestError(.badRequest, "\"\(name)\" must be a string, not \(field.kindName)")
+        }
+        if text.utf8.count > limits.valueBytes {
+            throw RequestError(.tooLarge, "\(name) is \(text.utf8.count) bytes; the limit is \(limits.valueBytes)")
+        }
+        return text
+    }
+
+    static func nodeField(_ object: JSONObject, _ name: String = "node") throws -> Int {
+        guard let field = object[name] else { throw RequestError(.badRequest, "missing \"\(name)\"") }
+        guard let number = field.intValue else {
+            throw RequestError(.badRequest, "\"\(name)\" must be an integer, not \(field.kindName)")
+        }
+        return number
+    }
+
+    static func adminRequest(_ name: String, _ object: JSONObject) throws -> AdminRequest {
+        switch name {
+        case "status": return .status
+        case "kill": return .kill(node: try nodeField(object))
+        case "restart": return .restart(node: try nodeField(object))
+        case "heal": return .heal
+        case "snapshot": return .snapshot(node: try nodeField(object))
+        case "metrics":
+            let format = object["format"]?.stringValue ?? "json"
+            guard format == "json" || format == "prometheus" else {
+                throw RequestError(.badRequest, "\"format\" must be \"json\" or \"prometheus\"")
+            }
+            return .metrics(prometheus: format == "prometheus")
+        case "logs":
+            let count = object["count"] == nil ? 10 : try nodeField(object, "count")
+            if count < 0 { throw RequestError(.badRequest, "\"count\" must not be negative") }
+            return .logs(node: try nodeField(object), count: count)
+        case "slow":
+            let delay = try nodeField(object, "ms")
+            if delay < 0 || delay > 60_000 { throw RequestError(.badRequest, "\"ms\" must be between 0 and 60000") }
+            return .slow(node: try nodeField(object), delayMs: delay)
+        case "partition":
+            guard let groupsField = object["groups"], let groups = groupsField.arrayValue else {
+                throw RequestError(.badRequest, "partition needs \"groups\": an array of arrays of node ids")
+            }
+            var result: [[Int]] = []
+            for group in groups {
+                guard let members = group.arrayValue else {
+                    throw RequestError(.badRequest, "each partition group must be an array of node ids")
+                }
+                var ids: [Int] = []
+                for member in members {
+                    guard let id = member.intValue else {
+                        throw RequestError(.badRequest, "node ids in \"groups\" must be integers")
+                    }
+                    ids.append(id)
+                }
+                result.append(ids)
+            }
+            return .partition(groups: result)
+        default:
+            throw RequestError(.badRequest, "unknown admin request \(JSONWriter.quoted(name)); use status, kill, restart, partition, heal, slow, snapshot, logs or metrics")
+        }
+    }
+}

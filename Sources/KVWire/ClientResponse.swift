@@ -1,0 +1,61 @@
+import JSONText
+
+/// Response lines, with fields in the contract's order and the request's `id` echoed last.
+public enum ClientResponse {
+    /// `{"key":K,"value":V,"status":"ok"}` — a successful put, get, cas (V a string) or delete (V null).
+    public static func ok(key: String, value: String?, id: JSONValue?) -> String {
+        var object = JSONObjectWriter()
+        object.member("key", string: key)
+        object.member("value", string: value)
+        object.member("status", string: "ok")
+        if let id { object.member("id", id) }
+        return object.finished()
+    }
+
+    /// `{"key":K,"value":null,"status":"error","code":"not_found",...}` — a GET of a missing key.
+    public static func notFound(key: String, id: JSONValue?) -> String {
+        var object = JSONObjectWriter()
+        object.member("key", string: key)
+        object.member("value", .null)
+        object.member("status", string: "error")
+        object.member("code", string: ErrorCode.notFound.rawValue)
+        object.member("error", string: "key not found")
+        if let id { object.member("id", id) }
+        return object.finished()
+    }
+
+    /// `{"key":K,"status":"error","code":"cas_failed","current":V,...}`.
+    public static func casFailed(key: String, current: String?, id: JSONValue?) -> String {
+        var object = JSONObjectWriter()
+        object.member("key", string: key)
+        object.member("status", string: "error")
+        object.member("code", string: ErrorCode.casFailed.rawValue)
+        object.member("current", string: current)
+        object.member("error", string: "the current value does not match \"expect\"")
+        if let id { object.member("id", id) }
+        return object.finished()
+    }
+
+    /// `{"status":"error","code":C,"error":M}` (with `key` when the request named one).
+    public static func error(_ error: RequestError, key: String? = nil, id: JSONValue?) -> String {
+        var object = JSONObjectWriter()
+        if let key { object.member("key", string: key) }
+        object.member("status", string: "error")
+        object.member("code", string: error.code.rawValue)
+        object.member("error", string: error.message)
+        if let id { object.member("id", id) }
+        return object.finished()
+    }
+
+    /// `{"status":"ok", ...members}` for admin answers.
+    public static func adminOK(_ members: [(String, JSONValue)] = [], id: JSONValue?) -> String {
+        var object = JSONObjectWriter()
+        object.member("status", string: "ok")
+        for (key, value) in members { object.member(key, value) }
+        if let id { object.member("id", id) }
+        return object.finished()
+    }
+
+    /// Sent before the server closes an idle connection.
+    public static let idleClose = "{\"close\":\"ok\"}"
+}

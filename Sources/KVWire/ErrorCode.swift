@@ -1,0 +1,30 @@
+import JSONText
+
+/// The error codes of the wire contract. Every error response carries one.
+public enum ErrorCode: String, Sendable, Equatable {
+    /// Not JSON, not an object, wrong field types, empty key, unknown op. Nothing was applied.
+    case badRequest = "bad_request"
+    /// A key, value or line over its configured limit. Nothing was applied.
+    case tooLarge = "too_large"
+    /// GET of a key that has no value.
+    case notFound = "not_found"
+    /// CAS expectation not met; the response carries `current`. Nothing was applied.
+    case casFailed = "cas_failed"
+    /// No leader or no quorum within the request timeout, and the write was never appended.
+    case unavailable
+    /// The write reached a leader, but its outcome was unknown when the request timeout ran out.
+    case timeout
+    /// An admin request while admin is disabled.
+    case forbidden
+}
+
+/// A request that cannot be served, with the code and a message for people.
+public struct RequestError: Error, Sendable, Equatable {
+    public var code: ErrorCode
+    public var message: String
+
+    public init(_ code: ErrorCode, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+}

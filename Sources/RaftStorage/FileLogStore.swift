@@ -1,0 +1,170 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import JSONText
+import RaftCore
+
+/// `log0X.txt`: one JSON entry per line, each with a CRC-32 of the rest of its line:
+///
+///     {"index":7,"term":2,"command":{"op":"put","key":"a","value":"b"},"crc":"1c291ca3"}
+///
+/// `command` is null for a leader's no-op. The checksum covers the line's text without its
+/// `,"crc":"…"` member. Appends are batched and synced once per `write` (when `syncWrites`);
+/// a conflicting suffix is cut off in place with `ftruncate`. On load, a bad or unterminated
+/// final line is a torn write and is dropped (and cut from the file); a bad line anywhere else
+/// is damage, reported with the file and line number.
+///
+/// Not thread-safe: owned by one node's queue.
+public final class FileLogStore: LogStore, @unchecked Sendable {
+    public let path: String
+    public let syncWrites: Bool
+    private var fd: Int32 = -1
+    /// Byte offset where each stored entry's line starts; entry `firstIndex + k` at `lineStarts[k]`.
+    private var lineStarts: [Int] = []
+    private var firstIndex: LogIndex = 1
+    private var endOffset = 0
+    /// How many fsyncs this store has issued (for metrics).
+    public private(set) var syncCount = 0
+
+    public init(path: String, syncWrites: Bool) {
+        self.path = path
+        self.syncWrites = syncWrites
+    }
+
+    deinit { close() }
+
+    public var lastIndex: LogIndex { firstIndex + lineStarts.count - 1 }
+
+    public func load() throws(StorageError) -> LoadedLog {
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io(file: path, operation: "open", errno: errno) }
+        let bytes = try FileIO.readAll(fd: fd, path: path)
+        var entries: [Entry] = []
+        var lineStart = 0
+        var lineNumber = 0
+        var tornAt: Int?
+        while lineStart < bytes.count {
+            lineNumber += 1
+            var lineEnd = lineStart
+            while lineEnd < bytes.count && bytes[lineEnd] != 0x0A { lineEnd += 1 }
+            let terminated = lineEnd < bytes.count
+            let isLast = !terminated || lineEnd + 1 >= bytes.count
+            let decoded = terminated ? Self.decode(bytes[lineStart..<lineEnd]) : .failure(.init("the line has no end"))
+            switch decoded {
+            case .success(let entry):
+                if let previous = entries.last {
+                    if entry.index != previous.index + 1 {
+                        throw .damaged(file: path, line: lineNumber, reason: "entry index \(entry.index) follows \(previous.index)")
+                    }
+                    if entry.term < previous.term {
+                        throw .damaged(file: path, line: lineNumber, reason: "term \(entry.term) after term \(previous.term)")
+                    }
+                } else {
+                    if entry.index < 1 { throw .damaged(file: path, line: lineNumber, reason: "index \(entry.index) is not positive") }
+                    firstIndex = entry.index
+                }
+                entries.append(entry)
+                lineStarts.append(lineStart)
+            case .failure(let problem):
+                if isLast {
+                    tornAt = lineStart
+                } else {
+                    throw .damaged(file: path, line: lineNumber, reason: problem.reason)
+                }
+            }
+            if tornAt != nil { break }
+            lineStart = lineEnd + 1
+        }
+        endOffset = tornAt ?? bytes.count
+        if tornAt != nil {
+            if ftruncate(fd, off_t(endOffset)) != 0 { throw .io(file: path, operation: "ftruncate", errno: errno) }
+            if syncWrites { try FileIO.syncData(fd: fd, path: path) }
+        }
+        return LoadedLog(entries: entries, droppedTornTail: tornAt != nil)
+    }
+
+    public func write(_ entries: [Entry]) throws(StorageError) {
+        guard let first = entries.first else { return }
+        precondition(fd >= 0, "write before load")
+        if lineStarts.isEmpty {
+            firstIndex = first.index
+        } else if first.index <= lastIndex {
+            let keep = max(0, first.index - firstIndex)
+            let cut = keep < lineStarts.count ? lineStarts[keep] : endOffset
+            if ftruncate(fd, off_t(cut)) != 0 { throw .io(file: path, operation: "ftruncate", errno: errno) }
+            lineStarts.removeSubrange(keep...)
+            endOffset = cut
+            if lineStarts.isEmpty { firstIndex = first.index }
+        } else {
+            precondition(first.index == lastIndex + 1, "log write at \(first.index) leaves a gap after \(lastIndex)")
+        }
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(entries.count * 96)
+        for entry in entries {
+            lineStarts.append(endOffset + buffer.count)
+            buffer.append(contentsOf: Self.encode(entry).utf8)
+        }
+        try FileIO.writeAll(fd: fd, buffer, at: endOffset, path: path)
+        endOffset += buffer.count
+        if syncWrites {
+            try FileIO.syncData(fd: fd, path: path)
+            syncCount += 1
+        }
+    }
+
+    public func close() {
+        if fd >= 0 {
+            Glibc.close(fd)
+            fd = -1
+        }
+    }
+
+    // MARK: - Line format
+
+    /// The line for `entry`, newline included.
+    public static func encode(_ entry: Entry) -> String {
+        let command = entry.data.isEmpty ? "null" : entry.data
+        let body = "{\"index\":\(entry.index),\"term\":\(entry.term),\"command\":\(command)"
+        let crc = CRC32.checksum((body + "}").utf8)
+        return body + ",\"crc\":\"" + CRC32.hex(crc) + "\"}\n"
+    }
+
+    struct LineProblem: Error {
+        var reason: String
+        init(_ reason: String) { self.reason = reason }
+    }
+
+    static func decode(_ line: ArraySlice<UInt8>) -> Result<Entry, LineProblem> {
+        let marker = Array(",\"crc\":\"".utf8)
+        let bytes = Array(line)
+        guard bytes.count >= marker.count + 10, bytes.suffix(2).elementsEqual("\"}".utf8) else {
+            return .failure(LineProblem("not a log entry (no checksum at the end)"))
+        }
+        let crcStart = bytes.count - 2 - 8
+        guard Array(bytes[(crcStart - marker.count)..<crcStart]) == marker else {
+            return .failure(LineProblem("not a log entry (no checksum at the end)"))
+        }
+        let body = Array(bytes[0..<(crcStart - marker.count)]) + [UInt8(ascii: "}")]
+        let stored = String(decoding: bytes[crcStart..<(crcStart + 8)], as: UTF8.self)
+        guard CRC32.hex(CRC32.checksum(body)) == stored else {
+            return .failure(LineProblem("checksum mismatch"))
+        }
+        guard case .object(let object) = (try? JSONParser.parse(body)) ?? .null,
+              let index = object["index"]?.intValue, let term = object["term"]?.intValue,
+              let command = object["command"] else {
+            return .failure(LineProblem("not a log entry (needs index, term and command)"))
+        }
+        switch command {
+        case .null:
+            return .success(Entry(index: index, term: term, data: ""))
+        case .object:
+            var writer = JSONWriter()
+            writer.value(command)
+            return .success(Entry(index: index, term: term, data: writer.text))
+        default:
+            return .failure(LineProblem("command must be an object or null"))
+        }
+    }
+}

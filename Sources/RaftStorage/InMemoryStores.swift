@@ -1,0 +1,43 @@
+import RaftCore
+import Synchronization
+
+/// A `LogStore` in memory, for tests; it survives "crashes" of the node that uses it as long as
+/// the test keeps the object.
+public final class InMemoryLogStore: LogStore, @unchecked Sendable {
+    private let entries = Mutex<[Entry]>([])
+
+    public init(entries: [Entry] = []) {
+        self.entries.withLock { $0 = entries }
+    }
+
+    public var stored: [Entry] { entries.withLock { $0 } }
+
+    public func load() throws(StorageError) -> LoadedLog {
+        LoadedLog(entries: stored)
+    }
+
+    public func write(_ newEntries: [Entry]) throws(StorageError) {
+        guard let first = newEntries.first else { return }
+        entries.withLock { entries in
+            let base = (entries.first?.index ?? first.index) - 1
+            let keep = max(0, min(entries.count, first.index - 1 - base))
+            entries.removeSubrange(keep...)
+            entries.append(contentsOf: newEntries)
+        }
+    }
+
+    public func close() {}
+}
+
+/// A `MetaStore` in memory, for tests.
+public final class InMemoryMetaStore: MetaStore, @unchecked Sendable {
+    private let state = Mutex(HardState())
+
+    public init(state: HardState = HardState()) {
+        self.state.withLock { $0 = state }
+    }
+
+    public func load() throws(StorageError) -> HardState { state.withLock { $0 } }
+
+    public func save(_ newState: HardState) throws(StorageError) { state.withLock { $0 = newState } }
+}

@@ -1,0 +1,35 @@
+import RaftCore
+
+/// What a log file held when it was opened.
+public struct LoadedLog: Sendable, Equatable {
+    public var entries: [Entry]
+    /// A final line cut short by a crash was found and dropped.
+    public var droppedTornTail: Bool
+
+    public init(entries: [Entry], droppedTornTail: Bool = false) {
+        self.entries = entries
+        self.droppedTornTail = droppedTornTail
+    }
+}
+
+/// Durable home of one node's Raft log.
+///
+/// Contract: `load()` is called once, first, and returns the entries in order (throwing
+/// `StorageError.damaged` for damage other than a torn final line). `write(_:)` makes the
+/// stored log equal to what it held before `entries[0].index`, followed by `entries`; when it
+/// returns, the entries are durable (if the store syncs at all). Errors are thrown, never hidden.
+public protocol LogStore: AnyObject {
+    func load() throws(StorageError) -> LoadedLog
+    func write(_ entries: [Entry]) throws(StorageError)
+    func close()
+}
+
+/// Durable home of one node's term and vote.
+///
+/// Contract: `save(_:)` replaces the stored state atomically — after a crash, `load()` returns
+/// either the previous state or the new one, never a mix — and is durable when it returns.
+/// `load()` of a store that never saved returns term 0 and no vote.
+public protocol MetaStore: AnyObject {
+    func load() throws(StorageError) -> HardState
+    func save(_ state: HardState) throws(StorageError)
+}

@@ -1,0 +1,83 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ClusterServer
+
+/// The command line of ServerMain, parsed; every mistake ends the program with status 2.
+struct ServerOptions {
+    var configPath = "config/cluster.json"
+    var overrides: [(flag: String, value: String)] = []
+    var logLevel = EventLog.Level.info
+    var logFormat = EventLog.Format.text
+
+    static func parse(_ arguments: [String]) -> ServerOptions {
+        var options = ServerOptions()
+        var remaining = arguments
+        func takeValue(_ flag: String) -> String {
+            guard !remaining.isEmpty else { fail("\(flag) needs a value (see --help)") }
+            return remaining.removeFirst()
+        }
+        while let argument = remaining.first {
+            remaining.removeFirst()
+            var flag = argument
+            if argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") {
+                flag = String(argument[..<equals])
+                remaining.insert(String(argument[argument.index(after: equals)...]), at: 0)
+            }
+            switch flag {
+            case "-h", "--help":
+                print(usage)
+                exit(0)
+            case "--config":
+                options.configPath = takeValue(flag)
+            case "--nodes", "--port", "--data-dir", "--seed", "--slow":
+                options.overrides.append((flag, takeValue(flag)))
+            case "--log-level":
+                let name = takeValue(flag)
+                guard let level = EventLog.Level(name: name) else {
+                    fail("--log-level must be debug, info, warning or error, not \"\(name)\"")
+                }
+                options.logLevel = level
+            case "--log-format":
+                switch takeValue(flag) {
+                case "text": options.logFormat = .text
+                case "json": options.logFormat = .json
+                case let other: fail("--log-format must be text or json, not \"\(other)\"")
+                }
+            case "--quiet":
+                options.logLevel = .warning
+            default:
+                fail("unknown argument \"\(argument)\" (see --help)")
+            }
+        }
+        return options
+    }
+
+    /// Applies the command-line overrides on top of the file's settings.
+    func apply(to config: inout ServerConfig) {
+        for (flag, value) in overrides {
+            func number(min: Int, max: Int) -> Int {
+                guard let parsed = Int(value), parsed >= min, parsed <= max else {
+                    fail("\(flag) must be an integer from \(min) to \(max), not \"\(value)\"")
+                }
+                return parsed
+            }
+            switch flag {
+            case "--nodes": config.nodes = number(min: 1, max: 99)
+            case "--port": config.proxyPort = number(min: 0, max: 65535)
+            case "--data-dir":
+                guard !value.isEmpty else { fail("--data-dir must not be empty") }
+                config.dataDir = value
+            case "--seed": config.seed = UInt64(number(min: 0, max: Int.max))
+            case "--slow":
+                guard let factor = Double(value), factor >= 1, factor <= 1000 else {
+                    fail("--slow must be a number from 1 to 1000, not \"\(value)\"")
+                }
+                config.slowFactor = factor
+            default: break
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ClusterServer
+import Dispatch
+
+let usage = """
+    ServerMain — a Raft-replicated key-value store: N nodes in one process behind a JSON-lines proxy.
+
+    Usage: ServerMain [options]
+
+      --config FILE        configuration file (default: config/cluster.json)
+      --nodes N            number of Raft nodes (overrides "nodes")
+      --port P             proxy TCP port (overrides "proxy.port"; 0 picks a free port)
+      --data-dir DIR       where metaX.txt and log0X.txt live (overrides "dataDir")
+      --seed S             fix the election randomness (node i uses S+i), for repeatable demos
+      --slow FACTOR        slow motion: stretch heartbeats and election timeouts FACTOR times
+      --log-level LEVEL    debug, info (default), warning or error
+      --log-format FORMAT  text (default) or json (one object per line, for tools)
+      --quiet              only warnings and errors
+      -h, --help           show this help
+
+    Clients speak one JSON object per line, e.g. {"key":"snack","value":"chips"}; see README.md.
+    Stop with Ctrl-C (SIGINT) or SIGTERM: requests in flight are finished and files synced.
+    Exit status: 0 after a clean stop, 2 for a bad configuration or command line.
+    """
+
+func fail(_ message: String) -> Never {
+    FileHandleStderr.write("ServerMain: \(message)\n")
+    exit(2)
+}
+
+enum FileHandleStderr {
+    static func write(_ text: String) {
+        var bytes = Array(text.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+let options = ServerOptions.parse(Array(CommandLine.arguments.dropFirst()))
+let configPath = options.configPath
+let overrides = options.overrides
+var config: ServerConfig
+do {
+    config = try ServerConfig.load(path: configPath)
+} catch {
+    fail("bad configuration: \(error)")
+}
+options.apply(to: &config)
+
+// Many clients need many descriptors: raise the soft limit to the hard one.
+var limit = rlimit()
+if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < limit.rlim_max {
+    limit.rlim_cur = limit.rlim_max
+    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}
+signal(SIGPIPE, SIG_IGN)
+
+let events = EventLog(minimumLevel: options.logLevel, format: options.logFormat)
+let server = ClusterServer(config: config, events: events)
+do {
+    try server.start()
+} catch let error {
+    if case .proxy(let proxyError) = error {
+        let source = overrides.contains { $0.flag == "--port" } ? "--port" : "\(configPath): key \"proxy.port\""
+        fail("\(source): \(proxyError)")
+    }
+    fail("\(error)")
+}
+
+// Signals are handled on the main queue, which dispatchMain() below serves.
+var signalSources: [DispatchSourceSignal] = []
+for number in [SIGINT, SIGTERM] {
+    signal(number, SIG_IGN)
+    let source = DispatchSource.makeSignalSource(signal: number, queue: .main)
+    source.setEventHandler {
+        events.log("received \(number == SIGINT ? "SIGINT" : "SIGTERM")")
+        server.stop()
+        exit(0)
+    }
+    source.resume()
+    signalSources.append(source)
+}
+dispatchMain()
