@@ -1,1 +1,86 @@
-print("todo")
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import JSONText
+import KVClient
+
+let usage = """
+    ClientMain — talk to a running ServerMain.
+
+    Usage: ClientMain [--host H] [--port P] [--config FILE]
+
+      --host H       proxy host (default: proxy.host from the config, else 127.0.0.1)
+      --port P       proxy port (default: proxy.port from the config, else 7070)
+      --config FILE  where to read those defaults (default: config/cluster.json)
+      -h, --help     show this help
+
+    Type short commands (put k v, get k, status, kill 1, help) or JSON lines.
+    Piped input is read to its end and every response printed:
+      echo '{"key":"snack","value":"chips"}' | ClientMain
+    Exit status: 0 when done, 1 when the server cannot be reached, 2 for a bad command line.
+
+    """ + ShortCommandParser.helpText
+
+func stderrLine(_ text: String) {
+    var bytes = Array((text + "\n").utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+var host: String?
+var port: Int?
+var configPath = "config/cluster.json"
+var remaining = Array(CommandLine.arguments.dropFirst())
+while !remaining.isEmpty {
+    let argument = remaining.removeFirst()
+    switch argument {
+    case "-h", "--help":
+        print(usage)
+        exit(0)
+    case "--host", "--port", "--config":
+        guard !remaining.isEmpty else {
+            stderrLine("ClientMain: \(argument) needs a value (see --help)")
+            exit(2)
+        }
+        let value = remaining.removeFirst()
+        if argument == "--host" { host = value }
+        if argument == "--config" { configPath = value }
+        if argument == "--port" {
+            guard let number = Int(value), number > 0, number < 65536 else {
+                stderrLine("ClientMain: --port must be a number from 1 to 65535")
+                exit(2)
+            }
+            port = number
+        }
+    default:
+        stderrLine("ClientMain: unknown argument \"\(argument)\" (see --help)")
+        exit(2)
+    }
+}
+
+// Defaults come from the server's config when it is there.
+if host == nil || port == nil, let file = fopen(configPath, "r") {
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let count = fread(&chunk, 1, chunk.count, file)
+        if count <= 0 { break }
+        bytes.append(contentsOf: chunk[0..<count])
+    }
+    fclose(file)
+    if case .object(let root)? = try? JSONParser.parse(bytes), let proxy = root["proxy"]?.objectValue {
+        if host == nil { host = proxy["host"]?.stringValue }
+        if port == nil { port = proxy["port"]?.intValue }
+    }
+}
+
+let target = (host: host ?? "127.0.0.1", port: port ?? 7070)
+let connection: ClientConnection
+do {
+    connection = try ClientConnection(host: target.host, port: target.port)
+} catch {
+    stderrLine("ClientMain: \(error). Is ServerMain running? Start it with: swift run ServerMain")
+    exit(1)
+}
+exit(Repl(connection: connection, interactive: isatty(0) != 0).run())
