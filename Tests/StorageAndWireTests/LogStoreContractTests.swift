@@ -1,0 +1,136 @@
+import RaftCore
+import RaftStorage
+import Foundation
+import Testing
+
+/// One contract, run against the file store and its in-memory twin.
+@Suite struct LogStoreContractTests {
+    enum Kind: String, CaseIterable, CustomTestStringConvertible {
+        case file, memory
+        var testDescription: String { rawValue }
+    }
+
+    /// Makes a store, and a way to reopen it "after a crash".
+    func makeStore(_ kind: Kind) -> (store: LogStore, reopen: () -> LogStore) {
+        switch kind {
+        case .file:
+            let path = makeTempDirectory() + "/log01.txt"
+            return (FileLogStore(path: path, syncWrites: true), { FileLogStore(path: path, syncWrites: true) })
+        case .memory:
+            let store = InMemoryLogStore()
+            return (store, { store })
+        }
+    }
+
+    func entries(_ range: ClosedRange<Int>, term: Term) -> [Entry] {
+        range.map { Entry(index: $0, term: term, data: "{\"op\":\"put\",\"key\":\"k\($0)\",\"value\":\"v\"}") }
+    }
+
+    @Test(arguments: Kind.allCases)
+    func appendsSurviveReopening(kind: Kind) throws {
+        let (store, reopen) = makeStore(kind)
+        #expect(try store.load().entries.isEmpty)
+        try store.write(entries(1...3, term: 1))
+        try store.write(entries(4...5, term: 2))
+        store.close()
+        let reopened = reopen()
+        #expect(try reopened.load().entries == entries(1...3, term: 1) + entries(4...5, term: 2))
+    }
+
+    @Test(arguments: Kind.allCases)
+    func writingBelowTheEndReplacesTheSuffix(kind: Kind) throws {
+        let (store, reopen) = makeStore(kind)
+        _ = try store.load()
+        try store.write(entries(1...6, term: 1))
+        try store.write(entries(4...4, term: 3))
+        store.close()
+        let loaded = try reopen().load().entries
+        #expect(loaded == entries(1...3, term: 1) + entries(4...4, term: 3))
+    }
+
+    @Test(arguments: Kind.allCases)
+    func noopEntriesKeepTheirEmptyCommand(kind: Kind) throws {
+        let (store, reopen) = makeStore(kind)
+        _ = try store.load()
+        try store.write([Entry(index: 1, term: 1, data: "")])
+        store.close()
+        #expect(try reopen().load().entries == [Entry(index: 1, term: 1, data: "")])
+    }
+}
+
+@Suite struct FileLogStoreTests {
+    func prepared(lines: Int) throws -> String {
+        let path = makeTempDirectory() + "/log02.txt"
+        let store = FileLogStore(path: path, syncWrites: false)
+        _ = try store.load()
+        try store.write((1...lines).map { Entry(index: $0, term: 1, data: "{\"op\":\"put\",\"key\":\"k\",\"value\":\"\($0)\"}") })
+        store.close()
+        return path
+    }
+
+    @Test func linesAreJSONWithIndexTermCommandAndChecksum() throws {
+        let path = try prepared(lines: 1)
+        let text = readText(path)
+        #expect(text.hasPrefix("{\"index\":1,\"term\":1,\"command\":{\"op\":\"put\",\"key\":\"k\",\"value\":\"1\"},\"crc\":\""))
+        #expect(text.hasSuffix("\"}\n"))
+    }
+
+    @Test func tornFinalLineIsDroppedAndCut() throws {
+        let path = try prepared(lines: 3)
+        let text = readText(path)
+        writeText(path, text + "{\"index\":4,\"term\":1,\"comm")
+        let store = FileLogStore(path: path, syncWrites: false)
+        let loaded = try store.load()
+        #expect(loaded.entries.count == 3)
+        #expect(loaded.droppedTornTail)
+        try store.write([Entry(index: 4, term: 2, data: "")])
+        store.close()
+        #expect(try FileLogStore(path: path, syncWrites: false).load().entries.map(\.term) == [1, 1, 1, 2])
+    }
+
+    @Test func finalLineWithBadChecksumIsTreatedAsTorn() throws {
+        let path = try prepared(lines: 3)
+        var lines = readText(path).split(separator: "\n").map(String.init)
+        lines[2] = lines[2].replacingOccurrences(of: "\"value\":\"3\"", with: "\"value\":\"X\"")
+        writeText(path, lines.joined(separator: "\n") + "\n")
+        let loaded = try FileLogStore(path: path, syncWrites: false).load()
+        #expect(loaded.entries.count == 2 && loaded.droppedTornTail)
+    }
+
+    @Test func damageInTheMiddleNamesFileAndLine() throws {
+        let path = try prepared(lines: 4)
+        var lines = readText(path).split(separator: "\n").map(String.init)
+        lines[1] = lines[1].replacingOccurrences(of: "\"value\":\"2\"", with: "\"value\":\"Z\"")
+        writeText(path, lines.joined(separator: "\n") + "\n")
+        #expect(throws: StorageError.damaged(file: path, line: 2, reason: "checksum mismatch")) {
+            try FileLogStore(path: path, syncWrites: false).load()
+        }
+    }
+
+    @Test func aGapInIndexesIsDamage() throws {
+        let path = try prepared(lines: 3)
+        let lines = readText(path).split(separator: "\n").map(String.init)
+        writeText(path, [lines[0], lines[2], lines[1]].joined(separator: "\n") + "\n")
+        #expect(throws: StorageError.self) { try FileLogStore(path: path, syncWrites: false).load() }
+    }
+}
+
+@Suite struct FileMetaStoreTests {
+    @Test func savesAtomicallyAsTheContractShape() throws {
+        let directory = makeTempDirectory()
+        let store = FileMetaStore(path: directory + "/meta1.txt", syncWrites: true)
+        #expect(try store.load() == HardState())
+        try store.save(HardState(term: 4, votedFor: 2))
+        #expect(readText(directory + "/meta1.txt") == "{\"currentTerm\":4,\"votedFor\":2}\n")
+        try store.save(HardState(term: 5, votedFor: nil))
+        #expect(readText(directory + "/meta1.txt") == "{\"currentTerm\":5,\"votedFor\":null}\n")
+        #expect(try FileMetaStore(path: directory + "/meta1.txt", syncWrites: true).load() == HardState(term: 5))
+        #expect(readText(directory + "/meta1.txt.tmp").isEmpty, "the temporary file was renamed away")
+    }
+
+    @Test func damagedMetaIsReportedWithTheFile() throws {
+        let directory = makeTempDirectory()
+        writeText(directory + "/meta0.txt", "{\"currentTerm\":\"x\"}")
+        #expect(throws: StorageError.self) { try FileMetaStore(path: directory + "/meta0.txt", syncWrites: false).load() }
+    }
+}

@@ -1,0 +1,114 @@
+import JSONText
+import KVStore
+import KVWire
+import Testing
+
+@Suite struct JSONParserTests {
+    @Test func keepsNumbersAsWrittenAndMembersInOrder() throws {
+        let value = try JSONParser.parse(#"{"b":1.50,"a":[true,null,-0],"s":"x\"y\u00e9\ud83d\ude00"}"#)
+        var writer = JSONWriter()
+        writer.value(value)
+        #expect(writer.text == #"{"b":1.50,"a":[true,null,-0],"s":"x\"yé😀"}"#)
+    }
+
+    @Test(arguments: ["", "{", "{\"a\":}", "[1,]", "01", "\"\\x\"", "tru", "{\"a\":1} x", "\"\u{01}\"", "\"\\ud800\""])
+    func rejectsMalformed(text: String) {
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(text) }
+    }
+
+    @Test func boundsNesting() {
+        let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(deep) }
+    }
+
+    @Test func rejectsInvalidUTF8() {
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22, 0xFF, 0x22]) }
+    }
+}
+
+@Suite struct RequestParserTests {
+    let limits = WireLimits(keyBytes: 8, valueBytes: 16, lineBytes: 100)
+
+    func parse(_ text: String) -> ParsedLine { RequestParser.parse(ArraySlice(text.utf8), limits: limits) }
+
+    func code(_ text: String) -> ErrorCode? {
+        if case .failure(let error) = parse(text).result { return error.code }
+        return nil
+    }
+
+    @Test func seedFormsAreSetAndGet() throws {
+        #expect(try parse(#"{"key":"snack","value":"chips"}"#).result.get() == .put(key: "snack", value: "chips"))
+        #expect(try parse(#"{"key":"snack"}"#).result.get() == .get(key: "snack", consistency: .eventual))
+    }
+
+    @Test func explicitForms() throws {
+        #expect(try parse(#"{"op":"get","key":"a","consistency":"linearizable"}"#).result.get() == .get(key: "a", consistency: .linearizable))
+        #expect(try parse(#"{"op":"delete","key":"a"}"#).result.get() == .delete(key: "a"))
+        #expect(try parse(#"{"op":"cas","key":"a","expect":null,"value":"v"}"#).result.get() == .cas(key: "a", expect: nil, value: "v"))
+        #expect(try parse(#"{"admin":"partition","groups":[[0,1],[2]]}"#).result.get() == .admin(.partition(groups: [[0, 1], [2]])))
+    }
+
+    @Test func idIsKeptEvenOnErrors() {
+        #expect(parse(#"{"op":"nope","id":"x-1"}"#).id == .string("x-1"))
+        #expect(parse(#"{"key":"a","id":12.50}"#).id == .number("12.50"))
+    }
+
+    @Test func badRequests() {
+        for text in ["nope", "[1]", "42", #"{"key":1}"#, #"{"key":""}"#, #"{"op":"zap","key":"a"}"#, #"{"op":"put","key":"a"}"#,
+                     #"{"op":"put","key":"a","value":5}"#, #"{"op":"cas","key":"a","value":"v"}"#, #"{"value":"v"}"#,
+                     #"{"key":"a","consistency":"strong"}"#, #"{}"#, #"{"admin":"kill"}"#, #"{"admin":"dance"}"#,
+                     #"{"key":"a","id":[1]}"#, #"{"op":3,"key":"a"}"#, ""] {
+            #expect(code(text) == .badRequest, "\(text)")
+        }
+    }
+
+    @Test func limitsGiveTooLarge() {
+        #expect(code(#"{"key":"123456789","value":"v"}"#) == .tooLarge)
+        #expect(code(#"{"key":"k","value":"12345678901234567"}"#) == .tooLarge)
+    }
+}
+
+@Suite struct ResponseShapeTests {
+    @Test func contractShapesAreExact() {
+        #expect(ClientResponse.ok(key: "snack", value: "chips", id: nil) == #"{"key":"snack","value":"chips","status":"ok"}"#)
+        #expect(ClientResponse.ok(key: "snack", value: nil, id: .number("7")) == #"{"key":"snack","value":null,"status":"ok","id":7}"#)
+        #expect(ClientResponse.notFound(key: "snack", id: nil).hasPrefix(#"{"key":"snack","value":null,"status":"error","code":"not_found""#))
+        #expect(ClientResponse.casFailed(key: "a", current: "1", id: nil).contains(#""code":"cas_failed","current":"1""#))
+        #expect(ClientResponse.error(RequestError(.forbidden, "no"), id: .string("q")) == #"{"status":"error","code":"forbidden","error":"no","id":"q"}"#)
+    }
+}
+
+@Suite struct LineFramerTests {
+    @Test func splitsLinesAcrossReadsAndDropsCR() {
+        var framer = LineFramer(limit: 10)
+        #expect(framer.feed(Array("ab".utf8)) == [])
+        #expect(framer.feed(Array("c\r\nde\nf".utf8)) == [.line(ArraySlice("abc".utf8)), .line(ArraySlice("de".utf8))])
+        #expect(framer.feed(Array("\n".utf8)) == [.line(ArraySlice("f".utf8))])
+    }
+
+    @Test func refusesOverlongLines() {
+        var framer = LineFramer(limit: 4)
+        #expect(framer.feed(Array("12345".utf8)) == [.overflow])
+        var complete = LineFramer(limit: 4)
+        #expect(complete.feed(Array("123456\n".utf8)) == [.overflow])
+    }
+}
+
+@Suite struct KVStateMachineTests {
+    @Test func commandsRoundTripThroughTheirEntryText() throws {
+        let commands: [KVCommand] = [.put(key: "a", value: "x\ny"), .delete(key: "a"), .cas(key: "a", expect: nil, value: "1"), .read(key: "a")]
+        for command in commands {
+            #expect(try KVCommand.decode(command.encoded) == command)
+        }
+        #expect(KVCommand.put(key: "a", value: "b").encoded == #"{"op":"put","key":"a","value":"b"}"#)
+    }
+
+    @Test func appliesPutDeleteAndCas() {
+        var machine = KVStateMachine()
+        #expect(machine.apply(.cas(key: "a", expect: nil, value: "1"), at: 1) == .value("1"))
+        #expect(machine.apply(.cas(key: "a", expect: "2", value: "3"), at: 2) == .casFailed(current: "1"))
+        #expect(machine.apply(.put(key: "a", value: "4"), at: 3) == .value("4"))
+        #expect(machine.apply(.delete(key: "a"), at: 4) == .value(nil))
+        #expect(machine.get("a") == nil && machine.appliedIndex == 4)
+    }
+}
