@@ -23,6 +23,8 @@ public enum Message: Sendable, Equatable, CustomStringConvertible {
     case voteResponse(VoteResponse)
     case appendRequest(AppendRequest)
     case appendResponse(AppendResponse)
+    case snapshotRequest(SnapshotChunk)
+    case snapshotResponse(SnapshotChunkResponse)
 
     public var description: String {
         switch self {
@@ -30,6 +32,8 @@ public enum Message: Sendable, Equatable, CustomStringConvertible {
         case .voteResponse(let m): return m.description
         case .appendRequest(let m): return m.description
         case .appendResponse(let m): return m.description
+        case .snapshotRequest(let m): return m.description
+        case .snapshotResponse(let m): return m.description
         }
     }
 }
@@ -67,17 +71,20 @@ public struct AppendRequest: Sendable, Equatable, CustomStringConvertible {
     public var prevLogTerm: Term
     public var entries: [Entry]
     public var leaderCommit: LogIndex
+    /// Non-zero on heartbeats that confirm leadership for ReadIndex; echoed in the response.
+    public var readContext: UInt64
 
-    public init(prevLogIndex: LogIndex, prevLogTerm: Term, entries: [Entry], leaderCommit: LogIndex) {
+    public init(prevLogIndex: LogIndex, prevLogTerm: Term, entries: [Entry], leaderCommit: LogIndex, readContext: UInt64 = 0) {
         self.prevLogIndex = prevLogIndex
         self.prevLogTerm = prevLogTerm
         self.entries = entries
         self.leaderCommit = leaderCommit
+        self.readContext = readContext
     }
 
     public var description: String {
         let range = entries.isEmpty ? "none" : "\(entries[0].index)...\(entries[entries.count - 1].index)"
-        return "Append(prev \(prevLogIndex)@\(prevLogTerm) entries \(range) commit \(leaderCommit))"
+        return "Append(prev \(prevLogIndex)@\(prevLogTerm) entries \(range) commit \(leaderCommit)\(readContext > 0 ? " read \(readContext)" : ""))"
     }
 }
 
@@ -92,17 +99,58 @@ public struct AppendResponse: Sendable, Equatable, CustomStringConvertible {
     public var rejectedIndex: LogIndex
     public var hintIndex: LogIndex
     public var hintTerm: Term?
+    /// The request's `readContext`, echoed.
+    public var readContext: UInt64
 
-    public init(success: Bool, matchIndex: LogIndex, rejectedIndex: LogIndex = 0, hintIndex: LogIndex = 0, hintTerm: Term? = nil) {
+    public init(success: Bool, matchIndex: LogIndex, rejectedIndex: LogIndex = 0, hintIndex: LogIndex = 0, hintTerm: Term? = nil,
+                readContext: UInt64 = 0) {
         self.success = success
         self.matchIndex = matchIndex
         self.rejectedIndex = rejectedIndex
         self.hintIndex = hintIndex
         self.hintTerm = hintTerm
+        self.readContext = readContext
     }
 
     public var description: String {
         if success { return "AppendOK(match \(matchIndex))" }
         return "AppendRefused(prev \(rejectedIndex) hint \(hintIndex)@\(hintTerm.map(String.init) ?? "-"))"
     }
+}
+
+/// One piece of InstallSnapshot (§7): the leader's snapshot at `index`/`term`, sent in chunks
+/// of bytes starting at `offset`; `done` marks the last one.
+public struct SnapshotChunk: Sendable, Equatable, CustomStringConvertible {
+    public var index: LogIndex
+    public var term: Term
+    public var offset: Int
+    public var data: [UInt8]
+    public var done: Bool
+
+    public init(index: LogIndex, term: Term, offset: Int, data: [UInt8], done: Bool) {
+        self.index = index
+        self.term = term
+        self.offset = offset
+        self.data = data
+        self.done = done
+    }
+
+    public var description: String {
+        "Snapshot(\(index)@\(term) bytes \(offset)..<\(offset + data.count)\(done ? " done" : ""))"
+    }
+}
+
+/// The follower's answer to a chunk that did not complete a snapshot: it holds `received` bytes
+/// of the snapshot at `index` and wants the chunk starting there. (A completed snapshot is
+/// answered with a successful `AppendResponse` instead.)
+public struct SnapshotChunkResponse: Sendable, Equatable, CustomStringConvertible {
+    public var index: LogIndex
+    public var received: Int
+
+    public init(index: LogIndex, received: Int) {
+        self.index = index
+        self.received = received
+    }
+
+    public var description: String { "SnapshotAck(\(index) has \(received))" }
 }

@@ -3,14 +3,19 @@
 /// In `probe` the leader sends one AppendEntries at a time and waits for the answer, walking
 /// `next` back with conflict hints; once an append succeeds it switches to `replicate`, where it
 /// streams entries optimistically, at most `maxInflightAppends` messages ahead of the answers.
+/// In `snapshot` the entries the follower needs are compacted away: the leader sends its
+/// snapshot one chunk at a time, then goes back to replicating after it.
 struct Progress: Sendable, Equatable {
-    enum State: Sendable, Equatable { case probe, replicate }
+    enum State: Sendable, Equatable { case probe, replicate, snapshot }
 
     var next: LogIndex
     var match: LogIndex = 0
     var state: State = .probe
-    /// In probe: an append with entries is out and unanswered.
+    /// In probe: an append with entries is out and unanswered. In snapshot: a chunk is.
     var probeSent = false
+    /// In snapshot: which snapshot is being sent, and the byte offset of the next chunk.
+    var snapshotIndex: LogIndex = 0
+    var snapshotOffset = 0
     /// In replicate: the last index carried by each unacknowledged append, ascending.
     var inflight: [LogIndex] = []
     /// Heard from this follower since the last CheckQuorum round.
@@ -22,7 +27,7 @@ struct Progress: Sendable, Equatable {
 
     func isPaused(maxInflight: Int) -> Bool {
         switch state {
-        case .probe: return probeSent
+        case .probe, .snapshot: return probeSent
         case .replicate: return inflight.count >= maxInflight
         }
     }
@@ -30,6 +35,14 @@ struct Progress: Sendable, Equatable {
     mutating func becomeProbe(next newNext: LogIndex) {
         state = .probe
         next = newNext
+        probeSent = false
+        inflight.removeAll()
+    }
+
+    mutating func becomeSnapshot(index: LogIndex) {
+        state = .snapshot
+        snapshotIndex = index
+        snapshotOffset = 0
         probeSent = false
         inflight.removeAll()
     }

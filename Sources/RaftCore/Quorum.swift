@@ -50,7 +50,26 @@ enum Role: Sendable, Equatable {
     }
 }
 
-/// What a leader knows about each follower, indexed by node id (its own slot is unused).
+/// What a leader knows about each follower, indexed by node id (its own slot is unused),
+/// and its ReadIndex bookkeeping.
 struct LeaderState: Sendable, Equatable {
     var progress: [Progress]
+    /// Per node: the highest read context it has answered in this term.
+    var readAcks: [UInt64]
+    /// Reads waiting for the next leadership round.
+    var queuedReads: [UInt64] = []
+    /// The round in flight: its context, the commit index it protects, the reads riding on it.
+    var readRound: ReadRound?
+    var lastReadContext: UInt64 = 0
+
+    struct ReadRound: Sendable, Equatable {
+        var context: UInt64
+        var index: LogIndex
+        var ids: [UInt64]
+    }
+
+    init(progress: [Progress]) {
+        self.progress = progress
+        self.readAcks = Array(repeating: 0, count: progress.count)
+    }
 }

@@ -17,6 +17,8 @@ public struct RaftConfig: Sendable, Equatable {
     public var maxEntriesPerAppend: Int
     /// At most this many AppendEntries carrying entries are unacknowledged per follower.
     public var maxInflightAppends: Int
+    /// InstallSnapshot sends the snapshot in chunks of at most this many bytes.
+    public var snapshotChunkBytes: Int
 
     public init(
         heartbeatTicks: Int = 1,
@@ -25,7 +27,8 @@ public struct RaftConfig: Sendable, Equatable {
         preVote: Bool = true,
         checkQuorum: Bool = true,
         maxEntriesPerAppend: Int = 512,
-        maxInflightAppends: Int = 64
+        maxInflightAppends: Int = 64,
+        snapshotChunkBytes: Int = 1 << 20
     ) {
         self.heartbeatTicks = heartbeatTicks
         self.electionTicksMin = electionTicksMin
@@ -34,6 +37,7 @@ public struct RaftConfig: Sendable, Equatable {
         self.checkQuorum = checkQuorum
         self.maxEntriesPerAppend = maxEntriesPerAppend
         self.maxInflightAppends = maxInflightAppends
+        self.snapshotChunkBytes = snapshotChunkBytes
     }
 
     /// Describes the first setting that cannot work, or nil when the configuration is usable.
@@ -45,6 +49,7 @@ public struct RaftConfig: Sendable, Equatable {
         if electionTicksMax < electionTicksMin { return "electionTicksMax must be at least electionTicksMin" }
         if maxEntriesPerAppend < 1 { return "maxEntriesPerAppend must be at least 1" }
         if maxInflightAppends < 1 { return "maxInflightAppends must be at least 1" }
+        if snapshotChunkBytes < 1 { return "snapshotChunkBytes must be at least 1" }
         return nil
     }
 }

@@ -7,6 +7,7 @@ public enum RaftEvent: Sendable, Equatable, CustomStringConvertible {
     case becameLeader(term: Term)
     case steppedDown(term: Term, reason: String)
     case followingLeader(leader: NodeID, term: Term)
+    case installedSnapshot(index: LogIndex, term: Term, bytes: Int)
 
     public var description: String {
         switch self {
@@ -22,6 +23,8 @@ public enum RaftEvent: Sendable, Equatable, CustomStringConvertible {
             return "stepped down as leader in term \(term): \(reason)"
         case .followingLeader(let leader, let term):
             return "following leader \(leader) in term \(term)"
+        case .installedSnapshot(let index, let term, let bytes):
+            return "installed the leader's snapshot through entry \(index) (term \(term), \(bytes) bytes)"
         }
     }
 }

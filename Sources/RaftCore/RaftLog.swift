@@ -14,6 +14,29 @@ public struct RaftLog: Sendable, Equatable {
         self.entries = entries
     }
 
+    /// What a restarting node's log is, given its snapshot and the entries its log file holds.
+    ///
+    /// A snapshot is saved before the log file is rewritten, so after a crash the file may still
+    /// hold entries the snapshot covers (they are skipped) or, after InstallSnapshot, a suffix of a
+    /// history the snapshot replaced. Stored entries continue the snapshot only when the file
+    /// holds the snapshot's last entry with its term, or starts right after it; otherwise they are
+    /// dropped (`droppedStale`). Returns nil when the entries leave a gap after the snapshot.
+    public static func restoring(snapshotIndex: LogIndex, snapshotTerm: Term, stored: [Entry])
+        -> (log: RaftLog, droppedStale: Bool)? {
+        guard let first = stored.first else {
+            return (RaftLog(snapshotIndex: snapshotIndex, snapshotTerm: snapshotTerm), false)
+        }
+        if first.index > snapshotIndex + 1 { return nil }
+        let position = snapshotIndex - first.index
+        let continues = first.index == snapshotIndex + 1
+            || (position < stored.count && stored[position].term == snapshotTerm)
+        guard continues else {
+            return (RaftLog(snapshotIndex: snapshotIndex, snapshotTerm: snapshotTerm), true)
+        }
+        let kept = Array(stored[(position + 1)...])
+        return (RaftLog(snapshotIndex: snapshotIndex, snapshotTerm: snapshotTerm, entries: kept), false)
+    }
+
     public var lastIndex: LogIndex { snapshotIndex + entries.count }
     public var lastTerm: Term { entries.last?.term ?? snapshotTerm }
     /// The first index still held as an entry (not folded into the snapshot).
@@ -69,6 +92,15 @@ public struct RaftLog: Sendable, Equatable {
         precondition(entry.index == lastIndex + 1, "append at \(entry.index) after \(lastIndex)")
         precondition(entry.term >= lastTerm, "terms must not decrease along the log")
         entries.append(entry)
+    }
+
+    /// Folds every entry through `index` into the snapshot base (after a snapshot was taken).
+    mutating func compact(through index: LogIndex) {
+        precondition(index > snapshotIndex && index <= lastIndex, "cannot compact through \(index)")
+        let newTerm = term(at: index)!
+        entries.removeFirst(index - snapshotIndex)
+        snapshotIndex = index
+        snapshotTerm = newTerm
     }
 
     /// Removes every entry after `index`.

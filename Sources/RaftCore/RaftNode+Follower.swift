@@ -1,26 +1,19 @@
 /// AppendEntries at the receiving end (§5.3): consistency check, conflict truncation, commit.
 extension RaftNode {
     mutating func handleAppendRequest(from leader: NodeID, _ request: AppendRequest) {
-        switch role {
-        case .leader:
-            return  // two leaders in one term cannot exist; the simulator checks that they never do
-        case .preCandidate, .candidate:
-            becomeFollower(term: term, leader: leader, reason: "node \(leader) leads term \(term)")
-        case .follower:
-            if leaderID != leader {
-                leaderID = leader
-                pendingEvents.append(.followingLeader(leader: leader, term: term))
-            }
-        }
-        electionElapsed = 0
+        if isLeader { return }  // two leaders in one term cannot exist; the simulator checks that they never do
+        followLeader(leader)
+        let context = request.readContext
 
         if request.prevLogIndex < commitIndex {
             // Everything up to our commit index is known to match any leader's log.
-            send(to: leader, .appendResponse(AppendResponse(success: true, matchIndex: commitIndex)))
+            send(to: leader, .appendResponse(AppendResponse(success: true, matchIndex: commitIndex, readContext: context)))
             return
         }
         guard let localTerm = log.term(at: request.prevLogIndex), localTerm == request.prevLogTerm else {
-            send(to: leader, .appendResponse(conflictHint(rejecting: request.prevLogIndex)))
+            var refusal = conflictHint(rejecting: request.prevLogIndex)
+            refusal.readContext = context
+            send(to: leader, .appendResponse(refusal))
             return
         }
         for entry in request.entries where entry.index > log.lastIndex || log.term(at: entry.index) != entry.term {
@@ -36,7 +29,7 @@ extension RaftNode {
         if newCommit > commitIndex {
             commitIndex = newCommit
         }
-        send(to: leader, .appendResponse(AppendResponse(success: true, matchIndex: lastNew)))
+        send(to: leader, .appendResponse(AppendResponse(success: true, matchIndex: lastNew, readContext: context)))
     }
 
     /// The refusal for a failed consistency check, with the hint that lets the leader skip a term.
@@ -45,7 +38,11 @@ extension RaftNode {
             return AppendResponse(success: false, matchIndex: 0, rejectedIndex: prevLogIndex,
                                   hintIndex: log.lastIndex + 1, hintTerm: nil)
         }
-        let conflictTerm = log.term(at: prevLogIndex)
+        guard let conflictTerm = log.term(at: prevLogIndex) else {
+            // Below our snapshot: everything there is committed, so the leader should resume after it.
+            return AppendResponse(success: false, matchIndex: 0, rejectedIndex: prevLogIndex,
+                                  hintIndex: log.snapshotIndex + 1, hintTerm: nil)
+        }
         let firstOfTerm = max(log.firstIndex(ofTermAt: prevLogIndex), commitIndex + 1)
         return AppendResponse(success: false, matchIndex: 0, rejectedIndex: prevLogIndex,
                               hintIndex: firstOfTerm, hintTerm: conflictTerm)

@@ -38,6 +38,7 @@ extension RaftNode {
         if heartbeatElapsed >= config.heartbeatTicks {
             heartbeatElapsed = 0
             broadcastAppends(mode: .heartbeat)
+            broadcastReadRound()  // resend a round whose heartbeats may have been lost
         }
     }
 
@@ -51,16 +52,17 @@ extension RaftNode {
     mutating func sendAppends(to peer: NodeID, mode: AppendMode) {
         guard case .leader(var state) = role else { return }
         role = .follower  // hold the leader state outside the enum while we change it (no copy)
-        var requests: [AppendRequest] = []
+        var messages: [Message] = []
         var nextMode = mode
-        while let request = state.makeAppend(to: peer, log: log, commitIndex: commitIndex, config: config, mode: nextMode) {
-            requests.append(request)
+        while let message = state.makeAppend(to: peer, log: log, snapshot: snapshot, commitIndex: commitIndex,
+                                             config: config, mode: nextMode) {
+            messages.append(message)
             nextMode = .entriesOnly
-            if request.entries.isEmpty { break }
+            guard case .appendRequest(let request) = message, !request.entries.isEmpty else { break }
         }
         role = .leader(state)
-        for request in requests {
-            send(to: peer, .appendRequest(request))
+        for message in messages {
+            send(to: peer, message)
         }
     }
 
@@ -72,7 +74,7 @@ extension RaftNode {
         var sendMore = false
         if response.success {
             matchMoved = progress.acknowledge(upTo: response.matchIndex)
-            if progress.state == .probe {
+            if progress.state == .probe || (progress.state == .snapshot && progress.match >= progress.snapshotIndex) {
                 progress.becomeReplicate()
             }
             sendMore = true
@@ -81,6 +83,7 @@ extension RaftNode {
             switch progress.state {
             case .replicate: stale = response.rejectedIndex <= progress.match
             case .probe: stale = response.rejectedIndex != progress.next - 1
+            case .snapshot: stale = true
             }
             if !stale {
                 var next = response.hintIndex
@@ -94,8 +97,25 @@ extension RaftNode {
         }
         state.progress[peer] = progress
         role = .leader(state)
+        recordReadAck(from: peer, context: response.readContext)
         if matchMoved { advanceCommit() }
         if sendMore { sendAppends(to: peer, mode: .entriesOnly) }
+    }
+
+    mutating func handleSnapshotResponse(from peer: NodeID, _ response: SnapshotChunkResponse) {
+        guard case .leader(var state) = role else { return }
+        var progress = state.progress[peer]
+        progress.recentActive = true
+        guard progress.state == .snapshot, progress.snapshotIndex == response.index else {
+            state.progress[peer] = progress
+            role = .leader(state)
+            return
+        }
+        progress.snapshotOffset = response.received
+        progress.probeSent = false
+        state.progress[peer] = progress
+        role = .leader(state)
+        sendAppends(to: peer, mode: .entriesOnly)
     }
 
     /// Commits the highest index a majority holds, but only if it is of the current term: an
@@ -108,13 +128,15 @@ extension RaftNode {
         guard candidate > commitIndex, log.term(at: candidate) == term else { return }
         commitIndex = candidate
         broadcastAppends(mode: .commitNotice)
+        startReadRound()
     }
 }
 
 extension LeaderState {
-    /// The next AppendEntries for `peer`, or nil when nothing should go out now.
-    mutating func makeAppend(to peer: NodeID, log: RaftLog, commitIndex: LogIndex, config: RaftConfig,
-                             mode: RaftNode.AppendMode) -> AppendRequest? {
+    /// The next message for `peer` — an AppendEntries, or a snapshot chunk when the entries it
+    /// needs are compacted away — or nil when nothing should go out now.
+    mutating func makeAppend(to peer: NodeID, log: RaftLog, snapshot: Snapshot?, commitIndex: LogIndex,
+                             config: RaftConfig, mode: RaftNode.AppendMode) -> Message? {
         var progress = self.progress[peer]
         defer { self.progress[peer] = progress }
         if mode == .heartbeat {
@@ -122,16 +144,31 @@ extension LeaderState {
                 // Checks the follower holds everything sent so far; a gap makes it refuse, which
                 // sends us back to probing from its hint. An answer frees a window lost to drops.
                 let prev = progress.next - 1
-                return AppendRequest(prevLogIndex: prev, prevLogTerm: log.term(at: prev)!, entries: [],
-                                     leaderCommit: commitIndex)
+                if let prevTerm = log.term(at: prev) {
+                    return .appendRequest(AppendRequest(prevLogIndex: prev, prevLogTerm: prevTerm, entries: [],
+                                                        leaderCommit: commitIndex))
+                }
             }
-            progress.probeSent = false
+            progress.probeSent = false  // re-arm a probe or a snapshot chunk that may have been lost
+        }
+        if progress.state != .snapshot && log.term(at: progress.next - 1) == nil {
+            guard let snapshot else { preconditionFailure("entry \(progress.next - 1) is compacted but there is no snapshot") }
+            progress.becomeSnapshot(index: snapshot.index)
         }
         if progress.isPaused(maxInflight: config.maxInflightAppends) { return nil }
-        let prev = progress.next - 1
-        guard let prevTerm = log.term(at: prev) else {
-            preconditionFailure("entry \(prev) for node \(peer) is compacted away")
+        if progress.state == .snapshot {
+            guard let snapshot else { return nil }
+            if snapshot.index != progress.snapshotIndex {
+                progress.becomeSnapshot(index: snapshot.index)  // a newer snapshot replaced it
+            }
+            let start = min(progress.snapshotOffset, snapshot.data.count)
+            let end = min(snapshot.data.count, start + config.snapshotChunkBytes)
+            progress.probeSent = true
+            return .snapshotRequest(SnapshotChunk(index: snapshot.index, term: snapshot.term, offset: start,
+                                                  data: Array(snapshot.data[start..<end]), done: end == snapshot.data.count))
         }
+        let prev = progress.next - 1
+        let prevTerm = log.term(at: prev)!
         let last = min(log.lastIndex, prev + config.maxEntriesPerAppend)
         let entries = log.entries(from: prev + 1, through: last)
         if entries.isEmpty && mode == .entriesOnly { return nil }
@@ -142,8 +179,10 @@ extension LeaderState {
             case .replicate:
                 progress.next = last + 1
                 progress.inflight.append(last)
+            case .snapshot:
+                break
             }
         }
-        return AppendRequest(prevLogIndex: prev, prevLogTerm: prevTerm, entries: entries, leaderCommit: commitIndex)
+        return .appendRequest(AppendRequest(prevLogIndex: prev, prevLogTerm: prevTerm, entries: entries, leaderCommit: commitIndex))
     }
 }

@@ -16,8 +16,12 @@ public struct RaftNode: Sendable {
     var role: Role
     public internal(set) var log: RaftLog
     public internal(set) var commitIndex: LogIndex
-    /// The last index handed out in `Ready.committedEntries`.
+    /// The last index handed out in `Ready.committedEntries` (or installed by a snapshot).
     public internal(set) var appliedIndex: LogIndex
+    /// The latest snapshot (taken here or received), which lagging followers are sent.
+    public internal(set) var snapshot: Snapshot?
+    /// Chunks of a snapshot being received.
+    var incomingSnapshot: Snapshot?
 
     var electionElapsed = 0
     var heartbeatElapsed = 0
@@ -29,11 +33,17 @@ public struct RaftNode: Sendable {
     var firstUnstableIndex: LogIndex?
     var outbox: [Envelope] = []
     var pendingEvents: [RaftEvent] = []
+    var snapshotToInstall: Snapshot?
+    var logReplaced = false
+    var pendingReadStates: [ReadState] = []
 
-    /// Starts (or restarts) a node from what its storage holds. Commit and applied indexes start
-    /// at the snapshot: the node learns the rest from a leader, or by winning an election.
+    /// Starts (or restarts) a node from what its storage holds: `log` continues `snapshot`
+    /// (its base is the snapshot's index and term). Commit and applied indexes start at the
+    /// snapshot: the node learns the rest from a leader, or by winning an election.
     public init(id: NodeID, clusterSize: Int, config: RaftConfig, hardState: HardState = HardState(),
-                log: RaftLog = RaftLog(), seed: UInt64) {
+                log: RaftLog = RaftLog(), snapshot: Snapshot? = nil, seed: UInt64) {
+        precondition(log.snapshotIndex == (snapshot?.index ?? 0) && log.snapshotTerm == (snapshot?.term ?? 0),
+                     "the log must continue the snapshot")
         precondition(clusterSize >= 1 && id >= 0 && id < clusterSize, "node \(id) is not in a cluster of \(clusterSize)")
         precondition(config.problem() == nil, config.problem() ?? "")
         self.id = id
@@ -46,6 +56,7 @@ public struct RaftNode: Sendable {
         self.log = log
         self.commitIndex = log.snapshotIndex
         self.appliedIndex = log.snapshotIndex
+        self.snapshot = snapshot
         self.random = SplitMix64(seed: seed)
         self.electionTimeout = config.electionTicksMax
         self.persistedHardState = hardState
@@ -59,7 +70,8 @@ public struct RaftNode: Sendable {
     /// True when `takeReady()` has work to hand out.
     public var hasReady: Bool {
         hardState != persistedHardState || firstUnstableIndex != nil || !outbox.isEmpty
-            || commitIndex > appliedIndex || !pendingEvents.isEmpty
+            || commitIndex > appliedIndex || !pendingEvents.isEmpty || snapshotToInstall != nil || logReplaced
+            || !pendingReadStates.isEmpty
     }
 
     // MARK: - Inputs
@@ -95,7 +107,7 @@ public struct RaftNode: Sendable {
                 }
             case .voteResponse(let response) where response.preVote && response.granted:
                 break  // a granted pre-vote carries the term we would campaign in; not a newer term
-            case .appendRequest:
+            case .appendRequest, .snapshotRequest:
                 becomeFollower(term: envelope.term, leader: from, reason: "node \(from) leads term \(envelope.term)")
             default:
                 becomeFollower(term: envelope.term, leader: nil, reason: "node \(from) is in term \(envelope.term)")
@@ -106,6 +118,8 @@ public struct RaftNode: Sendable {
             case .appendRequest(let request):
                 send(to: from, .appendResponse(AppendResponse(success: false, matchIndex: 0,
                                                               rejectedIndex: request.prevLogIndex)))
+            case .snapshotRequest:
+                send(to: from, .appendResponse(AppendResponse(success: false, matchIndex: 0)))
             case .voteRequest(let request):
                 send(to: from, .voteResponse(VoteResponse(preVote: request.preVote, granted: false)))
             default:
@@ -119,6 +133,8 @@ public struct RaftNode: Sendable {
         case .voteResponse(let response): handleVoteResponse(from: from, response)
         case .appendRequest(let request): handleAppendRequest(from: from, request)
         case .appendResponse(let response): handleAppendResponse(from: from, response)
+        case .snapshotRequest(let chunk): handleSnapshotChunk(from: from, chunk)
+        case .snapshotResponse(let response): handleSnapshotResponse(from: from, response)
         }
     }
 
@@ -142,6 +158,10 @@ public struct RaftNode: Sendable {
     /// Hands out everything gathered since the last call. See `Ready` for the order of the work.
     public mutating func takeReady() -> Ready {
         var ready = Ready()
+        ready.snapshot = snapshotToInstall
+        snapshotToInstall = nil
+        ready.logReplaced = logReplaced
+        logReplaced = false
         let current = hardState
         if current != persistedHardState {
             ready.hardState = current
@@ -158,6 +178,8 @@ public struct RaftNode: Sendable {
             ready.committedEntries = log.entries(from: appliedIndex + 1, through: commitIndex)
             appliedIndex = commitIndex
         }
+        ready.readStates = pendingReadStates
+        pendingReadStates.removeAll()
         ready.events = pendingEvents
         pendingEvents.removeAll()
         return ready

@@ -1,44 +1,61 @@
 /// The work a node hands to its runtime after one or more inputs, to be done in this order:
 ///
-/// 1. persist `hardState` (if set) and `entries` — both durable before step 2;
+/// 1. persist `snapshot` (if set, atomically), then `hardState` (if set), then the log change
+///    (`entries`, or the whole log when `logReplaced`) — all durable before step 2;
 /// 2. send `messages`;
-/// 3. apply `committedEntries` to the state machine, in order.
+/// 3. if `snapshot` is set, load it into the state machine; then apply `committedEntries`, in
+///    order (they continue right after the snapshot or the previous Ready's);
+/// 4. serve each of `readStates` once the state machine has applied its index.
 ///
 /// Messages may acknowledge votes and entries that are only in this Ready, so sending before
 /// persisting would break the "persist before you speak" rule of Figure 2.
 public struct Ready: Sendable, CustomStringConvertible {
+    /// A snapshot received from the leader, to store and to load into the state machine.
+    public var snapshot: Snapshot?
     /// Term and vote to write atomically, when they changed since the last Ready.
     public var hardState: HardState?
     /// Log entries to write: drop every stored entry at or after `entries[0].index`, then append these.
     public var entries: [Entry]
+    /// The stored log must be replaced by exactly `entries` (possibly none), all after `snapshot`.
+    public var logReplaced: Bool
     /// Messages to deliver after everything above is durable.
     public var messages: [Envelope]
     /// Entries now known committed, contiguous, starting right after the last Ready's.
     public var committedEntries: [Entry]
+    /// Linearizable reads whose leadership check passed.
+    public var readStates: [ReadState]
     /// Readable notes for the event log.
     public var events: [RaftEvent]
 
-    public init(hardState: HardState? = nil, entries: [Entry] = [], messages: [Envelope] = [],
-                committedEntries: [Entry] = [], events: [RaftEvent] = []) {
+    public init(snapshot: Snapshot? = nil, hardState: HardState? = nil, entries: [Entry] = [], logReplaced: Bool = false,
+                messages: [Envelope] = [], committedEntries: [Entry] = [], readStates: [ReadState] = [],
+                events: [RaftEvent] = []) {
+        self.snapshot = snapshot
         self.hardState = hardState
         self.entries = entries
+        self.logReplaced = logReplaced
         self.messages = messages
         self.committedEntries = committedEntries
+        self.readStates = readStates
         self.events = events
     }
 
     public var isEmpty: Bool {
-        hardState == nil && entries.isEmpty && messages.isEmpty && committedEntries.isEmpty && events.isEmpty
+        snapshot == nil && hardState == nil && entries.isEmpty && !logReplaced && messages.isEmpty
+            && committedEntries.isEmpty && readStates.isEmpty && events.isEmpty
     }
 
     public var description: String {
         var parts: [String] = []
+        if let snapshot { parts.append("install \(snapshot)") }
         if let hardState { parts.append("persist \(hardState)") }
+        if logReplaced { parts.append("replace log") }
         if !entries.isEmpty { parts.append("write \(entries.first!.index)...\(entries.last!.index)") }
         if !messages.isEmpty { parts.append("send \(messages.count)") }
         if !committedEntries.isEmpty {
             parts.append("apply \(committedEntries.first!.index)...\(committedEntries.last!.index)")
         }
+        if !readStates.isEmpty { parts.append("reads \(readStates.count)") }
         return parts.isEmpty ? "Ready(empty)" : "Ready(" + parts.joined(separator: ", ") + ")"
     }
 }

@@ -50,3 +50,30 @@ public enum ProposalResult: Sendable, Equatable {
     /// This node is not the leader; `leaderHint` is the leader it knows of, if any.
     case notLeader(leaderHint: NodeID?)
 }
+
+/// A state-machine snapshot: everything applied through `index` (whose entry had `term`),
+/// serialized by the runtime. The core stores and ships the bytes without reading them.
+public struct Snapshot: Sendable, Equatable, CustomStringConvertible {
+    public var index: LogIndex
+    public var term: Term
+    public var data: [UInt8]
+
+    public init(index: LogIndex, term: Term, data: [UInt8]) {
+        self.index = index
+        self.term = term
+        self.data = data
+    }
+
+    public var description: String { "snapshot \(index)@\(term) (\(data.count) bytes)" }
+}
+
+/// A linearizable read is safe to serve once the state machine has applied `index`.
+public struct ReadState: Sendable, Equatable {
+    public var id: UInt64
+    public var index: LogIndex
+
+    public init(id: UInt64, index: LogIndex) {
+        self.id = id
+        self.index = index
+    }
+}

@@ -113,3 +113,43 @@ import Testing
         #expect(cluster.violation == nil)
     }
 }
+
+/// Snapshots, InstallSnapshot and ReadIndex (issue: strong reads and snapshots).
+@Suite struct SnapshotAndReadScenarios {
+    @Test("a follower that missed compacted entries catches up by snapshot", arguments: scenarioSeeds)
+    func laggingFollowerGetsASnapshot(seed: UInt64) throws {
+        let cluster = SimCluster(seed: seed, clusterSize: 3, config: RaftConfig(snapshotChunkBytes: 50))
+        cluster.snapshotEvery = 20
+        let leader = try #require(cluster.awaitStableLeader())
+        let lagging = (leader + 1) % 3
+        cluster.crash(lagging)
+        let commands = (0..<100).map { "s\($0)" }
+        cluster.proposeAll(commands, at: leader)
+        #expect(cluster.awaitApplied(commands, on: (0..<3).filter { $0 != lagging }))
+        #expect(try #require(cluster.raft(leader)).log.snapshotIndex > 20, "the leader never compacted")
+        cluster.run(ticks: 30)  // let messages sent before the compaction land on the crashed node (and be lost)
+        cluster.restart(lagging)
+        #expect(cluster.awaitApplied(commands, on: [lagging], withinTicks: 300))
+        #expect(cluster.snapshotsInstalled >= 1)
+        #expect(cluster.appliedCommands(lagging) == cluster.appliedCommands(leader))
+        #expect(cluster.violation == nil)
+    }
+
+    @Test("linearizable reads: answered by a leader with a quorum, never by one cut off", arguments: scenarioSeeds)
+    func readsNeedAQuorum(seed: UInt64) throws {
+        let cluster = SimCluster(seed: seed, clusterSize: 5)
+        let leader = try #require(cluster.awaitStableLeader())
+        cluster.proposeAll(["w1"], at: leader)
+        #expect(cluster.awaitApplied(["w1"], on: [leader]))
+        let answeredBefore = cluster.readsAnswered
+        #expect(cluster.read(at: leader))
+        #expect(cluster.run(upTo: 20) { $0.readsAnswered > answeredBefore })
+
+        cluster.setPartition([[leader], (0..<5).filter { $0 != leader }])
+        let answeredWhileCut = cluster.readsAnswered
+        #expect(cluster.read(at: leader))
+        cluster.run(ticks: 100)
+        #expect(cluster.readsAnswered == answeredWhileCut, "a leader cut off from the majority answered a read")
+        #expect(cluster.violation == nil)
+    }
+}

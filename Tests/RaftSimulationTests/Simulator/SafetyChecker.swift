@@ -38,6 +38,8 @@ struct SafetyChecker {
         if violation == nil { violation = message }
     }
 
+    mutating func failExternally(_ message: String) { fail(message) }
+
     /// A node's durable hard state is about to change from `old` to `new`.
     mutating func checkHardStateWrite(node: NodeID, old: HardState, new: HardState) {
         if new.term < old.term {
@@ -67,11 +69,12 @@ struct SafetyChecker {
     /// Persist before you speak (Figure 2): a granted vote and an append acknowledgement may
     /// leave a node only once its disk already holds what they promise; and no node grants two
     /// candidates in one term, even across crashes.
-    mutating func checkOutgoing(_ envelope: Envelope, durableHardState: HardState, durableLog: [Entry], log: RaftLog) {
+    mutating func checkOutgoing(_ envelope: Envelope, durable: SimNode) {
         switch envelope.message {
         case .voteResponse(let response) where response.granted && !response.preVote:
-            if durableHardState.term != envelope.term || durableHardState.votedFor != envelope.to {
-                fail("node \(envelope.from) granted its vote to \(envelope.to) in term \(envelope.term) before persisting it (disk: \(durableHardState))")
+            let disk = durable.durableHardState
+            if disk.term != envelope.term || disk.votedFor != envelope.to {
+                fail("node \(envelope.from) granted its vote to \(envelope.to) in term \(envelope.term) before persisting it (disk: \(disk))")
             }
             let key = VoteKey(voter: envelope.from, term: envelope.term)
             if let earlier = grantedVotes[key], earlier != envelope.to {
@@ -80,8 +83,8 @@ struct SafetyChecker {
             grantedVotes[key] = envelope.to
         case .appendResponse(let response) where response.success:
             let match = response.matchIndex
-            if match > log.snapshotIndex && (match > durableLog.count || durableLog[match - 1].term != log.term(at: match)) {
-                fail("node \(envelope.from) acknowledged index \(match) before persisting it (disk holds \(durableLog.count) entries)")
+            if !durable.durablyCovers(index: match) && durable.durableTerm(at: match) != durable.raft?.log.term(at: match) {
+                fail("node \(envelope.from) acknowledged index \(match) before persisting it")
             }
         default:
             break
@@ -155,14 +158,13 @@ struct SafetyChecker {
     /// a majority of votes under the up-to-date rule (§5.4.1), counting crashed nodes' disks.
     /// This is the heart of the §5.4 safety argument; checking it when an entry commits catches
     /// a dangerous commit (Figure 8) at once, before any later election has to exploit it.
-    mutating func checkCommittedEntriesAreStable(from firstNew: Int, durableLogs: [[Entry]]) {
+    mutating func checkCommittedEntriesAreStable(from firstNew: Int, nodes: [SimNode]) {
         guard firstNew < committed.count else { return }
-        let lasts = durableLogs.map { (index: $0.last?.index ?? 0, term: $0.last?.term ?? 0) }
+        let lasts = nodes.map(\.durableLast)
         let majority = clusterSize / 2 + 1
         for entry in committed[firstNew...] {
-            for (candidate, log) in durableLogs.enumerated() {
-                let holds = entry.index <= log.count && log[entry.index - 1].term == entry.term
-                if holds { continue }
+            for (candidate, node) in nodes.enumerated() {
+                if node.durablyCovers(index: entry.index) || node.durableTerm(at: entry.index) == entry.term { continue }
                 let voters = (0..<clusterSize).filter { voter in
                     lasts[voter].term < lasts[candidate].term
                         || (lasts[voter].term == lasts[candidate].term && lasts[voter].index <= lasts[candidate].index)
@@ -172,6 +174,28 @@ struct SafetyChecker {
                     return
                 }
             }
+        }
+    }
+
+    /// A snapshot (taken or installed) holds exactly the committed commands through its index.
+    mutating func checkSnapshot(node: NodeID, _ snapshot: Snapshot) {
+        guard snapshot.index <= committed.count else {
+            fail("node \(node) holds a snapshot through \(snapshot.index), beyond the committed prefix \(committed.count)")
+            return
+        }
+        let expected = committed[0..<snapshot.index].filter { !$0.isNoop }.map(\.data)
+        if SimNode.decode(snapshot.data) != expected {
+            fail("node \(node)'s snapshot through \(snapshot.index) does not hold the committed commands")
+        }
+        if snapshot.index > 0 && committed[snapshot.index - 1].term != snapshot.term {
+            fail("node \(node)'s snapshot claims term \(snapshot.term) at \(snapshot.index)")
+        }
+    }
+
+    /// Linearizable reads: a read point is never older than what was committed when the read began.
+    mutating func checkReadPoint(node: NodeID, _ state: ReadState, committedWhenAsked: Int) {
+        if state.index < committedWhenAsked {
+            fail("stale read: node \(node) answered read \(state.id) at index \(state.index), but \(committedWhenAsked) was committed before it was asked")
         }
     }
 

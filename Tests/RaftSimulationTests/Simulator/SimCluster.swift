@@ -23,6 +23,16 @@ final class SimCluster {
     private(set) var partition: Partition
     /// Nodes whose next write is cut short by a crash (see `crashDuringNextWrite`).
     private var crashMidWrite: [Bool]
+    /// A node snapshots its state machine once it has applied this many entries past its last
+    /// snapshot (0: never).
+    var snapshotEvery = 0
+    /// Chance that a node crashes after saving a snapshot but before cutting its log.
+    var crashAfterSnapshotRate = 0.0
+    /// Reads asked for and not yet answered: id → (node, committed prefix length when asked).
+    private var pendingReads: [UInt64: (node: NodeID, committedWhenAsked: Int)] = [:]
+    private var nextReadID: UInt64 = 1
+    private(set) var readsAnswered = 0
+    private(set) var snapshotsInstalled = 0
     private(set) var checker: SafetyChecker
     /// Commands proposed and accepted by some leader, by their text.
     private(set) var proposalCount = 0
@@ -98,7 +108,7 @@ final class SimCluster {
         nodes[node].raft = raft
         if ready.isEmpty { return }
         trace?("t\(now) node \(node) \(raft.roleKind) term \(raft.term): \(ready)\(ready.events.isEmpty ? "" : " " + ready.events.map(\.description).joined(separator: "; "))")
-        if crashMidWrite[node] && (ready.hardState != nil || !ready.entries.isEmpty) {
+        if crashMidWrite[node] && (ready.hardState != nil || !ready.entries.isEmpty || ready.snapshot != nil) {
             // Power fails while this Ready is being written. The runtime writes the meta file
             // first (replaced atomically: old or new), then the log, so the crash keeps either
             // nothing, or the new meta and a prefix of the entries. Nothing is sent.
@@ -107,7 +117,9 @@ final class SimCluster {
                 if let hardState = ready.hardState {
                     checker.checkHardStateWrite(node: node, old: nodes[node].durableHardState, new: hardState)
                 }
-                nodes[node].persist(ready, tornAfter: Int.random(in: 0...ready.entries.count, using: &random))
+                let logUntouched = ready.snapshot != nil && chance(0.5)
+                nodes[node].persist(ready, tornAfter: Int.random(in: 0...ready.entries.count, using: &random),
+                                    logUntouched: logUntouched)
             }
             trace?("t\(now) CRASH node \(node) in the middle of writing \(ready)")
             nodes[node].crash()
@@ -119,23 +131,75 @@ final class SimCluster {
         checker.checkWrittenEntries(node: node, entries: ready.entries, log: raft.log)
         nodes[node].persist(ready)
         for envelope in ready.messages {
-            checker.checkOutgoing(envelope, durableHardState: nodes[node].durableHardState,
-                                  durableLog: nodes[node].durableLog, log: raft.log)
+            checker.checkOutgoing(envelope, durable: nodes[node])
             send(envelope)
         }
         let committedBefore = checker.committed.count
         checker.checkAfterStep(node: node, raft: raft)
-        checker.checkCommittedEntriesAreStable(from: committedBefore, durableLogs: nodes.map(\.durableLog))
+        checker.checkCommittedEntriesAreStable(from: committedBefore, nodes: nodes)
+        if let snapshot = ready.snapshot {
+            checker.checkSnapshot(node: node, snapshot)
+            nodes[node].appliedIndex = snapshot.index
+            nodes[node].appliedCommands = SimNode.decode(snapshot.data)
+            snapshotsInstalled += 1
+        }
         checker.checkApplied(node: node, entries: ready.committedEntries, appliedIndex: nodes[node].appliedIndex)
         for entry in ready.committedEntries {
             nodes[node].appliedIndex = entry.index
             if !entry.isNoop { nodes[node].appliedCommands.append(entry.data) }
         }
+        for state in ready.readStates {
+            guard let asked = pendingReads.removeValue(forKey: state.id) else {
+                checker.failExternally("node \(node) answered read \(state.id), which nobody asked for")
+                continue
+            }
+            checker.checkReadPoint(node: node, state, committedWhenAsked: asked.committedWhenAsked)
+            readsAnswered += 1
+        }
+        maybeSnapshot(node)
         for other in 0..<clusterSize {
             if let leader = nodes[other].raft, leader.isLeader {
                 checker.checkLeaderCompleteness(node: other, raft: leader)
             }
         }
+    }
+
+    /// Takes a snapshot of the applied commands once enough entries accumulated, as the
+    /// runtime does: save the snapshot, cut the log (unless a crash strikes in between), then
+    /// tell the core.
+    private func maybeSnapshot(_ node: NodeID) {
+        guard snapshotEvery > 0, var raft = nodes[node].raft,
+              raft.appliedIndex - raft.log.snapshotIndex >= snapshotEvery,
+              nodes[node].appliedIndex == raft.appliedIndex else { return }
+        let index = raft.appliedIndex
+        let snapshot = Snapshot(index: index, term: raft.log.term(at: index)!, data: SimNode.encode(nodes[node].appliedCommands))
+        checker.checkSnapshot(node: node, snapshot)
+        if crashAfterSnapshotRate > 0 && chance(crashAfterSnapshotRate) {
+            nodes[node].saveSnapshot(snapshot, compactLog: false)
+            trace?("t\(now) CRASH node \(node) after saving \(snapshot), before cutting its log")
+            nodes[node].crash()
+            return
+        }
+        nodes[node].saveSnapshot(snapshot, compactLog: true)
+        raft.compact(through: index, data: snapshot.data)
+        nodes[node].raft = raft
+        trace?("t\(now) node \(node) took \(snapshot)")
+    }
+
+    /// Asks `node` for a linearizable read point; returns false when it is not the leader.
+    @discardableResult
+    func read(at node: NodeID) -> Bool {
+        guard var raft = nodes[node].raft else { return false }
+        let id = nextReadID
+        nextReadID += 1
+        let accepted = raft.readIndex(id: id)
+        nodes[node].raft = raft
+        if accepted {
+            pendingReads[id] = (node, checker.committed.count)
+            trace?("t\(now) read \(id) at \(node)")
+        }
+        afterInput(node)
+        return accepted
     }
 
     private func send(_ envelope: Envelope) {
@@ -243,6 +307,7 @@ final class SimCluster {
         healPartition()
         faults = .reliable
         crashMidWrite = Array(repeating: false, count: clusterSize)
+        crashAfterSnapshotRate = 0
         for node in 0..<clusterSize where !nodes[node].isAlive {
             restart(node)
         }

@@ -17,6 +17,10 @@ struct Swarm: CustomStringConvertible {
     /// The core's own knobs vary too: one entry per append and a window of one expose
     /// interleavings (a follower matching only an earlier term's entry) that big batches hide.
     var raftConfig: RaftConfig
+    /// Snapshot every this many applied entries (0: never), and linearizable reads per tick.
+    var snapshotEvery: Int
+    var crashAfterSnapshotRate: Double
+    var readRate: Double
 
     init(seed: UInt64) {
         var random = SplitMix64(seed: seed ^ 0xA5A5_5A5A_DEAD_BEEF)
@@ -39,6 +43,10 @@ struct Swarm: CustomStringConvertible {
         faultChangeRate = unit() * 0.02
         proposalRate = 0.1 + unit() * 1.5
         proposalsAtLeaderShare = 0.5 + unit() * 0.5
+        snapshotEvery = unit() < 0.3 ? 0 : 3 + Int(unit() * 40)
+        crashAfterSnapshotRate = unit() < 0.5 ? 0 : unit() * 0.2
+        readRate = unit() < 0.3 ? 0 : unit() * 1.0
+        let chunkChoices = [8, 64, 1024, 1 << 20]
         let batchChoices = [1, 1, 2, 4, 64, 512]
         let windowChoices = [1, 2, 8, 64]
         raftConfig = RaftConfig(
@@ -46,11 +54,12 @@ struct Swarm: CustomStringConvertible {
             electionTicksMin: 10,
             electionTicksMax: 20,
             maxEntriesPerAppend: batchChoices[Int(unit() * Double(batchChoices.count))],
-            maxInflightAppends: windowChoices[Int(unit() * Double(windowChoices.count))])
+            maxInflightAppends: windowChoices[Int(unit() * Double(windowChoices.count))],
+            snapshotChunkBytes: chunkChoices[Int(unit() * Double(chunkChoices.count))])
     }
 
     var description: String {
-        "\(clusterSize) nodes, \(raftConfig.maxEntriesPerAppend)/append, window \(raftConfig.maxInflightAppends), \(faultTicks) fault ticks, net {\(faults)}, crash \(crashRate.formatted2), partition \(partitionRate.formatted2), proposals/tick \(proposalRate.formatted2)"
+        "\(clusterSize) nodes, \(raftConfig.maxEntriesPerAppend)/append, window \(raftConfig.maxInflightAppends), snapshot every \(snapshotEvery) in \(raftConfig.snapshotChunkBytes)-byte chunks, reads \(readRate.formatted2)/tick, \(faultTicks) fault ticks, net {\(faults)}, crash \(crashRate.formatted2), partition \(partitionRate.formatted2), proposals/tick \(proposalRate.formatted2)"
     }
 }
 
@@ -63,6 +72,8 @@ struct SimulationReport {
     var steps: Int
     var messages: Int
     var committed: Int
+    var reads: Int
+    var snapshotsInstalled: Int
 
     var summary: String {
         "seed \(seed) (\(swarm)): \(failure ?? "ok") after \(steps) steps, \(ticks) ticks"
@@ -81,8 +92,11 @@ enum RandomizedSimulation {
         let cluster = SimCluster(seed: seed, clusterSize: swarm.clusterSize, config: swarm.raftConfig)
         cluster.trace = trace
         cluster.faults = swarm.faults
+        cluster.snapshotEvery = swarm.snapshotEvery
+        cluster.crashAfterSnapshotRate = swarm.crashAfterSnapshotRate
         var commandNumber = 0
         var proposalCredit = 0.0
+        var readCredit = 0.0
 
         for _ in 0..<swarm.faultTicks {
             cluster.run(ticks: 1)
@@ -100,6 +114,15 @@ enum RandomizedSimulation {
                 commandNumber += 1
                 cluster.propose(at: target, "c\(commandNumber)")
             }
+            readCredit += swarm.readRate
+            while readCredit >= 1 {
+                readCredit -= 1
+                // Ask whoever believes it leads, deposed leaders included: they must not answer.
+                let leaders = cluster.liveNodes.filter { cluster.raft($0)?.isLeader == true }
+                if let target = leaders.randomElement(using: &cluster.randomSource) {
+                    cluster.read(at: target)
+                }
+            }
         }
 
         var failure = cluster.violation
@@ -111,7 +134,8 @@ enum RandomizedSimulation {
         }
         return SimulationReport(seed: seed, swarm: swarm, failure: failure, ticks: cluster.ticks,
                                 steps: cluster.steps, messages: cluster.messagesSent,
-                                committed: cluster.committedPrefix.count)
+                                committed: cluster.committedPrefix.count, reads: cluster.readsAnswered,
+                                snapshotsInstalled: cluster.snapshotsInstalled)
     }
 
     private static func injectFaults(_ cluster: SimCluster, _ swarm: Swarm) {

@@ -1,0 +1,134 @@
+/// Snapshots: compaction on the runtime's request, InstallSnapshot at the receiving end (§7).
+extension RaftNode {
+    /// The runtime has snapshotted its state machine through `index` (already applied) as
+    /// `data`, and stored it; the log entries through `index` can go.
+    public mutating func compact(through index: LogIndex, data: [UInt8]) {
+        precondition(index <= appliedIndex, "cannot snapshot past the applied index \(appliedIndex)")
+        guard index > log.snapshotIndex else { return }
+        let term = log.term(at: index)!
+        log.compact(through: index)
+        snapshot = Snapshot(index: index, term: term, data: data)
+    }
+
+    mutating func handleSnapshotChunk(from leader: NodeID, _ chunk: SnapshotChunk) {
+        followLeader(leader)
+        if chunk.index <= commitIndex {
+            incomingSnapshot = nil
+            send(to: leader, .appendResponse(AppendResponse(success: true, matchIndex: commitIndex)))
+            return
+        }
+        if chunk.offset == 0 {
+            incomingSnapshot = Snapshot(index: chunk.index, term: chunk.term, data: [])
+        }
+        guard var buffer = incomingSnapshot, buffer.index == chunk.index, buffer.term == chunk.term,
+              buffer.data.count == chunk.offset else {
+            let received = incomingSnapshot?.index == chunk.index ? incomingSnapshot!.data.count : 0
+            send(to: leader, .snapshotResponse(SnapshotChunkResponse(index: chunk.index, received: received)))
+            return
+        }
+        buffer.data.append(contentsOf: chunk.data)
+        guard chunk.done else {
+            incomingSnapshot = buffer
+            send(to: leader, .snapshotResponse(SnapshotChunkResponse(index: chunk.index, received: buffer.data.count)))
+            return
+        }
+        incomingSnapshot = nil
+        install(buffer)
+        send(to: leader, .appendResponse(AppendResponse(success: true, matchIndex: buffer.index)))
+    }
+
+    /// Replaces log and state with `snapshot`, unless the log already holds its last entry, in
+    /// which case the entries are kept and simply become committed.
+    mutating func install(_ incoming: Snapshot) {
+        if log.term(at: incoming.index) == incoming.term {
+            commitIndex = max(commitIndex, incoming.index)
+            return
+        }
+        precondition(incoming.index > commitIndex, "a snapshot may not replace committed entries")
+        log = RaftLog(snapshotIndex: incoming.index, snapshotTerm: incoming.term, entries: [])
+        snapshot = incoming
+        commitIndex = incoming.index
+        appliedIndex = incoming.index
+        snapshotToInstall = incoming
+        logReplaced = true
+        firstUnstableIndex = nil
+        pendingEvents.append(.installedSnapshot(index: incoming.index, term: incoming.term, bytes: incoming.data.count))
+    }
+
+    /// A message from the leader of our term: follow it and restart the election timer.
+    mutating func followLeader(_ leader: NodeID) {
+        switch role {
+        case .leader:
+            break
+        case .preCandidate, .candidate:
+            becomeFollower(term: term, leader: leader, reason: "node \(leader) leads term \(term)")
+        case .follower:
+            if leaderID != leader {
+                leaderID = leader
+                pendingEvents.append(.followingLeader(leader: leader, term: term))
+            }
+        }
+        electionElapsed = 0
+    }
+}
+
+/// ReadIndex (thesis §6.4): a read is answered from the commit index the leader had when it
+/// asked, once a majority has confirmed in this term that it is still the leader. Reads that
+/// arrive while a round is in flight share the next round.
+extension RaftNode {
+    /// Asks for a linearizable read point. Returns false when this node is not the leader; the
+    /// read then comes back in `Ready.readStates` with `id` — or never, if leadership is lost
+    /// first (the runtime should then retry elsewhere).
+    public mutating func readIndex(id: UInt64) -> Bool {
+        guard case .leader(var state) = role else { return false }
+        state.queuedReads.append(id)
+        role = .leader(state)
+        startReadRound()
+        return true
+    }
+
+    /// Starts a round for the queued reads once the leader has committed an entry of its own
+    /// term (before that, its commit index might lag what earlier leaders committed).
+    mutating func startReadRound() {
+        guard case .leader(var state) = role, state.readRound == nil, !state.queuedReads.isEmpty,
+              log.term(at: commitIndex) == term else { return }
+        state.lastReadContext += 1
+        state.readRound = LeaderState.ReadRound(context: state.lastReadContext, index: commitIndex, ids: state.queuedReads)
+        state.queuedReads.removeAll()
+        role = .leader(state)
+        if !completeReadRoundIfConfirmed() {
+            broadcastReadRound()
+        }
+    }
+
+    /// Sends the round's heartbeat: an empty append at each follower's match index, which it
+    /// holds, so every follower answers (and echoes the context) without a log check failing.
+    mutating func broadcastReadRound() {
+        guard case .leader(let state) = role, let round = state.readRound else { return }
+        for peer in peers {
+            let prev = max(log.snapshotIndex, min(state.progress[peer].match, log.lastIndex))
+            send(to: peer, .appendRequest(AppendRequest(prevLogIndex: prev, prevLogTerm: log.term(at: prev)!, entries: [],
+                                                        leaderCommit: commitIndex, readContext: round.context)))
+        }
+    }
+
+    mutating func recordReadAck(from peer: NodeID, context: UInt64) {
+        guard context > 0, case .leader(var state) = role else { return }
+        state.readAcks[peer] = max(state.readAcks[peer], context)
+        role = .leader(state)
+        if completeReadRoundIfConfirmed() {
+            startReadRound()
+        }
+    }
+
+    /// Hands out the round's reads once a majority (counting this leader) confirmed it.
+    mutating func completeReadRoundIfConfirmed() -> Bool {
+        guard case .leader(var state) = role, let round = state.readRound else { return false }
+        let confirmations = 1 + peers.filter { state.readAcks[$0] >= round.context }.count
+        guard confirmations >= Quorum.majority(of: clusterSize) else { return false }
+        pendingReadStates.append(contentsOf: round.ids.map { ReadState(id: $0, index: round.index) })
+        state.readRound = nil
+        role = .leader(state)
+        return true
+    }
+}
