@@ -71,8 +71,16 @@ public final class AdminHandler: Sendable {
                     respond(ClientResponse.error(RequestError(.unavailable, "cannot read the log of node \(node): \(error)"), id: id))
                 }
             }
-        case .snapshot:
-            respond(ClientResponse.error(RequestError(.badRequest, "snapshots are not implemented yet in this version"), id: id))
+        case .snapshot(let node):
+            guard !badNode(node) else { return }
+            registry.host(node).snapshotNow { result in
+                switch result {
+                case .success(let index):
+                    respond(ClientResponse.adminOK([("index", .number(String(index)))], id: id))
+                case .failure(let failure):
+                    respond(ClientResponse.error(RequestError(.unavailable, "node \(node) cannot take a snapshot: \(failure)"), id: id))
+                }
+            }
         case .metrics:
             respond(ClientResponse.error(RequestError(.badRequest, "metrics are not implemented yet in this version"), id: id))
         }
@@ -97,6 +105,8 @@ public final class AdminHandler: Sendable {
                 ("commitIndex", .number(String(status.commitIndex))),
                 ("lastApplied", .number(String(status.lastApplied))),
                 ("logLength", .number(String(status.logLength))),
+                ("snapshotIndex", .number(String(status.snapshotIndex))),
+                ("entriesInLog", .number(String(status.entriesInLog))),
                 ("alive", .bool(status.alive)),
                 ("leaderId", status.leaderID.map { .number(String($0)) } ?? .null),
                 ("partitioned", .bool(groups.count > 1 && !(groups.first { $0.contains(status.id) }?.count == registry.clusterSize))),

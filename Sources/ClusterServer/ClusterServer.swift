@@ -37,7 +37,7 @@ public final class ClusterServer: Sendable {
         self.registry = registry
         let hosts = (0..<config.nodes).map { id in
             NodeHost(id: id, clusterSize: config.nodes, raftConfig: config.raftConfig, tickMs: config.effectiveTickMs,
-                     storage: storage, events: events, seed: config.seed)
+                     storage: storage, events: events, seed: config.seed, snapshotEveryEntries: config.snapshotEveryEntries)
         }
         for host in hosts { host.registry = registry }
         registry.attach(hosts)

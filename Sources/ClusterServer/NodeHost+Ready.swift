@@ -57,12 +57,18 @@ extension NodeHost {
                 for item in batch { item.waiter.finish(.notLeader(leaderHint: hint)) }
             }
         }
+        askForReadRound(running)
         while running.raft.hasReady {
             let ready = running.raft.takeReady()
-            // 1. Persist: meta first (atomically), then the log; both durable before anything is sent.
+            // 1. Persist: snapshot, then meta (atomically), then the log; all durable before anything is sent.
             do {
+                if let snapshot = ready.snapshot { try running.snapshotStore.save(snapshot) }
                 if let hardState = ready.hardState { try running.metaStore.save(hardState) }
-                try running.logStore.write(ready.entries)
+                if ready.logReplaced {
+                    try running.logStore.replace(with: ready.entries)
+                } else {
+                    try running.logStore.write(ready.entries)
+                }
             } catch {
                 stopRunning(reason: "storage failed (\(error))")
                 return
@@ -71,10 +77,15 @@ extension NodeHost {
             if let registry {
                 for message in ready.messages { registry.route(message) }
             }
-            // 3. Apply and answer the clients waiting on these entries.
+            // 3. Apply (a received snapshot first) and answer the clients waiting on these entries.
+            if let snapshot = ready.snapshot, !installSnapshot(snapshot, running) { return }
             apply(ready.committedEntries, running)
+            // 4. Linearizable reads whose round is confirmed, once applied far enough.
+            serveReads(ready.readStates, running)
             for event in ready.events { report(event) }
         }
+        dropUnconfirmedReadsIfNotLeader(running)
+        snapshotIfDue(running)
         publishStatus()
     }
 
@@ -123,7 +134,8 @@ extension NodeHost {
         }
         registry.update(NodeStatus(id: id, role: role, term: raft.term, votedFor: raft.votedFor, leaderID: raft.leaderID,
                                    commitIndex: raft.commitIndex, lastApplied: running.machine.appliedIndex,
-                                   logLength: raft.log.lastIndex, alive: true,
+                                   logLength: raft.log.lastIndex, snapshotIndex: raft.log.snapshotIndex,
+                                   entriesInLog: raft.log.entries.count, alive: true,
                                    lastLeaderContact: lastLeaderContact, failure: nil))
     }
 }

@@ -18,6 +18,8 @@ public final class NodeHost: @unchecked Sendable {
     let storage: NodeStorage
     let events: EventLog
     let seed: UInt64?
+    /// Snapshot after this many applied entries past the last snapshot (0: only on request).
+    let snapshotEveryEntries: Int
     weak var registry: ClusterRegistry?
 
     /// The live half of the node; nil while it is down.
@@ -27,7 +29,8 @@ public final class NodeHost: @unchecked Sendable {
     var restarts = 0
 
     init(id: NodeID, clusterSize: Int, raftConfig: RaftConfig, tickMs: Int, storage: NodeStorage,
-         events: EventLog, seed: UInt64?) {
+         events: EventLog, seed: UInt64?, snapshotEveryEntries: Int) {
+        self.snapshotEveryEntries = snapshotEveryEntries
         self.id = id
         self.queue = DispatchQueue(label: "raft.node.\(id)", qos: .userInitiated)
         self.clusterSize = clusterSize
@@ -58,6 +61,20 @@ public final class NodeHost: @unchecked Sendable {
         }
     }
 
+    /// A linearizable read through ReadIndex: confirmed by a quorum, served once applied.
+    public func readLinearizable(_ key: String, reply: @escaping @Sendable (LinearizableReadOutcome) -> Void) {
+        queue.async { self.enqueueRead(key, reply: reply) }
+    }
+
+    /// Takes a snapshot now; `reply` gets the index it covers, or why it failed.
+    public func snapshotNow(reply: @escaping @Sendable (Result<LogIndex, SnapshotFailure>) -> Void) {
+        queue.async {
+            guard let running = self.running else { return reply(.failure(SnapshotFailure(reason: "the node is down"))) }
+            running.snapshotWaiters.append(reply)
+            self.beginSnapshot()
+        }
+    }
+
     /// The last `count` log entries (from memory when up, from the file when down).
     public func recentEntries(_ count: Int, reply: @escaping @Sendable (Result<[Entry], StorageError>) -> Void) {
         queue.async {
@@ -66,7 +83,7 @@ public final class NodeHost: @unchecked Sendable {
                 let first = max(log.firstIndex, log.lastIndex - count + 1)
                 return reply(.success(log.entries(from: first, through: log.lastIndex)))
             }
-            let (logStore, _) = self.storage.stores(for: self.id)
+            let logStore = self.storage.stores(for: self.id).log
             defer { logStore.close() }
             do throws(StorageError) {
                 let loaded = try logStore.load()

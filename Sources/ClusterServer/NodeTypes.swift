@@ -23,6 +23,14 @@ public protocol WriteWaiter: AnyObject, Sendable {
     func finish(_ outcome: WriteOutcome)
 }
 
+/// What a linearizable read learns.
+public enum LinearizableReadOutcome: Sendable {
+    /// Confirmed by a quorum and served after the state machine caught up.
+    case value(String?)
+    /// This node cannot serve it (not the leader, or leadership lost before confirmation).
+    case retry
+}
+
 /// One node as the registry and `status` show it.
 public struct NodeStatus: Sendable, Equatable {
     public var id: NodeID
@@ -33,6 +41,9 @@ public struct NodeStatus: Sendable, Equatable {
     public var commitIndex: LogIndex
     public var lastApplied: LogIndex
     public var logLength: Int
+    /// The last entry folded into the node's snapshot (0: none), and the entries after it.
+    public var snapshotIndex: LogIndex
+    public var entriesInLog: Int
     public var alive: Bool
     /// Monotonic nanoseconds of the last contact with a leader (0: never).
     public var lastLeaderContact: UInt64
@@ -41,13 +52,20 @@ public struct NodeStatus: Sendable, Equatable {
 
     public static func down(_ id: NodeID, failure: String? = nil) -> NodeStatus {
         NodeStatus(id: id, role: "down", term: 0, votedFor: nil, leaderID: nil, commitIndex: 0, lastApplied: 0,
-                   logLength: 0, alive: false, lastLeaderContact: 0, failure: failure)
+                   logLength: 0, snapshotIndex: 0, entriesInLog: 0, alive: false, lastLeaderContact: 0, failure: failure)
     }
+}
+
+/// The three stores of one node.
+public struct NodeStores {
+    public var log: LogStore
+    public var meta: MetaStore
+    public var snapshot: SnapshotStore
 }
 
 /// Makes the stores a node (re)starts from: files for the server, memory for tests.
 public protocol NodeStorage: Sendable {
-    func stores(for node: NodeID) -> (log: LogStore, meta: MetaStore)
+    func stores(for node: NodeID) -> NodeStores
     /// The log's name for messages ("log01.txt").
     func logName(for node: NodeID) -> String
 }
@@ -62,9 +80,10 @@ public struct FileNodeStorage: NodeStorage {
         self.fsync = fsync
     }
 
-    public func stores(for node: NodeID) -> (log: LogStore, meta: MetaStore) {
-        (FileLogStore(path: directory.logPath(node: node), syncWrites: fsync),
-         FileMetaStore(path: directory.metaPath(node: node), syncWrites: fsync))
+    public func stores(for node: NodeID) -> NodeStores {
+        NodeStores(log: FileLogStore(path: directory.logPath(node: node), syncWrites: fsync),
+                   meta: FileMetaStore(path: directory.metaPath(node: node), syncWrites: fsync),
+                   snapshot: FileSnapshotStore(path: directory.snapshotPath(node: node), syncWrites: fsync))
     }
 
     public func logName(for node: NodeID) -> String {
@@ -76,12 +95,16 @@ public struct FileNodeStorage: NodeStorage {
 public final class InMemoryNodeStorage: NodeStorage, @unchecked Sendable {
     private let logs: [InMemoryLogStore]
     private let metas: [InMemoryMetaStore]
+    private let snapshots: [InMemorySnapshotStore]
 
     public init(nodes: Int) {
         logs = (0..<nodes).map { _ in InMemoryLogStore() }
         metas = (0..<nodes).map { _ in InMemoryMetaStore() }
+        snapshots = (0..<nodes).map { _ in InMemorySnapshotStore() }
     }
 
-    public func stores(for node: NodeID) -> (log: LogStore, meta: MetaStore) { (logs[node], metas[node]) }
+    public func stores(for node: NodeID) -> NodeStores {
+        NodeStores(log: logs[node], meta: metas[node], snapshot: snapshots[node])
+    }
     public func logName(for node: NodeID) -> String { "memory log \(node)" }
 }

@@ -33,7 +33,7 @@ public final class RequestRouter: Sendable {
         case .cas(let key, let expect, let value):
             write(.cas(key: key, expect: expect, value: value), op: "cas", id: id, respond: respond)
         case .get(let key, .linearizable):
-            write(.read(key: key), op: "get", id: id, respond: respond)
+            linearizableRead(key, id: id, deadline: MonotonicClock.now() + requestTimeoutNanos, respond: respond)
         case .get(let key, .eventual):
             read(key, id: id, deadline: MonotonicClock.now() + requestTimeoutNanos, respond: respond)
         case .admin(let adminRequest):
@@ -64,6 +64,36 @@ public final class RequestRouter: Sendable {
             } else {
                 self.metrics.countRequest(op: "get", outcome: "not_found")
                 respond(ClientResponse.notFound(key: key, id: id))
+            }
+        }
+    }
+
+    /// ReadIndex through the leader; retried on another leader until the deadline. Never
+    /// answered from a node that could not confirm its leadership with a quorum.
+    func linearizableRead(_ key: String, id: JSONValue?, deadline: UInt64, respond: @escaping @Sendable (String) -> Void) {
+        guard MonotonicClock.now() < deadline else {
+            metrics.countRequest(op: "get", outcome: "unavailable")
+            return respond(ClientResponse.error(RequestError(.unavailable, "no leader could confirm a quorum within the request timeout"),
+                                                key: key, id: id))
+        }
+        guard let leader = registry.leader else {
+            retryQueue.asyncAfter(deadline: .now() + .milliseconds(10)) {
+                self.linearizableRead(key, id: id, deadline: deadline, respond: respond)
+            }
+            return
+        }
+        registry.host(leader).readLinearizable(key) { outcome in
+            switch outcome {
+            case .value(let value?):
+                self.metrics.countRequest(op: "get", outcome: "ok")
+                respond(ClientResponse.ok(key: key, value: value, id: id))
+            case .value(nil):
+                self.metrics.countRequest(op: "get", outcome: "not_found")
+                respond(ClientResponse.notFound(key: key, id: id))
+            case .retry:
+                self.retryQueue.asyncAfter(deadline: .now() + .milliseconds(5)) {
+                    self.linearizableRead(key, id: id, deadline: deadline, respond: respond)
+                }
             }
         }
     }

@@ -1,9 +1,11 @@
 /// The replicated key-value map. `apply` is deterministic: the same commands in the same order
 /// give the same map on every node. It knows nothing about Raft.
+import JSONText
+
 public struct KVStateMachine: Sendable {
-    public private(set) var values: [String: String] = [:]
+    public internal(set) var values: [String: String] = [:]
     /// The log index of the last command applied.
-    public private(set) var appliedIndex: Int = 0
+    public internal(set) var appliedIndex: Int = 0
 
     public init() {}
 
@@ -35,5 +37,46 @@ public struct KVStateMachine: Sendable {
     public mutating func skip(to index: Int) {
         precondition(index > appliedIndex, "apply out of order: \(index) after \(appliedIndex)")
         appliedIndex = index
+    }
+}
+
+/// Snapshots of the map: one JSON object, keys sorted, `{"a":"1","b":"2"}`.
+extension KVStateMachine {
+    public struct RestoreError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Serializes `values` (take the copy on the node's queue; the work can run anywhere).
+    public static func serialize(_ values: [String: String]) -> [UInt8] {
+        var text = "{"
+        text.reserveCapacity(values.count * 24)
+        var first = true
+        for key in values.keys.sorted() {
+            if !first { text += "," }
+            first = false
+            JSONWriter.appendQuoted(key, to: &text)
+            text += ":"
+            JSONWriter.appendQuoted(values[key]!, to: &text)
+        }
+        text += "}"
+        return Array(text.utf8)
+    }
+
+    /// Rebuilds the map from a snapshot taken after applying `appliedIndex`.
+    public init(restoring data: [UInt8], appliedIndex: Int) throws {
+        self.init()
+        guard case .object(let object) = try JSONParser.parse(data) else {
+            throw RestoreError(description: "a snapshot must hold a JSON object")
+        }
+        var values: [String: String] = [:]
+        values.reserveCapacity(object.members.count)
+        for member in object.members {
+            guard case .string(let value) = member.value else {
+                throw RestoreError(description: "the value of \(member.key) is not a string")
+            }
+            values[member.key] = value
+        }
+        self.values = values
+        self.appliedIndex = appliedIndex
     }
 }

@@ -80,8 +80,13 @@ extension RaftNode {
     /// read then comes back in `Ready.readStates` with `id` — or never, if leadership is lost
     /// first (the runtime should then retry elsewhere).
     public mutating func readIndex(id: UInt64) -> Bool {
+        readIndex(ids: [id])
+    }
+
+    /// Several reads at once; they share one leadership round.
+    public mutating func readIndex(ids: [UInt64]) -> Bool {
         guard case .leader(var state) = role else { return false }
-        state.queuedReads.append(id)
+        state.queuedReads.append(contentsOf: ids)
         role = .leader(state)
         startReadRound()
         return true

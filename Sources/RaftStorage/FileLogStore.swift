@@ -114,6 +114,60 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
         }
     }
 
+    public func compact(through index: LogIndex) throws(StorageError) {
+        precondition(fd >= 0, "compact before load")
+        guard index >= firstIndex, !lineStarts.isEmpty else { return }
+        let keep = index - firstIndex + 1
+        let cut = keep < lineStarts.count ? lineStarts[keep] : endOffset
+        var tail = [UInt8](repeating: 0, count: endOffset - cut)
+        if !tail.isEmpty {
+            let count = tail.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(cut)) }
+            guard count == tail.count else { throw .io(file: path, operation: "read", errno: count < 0 ? errno : EIO) }
+        }
+        try rewrite(with: tail)
+        lineStarts = keep < lineStarts.count ? lineStarts[keep...].map { $0 - cut } : []
+        firstIndex = index + 1
+        endOffset = tail.count
+    }
+
+    public func replace(with entries: [Entry]) throws(StorageError) {
+        precondition(fd >= 0, "replace before load")
+        var bytes: [UInt8] = []
+        var starts: [Int] = []
+        for entry in entries {
+            starts.append(bytes.count)
+            bytes.append(contentsOf: Self.encode(entry).utf8)
+        }
+        try rewrite(with: bytes)
+        lineStarts = starts
+        firstIndex = entries.first?.index ?? (lastIndex + 1)
+        endOffset = bytes.count
+    }
+
+    /// Writes `bytes` to a temporary file, syncs it, renames it over the log and reopens it.
+    private func rewrite(with bytes: [UInt8]) throws(StorageError) {
+        let temporary = path + ".tmp"
+        let newFD = open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard newFD >= 0 else { throw .io(file: temporary, operation: "open", errno: errno) }
+        do {
+            try FileIO.writeAll(fd: newFD, bytes, at: 0, path: temporary)
+            if syncWrites { try FileIO.syncData(fd: newFD, path: temporary) }
+        } catch {
+            Glibc.close(newFD)
+            throw error
+        }
+        if rename(temporary, path) != 0 {
+            Glibc.close(newFD)
+            throw .io(file: path, operation: "rename", errno: errno)
+        }
+        if syncWrites { try DataDirectory.syncDirectory(containing: path) }
+        Glibc.close(fd)
+        fd = newFD
+    }
+
+    /// Bytes the log file holds.
+    public var byteCount: Int { endOffset }
+
     public func close() {
         if fd >= 0 {
             Glibc.close(fd)

@@ -26,7 +26,26 @@ public final class InMemoryLogStore: LogStore, @unchecked Sendable {
         }
     }
 
+    public func compact(through index: LogIndex) throws(StorageError) {
+        entries.withLock { $0.removeAll { $0.index <= index } }
+    }
+
+    public func replace(with newEntries: [Entry]) throws(StorageError) {
+        entries.withLock { $0 = newEntries }
+    }
+
     public func close() {}
+}
+
+/// A `SnapshotStore` in memory, for tests.
+public final class InMemorySnapshotStore: SnapshotStore, @unchecked Sendable {
+    private let snapshot = Mutex<Snapshot?>(nil)
+
+    public init() {}
+
+    public func load() throws(StorageError) -> Snapshot? { snapshot.withLock { $0 } }
+
+    public func save(_ newSnapshot: Snapshot) throws(StorageError) { snapshot.withLock { $0 = newSnapshot } }
 }
 
 /// A `MetaStore` in memory, for tests.

@@ -21,7 +21,22 @@ public struct LoadedLog: Sendable, Equatable {
 public protocol LogStore: AnyObject {
     func load() throws(StorageError) -> LoadedLog
     func write(_ entries: [Entry]) throws(StorageError)
+    /// Drops every stored entry through `index` (a snapshot covers them). Atomic: after a crash
+    /// the store holds either the old entries or the shortened ones.
+    func compact(through index: LogIndex) throws(StorageError)
+    /// Makes the store hold exactly `entries` (possibly none). Atomic like `compact`.
+    func replace(with entries: [Entry]) throws(StorageError)
     func close()
+}
+
+/// Durable home of a node's latest snapshot.
+///
+/// Contract: `save(_:)` replaces the stored snapshot atomically and durably; `load()` returns
+/// the last one saved, nil when there is none, and throws `StorageError.damaged` when the stored
+/// one cannot be trusted.
+public protocol SnapshotStore: AnyObject {
+    func load() throws(StorageError) -> Snapshot?
+    func save(_ snapshot: Snapshot) throws(StorageError)
 }
 
 /// Durable home of one node's term and vote.
