@@ -22,6 +22,7 @@ let package = Package(
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"]),
         .testTarget(name: "RaftSimulationTests", dependencies: ["RaftCore"]),
         .testTarget(name: "StorageAndWireTests", dependencies: ["RaftStorage", "KVStore", "KVWire", "JSONText", "RaftCore"]),
+        .testTarget(name: "KVClientTests", dependencies: ["KVClient", "JSONText"]),
         .testTarget(name: "ClusterServerTests", dependencies: ["ClusterServer", "KVClient", "KVWire", "JSONText", "RaftCore"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ServerMain", "ClientMain", "KVClient", "JSONText"]),
     ]

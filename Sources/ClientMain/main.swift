@@ -83,4 +83,6 @@ do {
     stderrLine("ClientMain: \(error). Is ServerMain running? Start it with: swift run ServerMain")
     exit(1)
 }
-exit(Repl(connection: connection, interactive: isatty(0) != 0).run())
+var repl = Repl(connection: connection, interactive: Terminal.inputIsTTY,
+                color: Terminal.outputIsTTY && getenv("NO_COLOR") == nil, historyPath: History.defaultPath)
+exit(repl.run())

@@ -10,11 +10,13 @@ public final class AdminHandler: Sendable {
     let registry: ClusterRegistry
     let enabled: Bool
     let events: EventLog
+    let metricsReport: MetricsReport
 
-    init(registry: ClusterRegistry, enabled: Bool, events: EventLog) {
+    init(registry: ClusterRegistry, enabled: Bool, events: EventLog, metrics: ServerMetrics) {
         self.registry = registry
         self.enabled = enabled
         self.events = events
+        self.metricsReport = MetricsReport(registry: registry, server: metrics)
     }
 
     func handle(_ request: AdminRequest, id: JSONValue?, respond: @escaping @Sendable (String) -> Void) {
@@ -52,6 +54,11 @@ public final class AdminHandler: Sendable {
             registry.setPartition(groups)
             events.log(.warning, "partition applied: \(registry.partitionGroups.map { $0.map(String.init).joined(separator: ",") }.joined(separator: " | "))")
             respond(ClientResponse.adminOK(id: id))
+        case .isolate(let node):
+            guard !badNode(node) else { return }
+            registry.setPartition([[node], (0..<registry.clusterSize).filter { $0 != node }])
+            events.log(.warning, node: node, "isolated: it can reach no other node")
+            respond(ClientResponse.adminOK(id: id))
         case .heal:
             registry.heal()
             events.log("healed: every partition and message delay removed")
@@ -61,7 +68,15 @@ public final class AdminHandler: Sendable {
             registry.setSlow(node: node, delayMs: delayMs)
             events.log(.warning, node: node, delayMs > 0 ? "every message to and from this node now waits \(delayMs) ms" : "message delay removed")
             respond(ClientResponse.adminOK(id: id))
-        case .logs(let node, let count):
+        case .logs(let requested, let count):
+            var chosen = requested
+            if requested == -1 {  // the client's "the leader's log"
+                guard let leader = registry.leader else {
+                    return respond(ClientResponse.error(RequestError(.unavailable, "there is no leader right now; name a node"), id: id))
+                }
+                chosen = leader
+            }
+            let node = chosen
             guard !badNode(node) else { return }
             registry.host(node).recentEntries(count) { result in
                 switch result {
@@ -81,8 +96,8 @@ public final class AdminHandler: Sendable {
                     respond(ClientResponse.error(RequestError(.unavailable, "node \(node) cannot take a snapshot: \(failure)"), id: id))
                 }
             }
-        case .metrics:
-            respond(ClientResponse.error(RequestError(.badRequest, "metrics are not implemented yet in this version"), id: id))
+        case .metrics(let prometheus):
+            respond(prometheus ? metricsReport.prometheusResponse(id: id) : metricsReport.jsonResponse(id: id))
         }
     }
 

@@ -8,6 +8,7 @@ import Synchronization
 public final class ClusterRegistry: Sendable {
     struct State {
         var statuses: [NodeStatus]
+        var metrics: [NodeMetrics]
         /// Partition group of each node; nodes talk only inside their group.
         var groupOf: [Int]
         /// Extra delay for every message to or from a node, in milliseconds.
@@ -21,6 +22,7 @@ public final class ClusterRegistry: Sendable {
     init(clusterSize: Int) {
         self.clusterSize = clusterSize
         state = Mutex(State(statuses: (0..<clusterSize).map { NodeStatus.down($0) },
+                            metrics: Array(repeating: NodeMetrics(), count: clusterSize),
                             groupOf: Array(repeating: 0, count: clusterSize),
                             slowMs: Array(repeating: 0, count: clusterSize)))
     }
@@ -35,9 +37,14 @@ public final class ClusterRegistry: Sendable {
 
     // MARK: - Status
 
-    func update(_ status: NodeStatus) {
-        state.withLock { $0.statuses[status.id] = status }
+    func update(_ status: NodeStatus, metrics: NodeMetrics? = nil) {
+        state.withLock { state in
+            state.statuses[status.id] = status
+            if let metrics { state.metrics[status.id] = metrics }
+        }
     }
+
+    public func metrics(of node: NodeID) -> NodeMetrics { state.withLock { $0.metrics[node] } }
 
     public var statuses: [NodeStatus] { state.withLock { $0.statuses } }
 

@@ -43,7 +43,7 @@ public final class ClusterServer: Sendable {
         registry.attach(hosts)
         let metrics = ServerMetrics()
         self.metrics = metrics
-        let admin = AdminHandler(registry: registry, enabled: config.adminEnabled, events: events)
+        let admin = AdminHandler(registry: registry, enabled: config.adminEnabled, events: events, metrics: metrics)
         self.router = RequestRouter(registry: registry, requestTimeoutMs: config.requestTimeoutMs, admin: admin, metrics: metrics)
         self.proxy = Proxy(host: config.proxyHost, port: config.proxyPort, limits: config.limits,
                            idleTimeoutSeconds: config.idleTimeoutSeconds, router: router, metrics: metrics,

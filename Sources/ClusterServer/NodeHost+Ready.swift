@@ -18,8 +18,13 @@ extension NodeHost {
     func receive(_ envelope: Envelope) {
         dispatchPrecondition(condition: .onQueue(queue))
         guard let running else { return }
-        if case .appendRequest = envelope.message, envelope.term >= running.raft.term {
+        switch envelope.message {
+        case .appendRequest where envelope.term >= running.raft.term:
             lastLeaderContact = MonotonicClock.now()
+        case .appendResponse(let response) where !response.success && running.raft.isLeader:
+            metrics.appendsRejected += 1
+        default:
+            break
         }
         running.raft.receive(envelope)
         scheduleFlush()
@@ -49,6 +54,7 @@ extension NodeHost {
             running.waiting.removeAll()
             switch running.raft.propose(batch: batch.map(\.command)) {
             case .accepted(let index, let term):
+                metrics.proposals += batch.count
                 for (offset, item) in batch.enumerated() {
                     running.pending[index + offset] = RunningNode.PendingWrite(term: term, waiter: item.waiter)
                     item.waiter.appended()
@@ -62,12 +68,17 @@ extension NodeHost {
             let ready = running.raft.takeReady()
             // 1. Persist: snapshot, then meta (atomically), then the log; all durable before anything is sent.
             do {
+                let started = MonotonicClock.now()
                 if let snapshot = ready.snapshot { try running.snapshotStore.save(snapshot) }
                 if let hardState = ready.hardState { try running.metaStore.save(hardState) }
                 if ready.logReplaced {
                     try running.logStore.replace(with: ready.entries)
                 } else {
                     try running.logStore.write(ready.entries)
+                }
+                if !ready.entries.isEmpty || ready.hardState != nil || ready.logReplaced {
+                    metrics.fsyncs += 1
+                    metrics.fsyncLatency.add(Int((MonotonicClock.now() - started) / 1000))
                 }
             } catch {
                 stopRunning(reason: "storage failed (\(error))")
@@ -82,8 +93,11 @@ extension NodeHost {
             apply(ready.committedEntries, running)
             // 4. Linearizable reads whose round is confirmed, once applied far enough.
             serveReads(ready.readStates, running)
+            metrics.record(ready)
+            unreportedCommits += ready.committedEntries.count
             for event in ready.events { report(event) }
         }
+        reportCommitsPeriodically(running)
         dropUnconfirmedReadsIfNotLeader(running)
         snapshotIfDue(running)
         publishStatus()
@@ -121,6 +135,21 @@ extension NodeHost {
         events.log(node: id, event.description)
     }
 
+    /// "entries committed", summarised: the leader reports at most once a second.
+    func reportCommitsPeriodically(_ running: RunningNode) {
+        guard unreportedCommits > 0, running.raft.isLeader else {
+            if !running.raft.isLeader { unreportedCommits = 0 }
+            return
+        }
+        let now = MonotonicClock.now()
+        guard now - lastCommitReport >= 1_000_000_000 else { return }
+        let count = unreportedCommits
+        events.log(node: id, count == 1 ? "committed entry \(running.raft.commitIndex)"
+                                        : "committed \(count) entries, through \(running.raft.commitIndex)")
+        unreportedCommits = 0
+        lastCommitReport = now
+    }
+
     func publishStatus() {
         guard let registry else { return }
         guard let running else { return }
@@ -136,6 +165,6 @@ extension NodeHost {
                                    commitIndex: raft.commitIndex, lastApplied: running.machine.appliedIndex,
                                    logLength: raft.log.lastIndex, snapshotIndex: raft.log.snapshotIndex,
                                    entriesInLog: raft.log.entries.count, alive: true,
-                                   lastLeaderContact: lastLeaderContact, failure: nil))
+                                   lastLeaderContact: lastLeaderContact, failure: nil), metrics: metrics)
     }
 }

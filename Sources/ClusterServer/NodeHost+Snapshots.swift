@@ -63,6 +63,7 @@ extension NodeHost {
             return
         }
         running.raft.compact(through: snapshot.index, data: snapshot.data)
+        metrics.snapshotsTaken += 1
         events.log(node: id, "snapshot taken through entry \(snapshot.index): \(keys) keys, \(snapshot.data.count) bytes; \(storage.logName(for: id)) now holds \(running.raft.log.entries.count) entries")
         answerSnapshotWaiters(running, .success(snapshot.index))
         publishStatus()

@@ -27,6 +27,11 @@ public final class NodeHost: @unchecked Sendable {
     var flushScheduled = false
     var lastLeaderContact: UInt64 = 0
     var restarts = 0
+    /// Counters that survive restarts of the node (the process keeps them).
+    var metrics = NodeMetrics()
+    /// Commits not yet reported in the event log, and when the last report went out.
+    var unreportedCommits = 0
+    var lastCommitReport: UInt64 = 0
 
     init(id: NodeID, clusterSize: Int, raftConfig: RaftConfig, tickMs: Int, storage: NodeStorage,
          events: EventLog, seed: UInt64?, snapshotEveryEntries: Int) {

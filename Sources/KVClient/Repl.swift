@@ -3,30 +3,48 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import JSONText
 
-/// Reads commands from standard input and prints each response line. Interactive on a
-/// terminal (a prompt, friendly errors); in a pipe it reads to the end and prints every
-/// response, so `echo '{"key":"a"}' | ClientMain` works in scripts.
+/// Reads commands and prints answers. On a terminal: a prompt with line editing and a history
+/// that survives restarts, coloured tables, `watch` refreshing in place. In a pipe: reads to
+/// the end, prints every answer (tables in plain text), exit status 0.
 public struct Repl {
     let connection: ClientConnection
     let interactive: Bool
+    let color: Bool
+    var history: History
 
-    public init(connection: ClientConnection, interactive: Bool) {
+    public init(connection: ClientConnection, interactive: Bool, color: Bool, historyPath: String?) {
         self.connection = connection
         self.interactive = interactive
+        self.color = color
+        self.history = History(path: interactive ? historyPath : nil)
     }
 
     /// Runs until end of input or `exit`; returns the process exit status.
-    public func run() -> Int32 {
+    public mutating func run() -> Int32 {
         if interactive {
             print("Connected. Type help for commands, exit to leave.")
         }
+        let editor = LineEditor(prompt: "kv> ")
         while true {
+            let line: String?
             if interactive {
-                print("kv> ", terminator: "")
-                fflush(nil)
+                line = editor.readLine(history: history.entries)
+            } else {
+                line = readLine(strippingNewline: true)
             }
-            guard let line = readLine(strippingNewline: true) else { break }
+            guard var line else { break }
+            do {
+                let expanded = try history.expand(line)
+                if expanded != line {
+                    print(expanded)
+                    line = expanded
+                }
+            } catch {
+                printError("\(error)")
+                continue
+            }
             let command: ClientCommand
             do {
                 command = try ShortCommandParser.parse(line)
@@ -34,35 +52,140 @@ public struct Repl {
                 printError("\(error)")
                 continue
             }
-            switch command {
-            case .nothing:
-                continue
-            case .help:
-                print(ShortCommandParser.helpText)
-            case .exit:
-                return 0
-            case .send(let request):
-                do {
-                    guard let response = try connection.request(request) else {
-                        printError("the server closed the connection")
-                        return 1
-                    }
-                    print(response)
-                    if response == "{\"close\":\"ok\"}" {
-                        printError("the server closed the idle connection")
-                        return 0
-                    }
-                } catch {
-                    printError("\(error)")
-                    return 1
-                }
+            if command != .nothing && command != .history { history.add(line) }
+            switch execute(command) {
+            case .keepGoing: continue
+            case .stop(let status): return status
             }
         }
         return 0
     }
 
+    enum Next { case keepGoing, stop(Int32) }
+
+    mutating func execute(_ command: ClientCommand) -> Next {
+        switch command {
+        case .nothing:
+            return .keepGoing
+        case .help:
+            print(ShortCommandParser.helpText)
+        case .history:
+            print(history.listing)
+        case .clear:
+            if Terminal.outputIsTTY { Terminal.write("\u{1B}[H\u{1B}[2J") }
+        case .exit:
+            return .stop(0)
+        case .send(let request, let display):
+            guard let response = exchange(request) else { return .stop(1) }
+            show(response, as: display)
+            if response == "{\"close\":\"ok\"}" {
+                printError("the server closed the idle connection")
+                return .stop(0)
+            }
+        case .snapshot(let node):
+            let nodes: [Int]
+            if let node {
+                nodes = [node]
+            } else {
+                guard let status = exchange(#"{"admin":"status"}"#) else { return .stop(1) }
+                nodes = (try? JSONParser.parse(status).objectValue?["nodes"]?.arrayValue)??.indices.map { $0 } ?? []
+            }
+            for number in nodes {
+                guard let response = exchange(#"{"admin":"snapshot","node":\#(number)}"#) else { return .stop(1) }
+                if let object = try? JSONParser.parse(response).objectValue, let index = object["index"]?.intValue {
+                    print("node \(number): snapshot through entry \(index)")
+                } else {
+                    print(response)
+                }
+            }
+        case .watch(let seconds):
+            return watch(seconds: seconds) ? .keepGoing : .stop(1)
+        }
+        return .keepGoing
+    }
+
+    /// Sends a request and returns its answer, or nil (after saying why) when the connection failed.
+    func exchange(_ request: String) -> String? {
+        do {
+            guard let response = try connection.request(request) else {
+                printError("the server closed the connection")
+                return nil
+            }
+            return response
+        } catch {
+            printError("\(error)")
+            return nil
+        }
+    }
+
+    func show(_ response: String, as display: ResponseDisplay) {
+        guard display != .raw, let object = try? JSONParser.parse(response).objectValue, object["status"] == .string("ok") else {
+            print(response)
+            return
+        }
+        switch display {
+        case .raw: print(response)
+        case .statusTable: print(Renderers.statusTable(object, color: color))
+        case .clusterSummary: print(Renderers.clusterSummary(object))
+        case .logSizes: print(Renderers.logSizes(object))
+        case .logEntries: print(Renderers.logEntries(object))
+        case .metrics: print(Renderers.metrics(object))
+        }
+    }
+
+    /// The status table, redrawn in place every half second until Enter, q or Ctrl-C (or for
+    /// `seconds`). The terminal is left as it was found.
+    func watch(seconds: Double?) -> Bool {
+        let tty = interactive && Terminal.outputIsTTY
+        let saved = tty ? Terminal.enterRawMode() : nil
+        if tty { Terminal.write("\u{1B}[?25l") }
+        defer {
+            if tty { Terminal.write("\u{1B}[?25h") }
+            Terminal.restore(saved)
+        }
+        var start = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        var previousLines = 0
+        while true {
+            guard let response = exchange(#"{"admin":"status"}"#) else { return false }
+            var text: String
+            if let object = try? JSONParser.parse(response).objectValue, object["status"] == .string("ok") {
+                text = Renderers.statusTable(object, color: color)
+            } else {
+                text = response
+            }
+            if tty {
+                text = "watching every 0.5 s — Enter or Ctrl-C stops\n" + text
+                if previousLines > 0 { Terminal.write("\u{1B}[\(previousLines)A\r\u{1B}[J") }
+                Terminal.write(text.replacingNewlines + "\r\n")
+                previousLines = text.split(separator: "\n", omittingEmptySubsequences: false).count
+            } else {
+                print(text)
+            }
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            let elapsed = Double(now.tv_sec - start.tv_sec) + Double(now.tv_nsec - start.tv_nsec) / 1e9
+            if let seconds, elapsed >= seconds { return true }
+            if tty {
+                if let key = Terminal.readByte(timeoutMs: 500), key == 13 || key == 10 || key == 3 || key == UInt8(ascii: "q") {
+                    return true
+                }
+            } else {
+                usleep(500_000)
+                if seconds == nil { return true }  // without a terminal, one table unless a duration is given
+            }
+        }
+    }
+
     private func printError(_ text: String) {
         var bytes = Array(("ClientMain: " + text + "\n").utf8)
         _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+extension String {
+    /// Raw mode turns off output translation of "\n" on some terminals; write "\r\n" explicitly.
+    var replacingNewlines: String {
+        split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\r\n")
     }
 }

@@ -1,19 +1,30 @@
 import JSONText
 
+/// How the client shows the answer to a request.
+public enum ResponseDisplay: Equatable, Sendable {
+    /// Print the response line exactly as received.
+    case raw
+    /// The cluster table (`status`), a one-paragraph summary (`cluster`), per-node log sizes
+    /// (`logsize`), log entries (`logs`), or metrics (`metrics`).
+    case statusTable, clusterSummary, logSizes, logEntries, metrics
+}
+
 /// What one line typed at the client means.
-public enum ClientCommand: Equatable {
-    /// Send this JSON line as it is.
-    case send(String)
-    case help
-    case exit
+public enum ClientCommand: Equatable, Sendable {
+    /// Send this JSON line, show the answer as `display`.
+    case send(String, display: ResponseDisplay)
+    /// Refresh the status table every half second, for `seconds` (nil: until Enter or Ctrl-C).
+    case watch(seconds: Double?)
+    /// Snapshot every node (or one): one request per node.
+    case snapshot(node: Int?)
+    case history, clear, help, exit
     /// Nothing to do (an empty line).
     case nothing
 }
 
-/// Turns short commands into request lines: `put k v`, `get k`, `delete k`, `cas k old new`,
-/// `status`, `kill N`, `restart N`, `partition 0,1 | 2`, `heal`, `slow N MS`, `logs N [count]`.
-/// Words are case-insensitive; values may be quoted ("two words" or 'two words') with
-/// backslash escapes. A line starting with `{` is sent exactly as typed.
+/// Turns short commands into requests. Words are case-insensitive; values may be quoted
+/// ("two words" or 'two words') with backslash escapes, or given as named parameters
+/// (`put --key k --value v`). A line starting with `{` is sent exactly as typed.
 public enum ShortCommandParser {
     public struct Problem: Error, Equatable, CustomStringConvertible {
         public var description: String
@@ -22,90 +33,183 @@ public enum ShortCommandParser {
 
     public static func parse(_ line: String) throws(Problem) -> ClientCommand {
         let trimmed = line.drop { $0 == " " || $0 == "\t" }
-        if trimmed.hasPrefix("{") { return .send(String(trimmed)) }
+        if trimmed.hasPrefix("{") { return .send(String(trimmed), display: .raw) }
         let words = try tokenize(String(trimmed))
         guard let first = words.first else { return .nothing }
-        let arguments = Array(words.dropFirst())
-        func need(_ count: Int, _ usage: String) throws(Problem) {
-            if arguments.count != count { throw Problem("usage: \(usage)") }
-        }
-        func node(_ text: String) throws(Problem) -> Int {
-            guard let number = Int(text), number >= 0 else { throw Problem("\"\(text)\" is not a node id") }
-            return number
-        }
+        var arguments = Arguments(Array(words.dropFirst()))
         var object = JSONObjectWriter()
+        let display: ResponseDisplay
         switch first.lowercased() {
         case "put", "set":
-            try need(2, "put KEY VALUE")
+            let key = try arguments.take("key", usage: "put KEY VALUE  or  put --key KEY --value VALUE")
+            let value = try arguments.take("value", usage: "put KEY VALUE  or  put --key KEY --value VALUE")
+            try arguments.finish("put KEY VALUE")
             object.member("op", string: "put")
-            object.member("key", string: arguments[0])
-            object.member("value", string: arguments[1])
+            object.member("key", string: key)
+            object.member("value", string: value)
+            display = .raw
         case "get":
-            guard arguments.count == 1 || arguments.count == 2 else { throw Problem("usage: get KEY [eventual|linearizable]") }
+            let key = try arguments.take("key", usage: "get KEY [eventual|linearizable]")
+            let consistency = arguments.takeOptional("consistency")?.lowercased()
+            try arguments.finish("get KEY [eventual|linearizable]")
             object.member("op", string: "get")
-            object.member("key", string: arguments[0])
-            if arguments.count == 2 {
-                let consistency = arguments[1].lowercased()
+            object.member("key", string: key)
+            if let consistency {
                 guard consistency == "eventual" || consistency == "linearizable" else {
                     throw Problem("consistency must be eventual or linearizable")
                 }
                 object.member("consistency", string: consistency)
             }
+            display = .raw
         case "delete", "del":
-            try need(1, "delete KEY")
+            let key = try arguments.take("key", usage: "delete KEY")
+            try arguments.finish("delete KEY")
             object.member("op", string: "delete")
-            object.member("key", string: arguments[0])
+            object.member("key", string: key)
+            display = .raw
         case "cas":
-            try need(3, "cas KEY EXPECTED NEW   (EXPECTED null means the key must be absent)")
+            let usage = "cas KEY EXPECTED NEW   (EXPECTED null means the key must be absent)"
+            let key = try arguments.take("key", usage: usage)
+            let expect = try arguments.take("expect", usage: usage)
+            let value = try arguments.take("value", usage: usage)
+            try arguments.finish(usage)
             object.member("op", string: "cas")
-            object.member("key", string: arguments[0])
-            object.member("expect", string: arguments[1] == "null" ? nil : arguments[1])
-            object.member("value", string: arguments[2])
+            object.member("key", string: key)
+            object.member("expect", string: expect == "null" ? nil : expect)
+            object.member("value", string: value)
+            display = .raw
         case "status":
-            try need(0, "status")
+            try arguments.finish("status")
             object.member("admin", string: "status")
+            display = .statusTable
+        case "cluster":
+            try arguments.finish("cluster")
+            object.member("admin", string: "status")
+            display = .clusterSummary
+        case "logsize":
+            try arguments.finish("logsize")
+            object.member("admin", string: "status")
+            display = .logSizes
+        case "metrics":
+            let format = arguments.takeOptional("format")
+            try arguments.finish("metrics [prometheus]")
+            object.member("admin", string: "metrics")
+            if let format { object.member("format", string: format.lowercased()) }
+            display = format == nil ? .metrics : .raw
         case "kill", "restart":
-            try need(1, "\(first.lowercased()) NODE")
-            object.member("admin", string: first.lowercased())
-            object.member("node", int: try node(arguments[0]))
+            let name = first.lowercased()
+            let node = try nodeNumber(try arguments.take("node", usage: "\(name) NODE"))
+            try arguments.finish("\(name) NODE")
+            object.member("admin", string: name)
+            object.member("node", int: node)
+            display = .raw
+        case "isolate":
+            let node = try nodeNumber(try arguments.take("node", usage: "isolate NODE"))
+            try arguments.finish("isolate NODE")
+            object.member("admin", string: "isolate")
+            object.member("node", int: node)
+            display = .raw
         case "heal":
-            try need(0, "heal")
+            try arguments.finish("heal")
             object.member("admin", string: "heal")
+            display = .raw
         case "slow":
-            try need(2, "slow NODE MS")
-            guard let delay = Int(arguments[1]), delay >= 0 else { throw Problem("MS must be a non-negative number") }
+            let node = try nodeNumber(try arguments.take("node", usage: "slow NODE MS"))
+            let delayText = try arguments.take("ms", usage: "slow NODE MS")
+            try arguments.finish("slow NODE MS")
+            guard let delay = Int(delayText), delay >= 0 else { throw Problem("MS must be a non-negative number") }
             object.member("admin", string: "slow")
-            object.member("node", int: try node(arguments[0]))
+            object.member("node", int: node)
             object.member("ms", int: delay)
+            display = .raw
         case "logs":
-            guard arguments.count == 1 || arguments.count == 2 else { throw Problem("usage: logs NODE [COUNT]") }
+            let count = arguments.takeOptional("count")
+            let node = arguments.takeNamed("node")
+            try arguments.finish("logs [COUNT] [--node N]")
             object.member("admin", string: "logs")
-            object.member("node", int: try node(arguments[0]))
-            if arguments.count == 2 {
-                guard let count = Int(arguments[1]), count >= 0 else { throw Problem("COUNT must be a non-negative number") }
-                object.member("count", int: count)
+            object.member("node", int: try node.map(nodeNumber) ?? -1)
+            if let count {
+                guard let number = Int(count), number >= 0 else { throw Problem("COUNT must be a non-negative number") }
+                object.member("count", int: number)
             }
+            display = .logEntries
+        case "snapshot":
+            let node = try arguments.takeOptional("node").map(nodeNumber)
+            try arguments.finish("snapshot [NODE]")
+            return .snapshot(node: node)
         case "partition":
-            let groups = arguments.joined(separator: " ").split(separator: "|")
+            let groups = arguments.remaining.joined(separator: " ").split(separator: "|")
             guard groups.count >= 2 else { throw Problem("usage: partition 0,1 | 2") }
             var parsed: [JSONValue] = []
             for group in groups {
                 var ids: [JSONValue] = []
                 for item in group.split(whereSeparator: { $0 == "," || $0 == " " }) {
-                    ids.append(.number(String(try node(String(item)))))
+                    ids.append(.number(String(try nodeNumber(String(item)))))
                 }
                 parsed.append(.array(ids))
             }
             object.member("admin", string: "partition")
             object.member("groups", .array(parsed))
-        case "help", "?":
-            return .help
-        case "exit", "quit":
-            return .exit
+            display = .raw
+        case "watch":
+            let seconds = arguments.takeOptional("seconds")
+            try arguments.finish("watch [SECONDS]")
+            guard let seconds else { return .watch(seconds: nil) }
+            guard let value = Double(seconds), value > 0 else { throw Problem("SECONDS must be a positive number") }
+            return .watch(seconds: value)
+        case "history": return .history
+        case "clear", "cls": return .clear
+        case "help", "?": return .help
+        case "exit", "quit", "q": return .exit
         default:
             throw Problem("unknown command \"\(first)\"; type help")
         }
-        return .send(object.finished())
+        return .send(object.finished(), display: display)
+    }
+
+    static func nodeNumber(_ text: String) throws(Problem) -> Int {
+        guard let number = Int(text), number >= 0 else { throw Problem("\"\(text)\" is not a node id") }
+        return number
+    }
+
+    /// Positional and `--name value` arguments; named ones win over positional ones.
+    struct Arguments {
+        private var positional: [String] = []
+        private var named: [String: String] = [:]
+
+        init(_ words: [String]) {
+            var index = 0
+            while index < words.count {
+                let word = words[index]
+                if word.hasPrefix("--"), word.count > 2, index + 1 < words.count {
+                    named[String(word.dropFirst(2)).lowercased()] = words[index + 1]
+                    index += 2
+                } else {
+                    positional.append(word)
+                    index += 1
+                }
+            }
+        }
+
+        var remaining: [String] { positional }
+
+        mutating func takeNamed(_ name: String) -> String? {
+            named.removeValue(forKey: name)
+        }
+
+        mutating func takeOptional(_ name: String) -> String? {
+            if let value = named.removeValue(forKey: name) { return value }
+            return positional.isEmpty ? nil : positional.removeFirst()
+        }
+
+        mutating func take(_ name: String, usage: String) throws(Problem) -> String {
+            guard let value = takeOptional(name) else { throw Problem("usage: \(usage)") }
+            return value
+        }
+
+        func finish(_ usage: String) throws(Problem) {
+            if !positional.isEmpty || !named.isEmpty { throw Problem("usage: \(usage)") }
+        }
     }
 
     /// Splits on spaces, keeping quoted text together and honouring backslash escapes.
@@ -153,18 +257,28 @@ public enum ShortCommandParser {
     }
 
     public static let helpText = """
-        Commands (case-insensitive; quote values with spaces):
-          put KEY VALUE            write a value            put greeting "hello world"
-          get KEY [linearizable]   read a value (eventual by default, from a follower)
-          delete KEY               remove a key
-          cas KEY EXPECTED NEW     compare-and-set (EXPECTED null = key must be absent)
-          status                   every node's role, term, vote, log and commit index
-          kill N / restart N       crash node N / bring it back from its files
-          partition 0,1 | 2        nodes talk only inside their group
-          heal                     remove partitions and delays
-          slow N MS                delay every message to and from node N
-          logs N [COUNT]           the last COUNT log entries of node N
-          {"key":"k"}              any line starting with { is sent as typed
-          help, exit
+        Data (case-insensitive; quote values with spaces, or use --key/--value):
+          put KEY VALUE              write                        put greeting "hello world"
+          get KEY [linearizable]     read (eventual: from a follower, may be stale)
+          delete KEY                 remove a key
+          cas KEY EXPECTED NEW       compare-and-set (EXPECTED null = must be absent)
+        Watching the cluster:
+          status                     table: role, term, vote, log, commit, applied, state
+          watch [SECONDS]            the table, refreshed in place (Enter or Ctrl-C stops)
+          cluster                    who leads, in which term, who is up
+          logsize                    log length, snapshot and entries held, per node
+          logs [COUNT] [--node N]    the last COUNT entries of the leader's (or node N's) log
+          metrics [prometheus]       counters and latencies
+        Faults:
+          kill N / restart N         crash node N / bring it back from its files
+          partition 0,1 | 2          nodes talk only inside their group
+          isolate N                  cut node N off from everyone
+          slow N MS                  delay every message to and from node N
+          heal                       remove partitions and delays
+          snapshot [N]               snapshot every node (or node N) now
+        Client:
+          history, !!, !N            list, repeat the last, repeat number N
+          clear, help (?), exit
+          {"key":"k"}                a line starting with { is sent as typed
         """
 }

@@ -38,6 +38,8 @@ public enum AdminRequest: Sendable, Equatable {
     case restart(node: Int)
     case partition(groups: [[Int]])
     case heal
+    /// Extension: node alone on one side, every other node on the other.
+    case isolate(node: Int)
     case snapshot(node: Int)
     case logs(node: Int, count: Int)
     case metrics(prometheus: Bool)
@@ -187,6 +189,7 @@ public enum RequestParser {
         case "kill": return .kill(node: try nodeField(object))
         case "restart": return .restart(node: try nodeField(object))
         case "heal": return .heal
+        case "isolate": return .isolate(node: try nodeField(object))
         case "snapshot": return .snapshot(node: try nodeField(object))
         case "metrics":
             let format = object["format"]?.stringValue ?? "json"
@@ -222,7 +225,7 @@ public enum RequestParser {
             }
             return .partition(groups: result)
         default:
-            throw RequestError(.badRequest, "unknown admin request \(JSONWriter.quoted(name)); use status, kill, restart, partition, heal, slow, snapshot, logs or metrics")
+            throw RequestError(.badRequest, "unknown admin request \(JSONWriter.quoted(name)); use status, kill, restart, partition, isolate, heal, slow, snapshot, logs or metrics")
         }
     }
 }

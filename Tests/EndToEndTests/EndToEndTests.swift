@@ -89,13 +89,45 @@ import Testing
                                      input: "put note \"two words\"\nGET note\nstatus\n")
         #expect(short.status == 0)
         let lines = short.stdout.split(separator: "\n")
-        #expect(lines.count == 3)
+        #expect(lines.count == 7)
         #expect(lines.first == #"{"key":"note","value":"two words","status":"ok"}"#)
-        #expect(lines.last?.hasPrefix(#"{"status":"ok","leader":"#) == true)
+        #expect(lines.count >= 3 && lines[2].hasPrefix("node  role"), "status prints a plain table in a pipe")
 
         server.signal(SIGTERM)
         #expect(server.waitForExit(seconds: 10) == 0)
         #expect(server.log.contains("stopped"))
+    }
+
+    @Test func clientPipeModeDrivesFaults() throws {
+        let server = try ServerProcess()
+        let script = """
+            put before 1
+            kill 0
+            restart 0
+            partition 0 | 1,2
+            heal
+            isolate 2
+            heal
+            slow 1 10
+            heal
+            cluster
+            put after 2
+            get after linearizable
+            logsize
+            snapshot
+            metrics
+            """
+        let result = try Binaries.run("ClientMain", ["--port", String(server.port)], input: script + "\n")
+        #expect(result.status == 0, "\(result.stderr)")
+        let output = result.stdout
+        #expect(output.components(separatedBy: #"{"status":"ok"}"#).count - 1 == 8, "\(output)")
+        #expect(output.contains(#"{"key":"after","value":"2","status":"ok"}"#))
+        #expect(output.contains("3 nodes; ") && output.contains("up: 0, 1, 2"))
+        #expect(output.contains("node 2: snapshot through entry"))
+        #expect(output.contains("elections won"))
+        #expect(server.log.contains("partition applied: 0 | 1,2"))
+        #expect(server.log.contains("healed"))
+        #expect(server.log.contains("node 0   started: replayed"))
     }
 
     @Test func clientSaysWhereItTriedWhenItCannotConnect() throws {
