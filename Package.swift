@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "ServerMain", targets: ["ServerMain"]),
         .executable(name: "ClientMain", targets: ["ClientMain"]),
+        .executable(name: "KVBench", targets: ["KVBench"]),
     ],
     targets: [
         .target(name: "RaftCore"),
@@ -19,6 +20,7 @@ let package = Package(
         .target(name: "KVClient", dependencies: ["KVWire", "JSONText"]),
         .executableTarget(name: "ServerMain", dependencies: ["ClusterServer"]),
         .executableTarget(name: "ClientMain", dependencies: ["KVClient"]),
+        .executableTarget(name: "KVBench", dependencies: ["ClusterServer", "KVClient", "RaftCore"]),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"]),
         .testTarget(name: "RaftSimulationTests", dependencies: ["RaftCore"]),
         .testTarget(name: "StorageAndWireTests", dependencies: ["RaftStorage", "KVStore", "KVWire", "JSONText", "RaftCore"]),

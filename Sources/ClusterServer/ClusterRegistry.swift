@@ -4,7 +4,9 @@ import Synchronization
 
 /// The cluster's switchboard: every node's last published status, the route for Raft messages
 /// between node queues, and the fault switches (partitions, slow nodes) that admin requests flip.
-/// All state sits behind one lock; calls into nodes happen after the lock is released.
+/// All state sits behind one lock; calls into nodes happen after the lock is released. The two
+/// answers every client request needs — who leads, who may serve a read — are also kept in
+/// atomics, so the request path never waits for the lock.
 public final class ClusterRegistry: Sendable {
     struct State {
         var statuses: [NodeStatus]
@@ -13,35 +15,58 @@ public final class ClusterRegistry: Sendable {
         var groupOf: [Int]
         /// Extra delay for every message to or from a node, in milliseconds.
         var slowMs: [Int]
-        var hosts: [NodeHost] = []
     }
 
     public let clusterSize: Int
     private let state: Mutex<State>
+    /// The leader (-1: none) and a bit per live node that may serve an eventual read.
+    private let leaderHint = Atomic<Int>(-1)
+    private let readCandidates = Atomic<UInt64>(0)
+    /// True while a partition or a message delay is in force; routing skips the lock otherwise.
+    private let faultsActive = Atomic<Bool>(false)
+    private let hosts: [NodeHost]
 
-    init(clusterSize: Int) {
+    init(clusterSize: Int, hosts: [NodeHost]) {
+        precondition(clusterSize <= 64, "at most 64 nodes")
         self.clusterSize = clusterSize
+        self.hosts = hosts
         state = Mutex(State(statuses: (0..<clusterSize).map { NodeStatus.down($0) },
                             metrics: Array(repeating: NodeMetrics(), count: clusterSize),
                             groupOf: Array(repeating: 0, count: clusterSize),
                             slowMs: Array(repeating: 0, count: clusterSize)))
+        for host in hosts { host.registry = self }
     }
 
-    func attach(_ hosts: [NodeHost]) {
-        state.withLock { $0.hosts = hosts }
-    }
+    public var allHosts: [NodeHost] { hosts }
 
-    public var hosts: [NodeHost] { state.withLock { $0.hosts } }
-
-    public func host(_ id: NodeID) -> NodeHost { state.withLock { $0.hosts[id] } }
+    public func host(_ id: NodeID) -> NodeHost { hosts[id] }
 
     // MARK: - Status
 
     func update(_ status: NodeStatus, metrics: NodeMetrics? = nil) {
-        state.withLock { state in
+        let (leader, candidates) = state.withLock { state -> (Int, UInt64) in
             state.statuses[status.id] = status
             if let metrics { state.metrics[status.id] = metrics }
+            return (Self.leader(in: state.statuses) ?? -1, Self.readCandidates(in: state.statuses))
         }
+        leaderHint.store(leader, ordering: .relaxed)
+        readCandidates.store(candidates, ordering: .relaxed)
+    }
+
+    private static func leader(in statuses: [NodeStatus]) -> NodeID? {
+        var best: NodeStatus?
+        for status in statuses where status.alive && status.role == "leader" {
+            if best == nil || status.term > best!.term { best = status }
+        }
+        return best?.id
+    }
+
+    /// Live followers; the leader when no follower is alive (one node); any live node otherwise.
+    private static func readCandidates(in statuses: [NodeStatus]) -> UInt64 {
+        func mask(_ nodes: [NodeStatus]) -> UInt64 { nodes.reduce(0) { $0 | (1 << UInt64($1.id)) } }
+        let alive = statuses.filter(\.alive)
+        let followers = alive.filter { $0.role != "leader" }
+        return followers.isEmpty ? mask(alive) : mask(followers)
     }
 
     public func metrics(of node: NodeID) -> NodeMetrics { state.withLock { $0.metrics[node] } }
@@ -50,24 +75,18 @@ public final class ClusterRegistry: Sendable {
 
     /// The live leader of the highest term, if any.
     public var leader: NodeID? {
-        state.withLock { state in
-            var best: NodeStatus?
-            for status in state.statuses where status.alive && status.role == "leader" {
-                if best == nil || status.term > best!.term { best = status }
-            }
-            return best?.id
-        }
+        let leader = leaderHint.load(ordering: .relaxed)
+        return leader >= 0 ? leader : nil
     }
 
     /// A random live follower for an eventual read; the leader when no follower is alive
     /// (a one-node cluster); any live node otherwise.
     public func pickReadNode() -> NodeID? {
-        state.withLock { state in
-            let alive = state.statuses.filter(\.alive)
-            let followers = alive.filter { $0.role != "leader" }
-            if let pick = followers.randomElement() { return pick.id }
-            return alive.first?.id
-        }
+        var candidates = readCandidates.load(ordering: .relaxed)
+        let count = candidates.nonzeroBitCount
+        guard count > 0 else { return nil }
+        for _ in 0..<Int.random(in: 0..<count) { candidates &= candidates - 1 }
+        return candidates.trailingZeroBitCount
     }
 
     // MARK: - Routing and faults
@@ -75,12 +94,17 @@ public final class ClusterRegistry: Sendable {
     /// Delivers `envelope` to its target's queue, unless a partition separates the two nodes;
     /// a slow node's messages wait on a timer first.
     func route(_ envelope: Envelope) {
-        let decision: (target: NodeHost, delayMs: Int)? = state.withLock { state in
-            guard envelope.to >= 0, envelope.to < state.hosts.count,
-                  state.groupOf[envelope.from] == state.groupOf[envelope.to] else { return nil }
-            return (state.hosts[envelope.to], state.slowMs[envelope.from] + state.slowMs[envelope.to])
+        guard envelope.to >= 0, envelope.to < hosts.count else { return }
+        guard faultsActive.load(ordering: .relaxed) else {
+            hosts[envelope.to].deliver(envelope)
+            return
         }
-        guard let decision else { return }
+        let delayMs: Int? = state.withLock { state in
+            guard state.groupOf[envelope.from] == state.groupOf[envelope.to] else { return nil }
+            return state.slowMs[envelope.from] + state.slowMs[envelope.to]
+        }
+        guard let delayMs else { return }
+        let decision = (target: hosts[envelope.to], delayMs: delayMs)
         if decision.delayMs > 0 {
             decision.target.queue.asyncAfter(deadline: .now() + .milliseconds(decision.delayMs)) {
                 decision.target.receive(envelope)
@@ -99,11 +123,15 @@ public final class ClusterRegistry: Sendable {
             }
             for node in 0..<clusterSize where groupOf[node] == -1 { groupOf[node] = groups.count + node }
             state.groupOf = groupOf
+            publishFaults(state)
         }
     }
 
     public func setSlow(node: NodeID, delayMs: Int) {
-        state.withLock { $0.slowMs[node] = delayMs }
+        state.withLock { state in
+            state.slowMs[node] = delayMs
+            publishFaults(state)
+        }
     }
 
     /// Removes every partition and message delay.
@@ -111,7 +139,14 @@ public final class ClusterRegistry: Sendable {
         state.withLock { state in
             state.groupOf = Array(repeating: 0, count: clusterSize)
             state.slowMs = Array(repeating: 0, count: clusterSize)
+            publishFaults(state)
         }
+    }
+
+    /// Called with the lock held, so the flag always matches the last change.
+    private func publishFaults(_ state: State) {
+        let partitioned = state.groupOf.contains { $0 != state.groupOf[0] }
+        faultsActive.store(partitioned || state.slowMs.contains { $0 > 0 }, ordering: .relaxed)
     }
 
     /// The partition groups, as lists of node ids (one list when whole).

@@ -33,14 +33,12 @@ public final class ClusterServer: Sendable {
         self.events = events
         let storage = storage ?? FileNodeStorage(directory: config.dataDirectory, fsync: config.fsync)
         self.storage = storage
-        let registry = ClusterRegistry(clusterSize: config.nodes)
-        self.registry = registry
         let hosts = (0..<config.nodes).map { id in
             NodeHost(id: id, clusterSize: config.nodes, raftConfig: config.raftConfig, tickMs: config.effectiveTickMs,
                      storage: storage, events: events, seed: config.seed, snapshotEveryEntries: config.snapshotEveryEntries)
         }
-        for host in hosts { host.registry = registry }
-        registry.attach(hosts)
+        let registry = ClusterRegistry(clusterSize: config.nodes, hosts: hosts)
+        self.registry = registry
         let metrics = ServerMetrics()
         self.metrics = metrics
         let admin = AdminHandler(registry: registry, enabled: config.adminEnabled, events: events, metrics: metrics)
@@ -67,7 +65,7 @@ public final class ClusterServer: Sendable {
             throw .proxy(error)
         }
         let group = DispatchGroup()
-        for host in registry.hosts {
+        for host in registry.allHosts {
             group.enter()
             host.restart { _ in group.leave() }
         }
@@ -87,7 +85,7 @@ public final class ClusterServer: Sendable {
             usleepMilliseconds(10)
         }
         proxy.closeAll()
-        for host in registry.hosts { host.shutdown() }
+        for host in registry.allHosts { host.shutdown() }
         events.log("stopped: every node's log and meta files are synced and closed")
     }
 }

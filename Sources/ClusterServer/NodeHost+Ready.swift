@@ -111,7 +111,7 @@ extension NodeHost {
                 result = nil
             } else {
                 do {
-                    result = running.machine.apply(try KVCommand.decode(entry.data), at: entry.index)
+                    result = running.machine.apply(try KVCommand.decodeFast(entry.data), at: entry.index)
                 } catch {
                     events.log(.error, node: id, "entry \(entry.index) holds an unreadable command (\(error)); skipped")
                     running.machine.skip(to: entry.index)

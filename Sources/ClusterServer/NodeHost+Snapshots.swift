@@ -20,7 +20,9 @@ extension NodeHost {
         let values = running.machine.values
         let file = running.snapshotStore as? FileSnapshotStore
         running.snapshotInProgress = true
-        DispatchQueue.global(qos: .utility).async {
+        // Not .utility: under load that class starves behind the node and proxy queues, and the
+        // log would grow for as long as the snapshot waits.
+        DispatchQueue.global(qos: .default).async {
             let snapshot = Snapshot(index: index, term: snapshotTerm, data: KVStateMachine.serialize(values))
             let prepared: Result<String?, StorageError>
             if let file {
@@ -67,6 +69,7 @@ extension NodeHost {
         events.log(node: id, "snapshot taken through entry \(snapshot.index): \(keys) keys, \(snapshot.data.count) bytes; \(storage.logName(for: id)) now holds \(running.raft.log.entries.count) entries")
         answerSnapshotWaiters(running, .success(snapshot.index))
         publishStatus()
+        snapshotIfDue(running)  // entries that arrived meanwhile may already call for the next one
     }
 
     private func answerSnapshotWaiters(_ running: RunningNode, _ result: Result<LogIndex, SnapshotFailure>) {

@@ -55,7 +55,8 @@ public final class NodeHost: @unchecked Sendable {
 
     /// Proposes a command; `waiter` hears the outcome.
     public func propose(_ command: KVCommand, waiter: WriteWaiter) {
-        queue.async { self.enqueueProposal(command.encoded, waiter: waiter) }
+        let text = command.encoded  // encode on the caller's queue, not the node's
+        queue.async { self.enqueueProposal(text, waiter: waiter) }
     }
 
     /// Reads the applied state ("eventual"); nil result when the node is down.

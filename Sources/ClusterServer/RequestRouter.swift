@@ -15,12 +15,37 @@ public final class RequestRouter: Sendable {
     let retryQueue = DispatchQueue(label: "raft.router.retry")
     let admin: AdminHandler
     let metrics: ServerMetrics
+    /// Writes waiting for their deadline. A sweeper looks every 20 ms — far cheaper than a
+    /// dispatch timer per write.
+    let outstanding = Mutex<[WriteTicket]>([])
+    let sweeper: DispatchSourceBox
 
     init(registry: ClusterRegistry, requestTimeoutMs: Int, admin: AdminHandler, metrics: ServerMetrics) {
         self.registry = registry
         self.requestTimeoutNanos = UInt64(requestTimeoutMs) * 1_000_000
         self.admin = admin
         self.metrics = metrics
+        let timer = DispatchSource.makeTimerSource(queue: retryQueue)
+        timer.schedule(deadline: .now() + .milliseconds(20), repeating: .milliseconds(20), leeway: .milliseconds(5))
+        self.sweeper = DispatchSourceBox(timer)
+        timer.setEventHandler { [weak self] in self?.expireOverdueWrites() }
+        timer.resume()
+    }
+
+    deinit { sweeper.source.cancel() }
+
+    /// Answers every write whose deadline passed; forgets the ones already answered.
+    func expireOverdueWrites() {
+        let now = MonotonicClock.now()
+        let tickets = outstanding.withLock { tickets -> [WriteTicket] in
+            defer { tickets.removeAll(keepingCapacity: true) }
+            return tickets
+        }
+        var keep: [WriteTicket] = []
+        for ticket in tickets where !ticket.isDone {
+            if now >= ticket.deadline { ticket.expire() } else { keep.append(ticket) }
+        }
+        if !keep.isEmpty { outstanding.withLock { $0.append(contentsOf: keep) } }
     }
 
     /// Serves one request; `respond` gets exactly one response line.
@@ -103,9 +128,7 @@ public final class RequestRouter: Sendable {
     func write(_ command: KVCommand, op: String, id: JSONValue?, respond: @escaping @Sendable (String) -> Void) {
         let ticket = WriteTicket(router: self, command: command, op: op, id: id,
                                  deadline: MonotonicClock.now() + requestTimeoutNanos, respond: respond)
-        retryQueue.asyncAfter(deadline: .now() + .nanoseconds(Int(requestTimeoutNanos))) {
-            ticket.expire()
-        }
+        outstanding.withLock { $0.append(ticket) }
         attempt(ticket)
     }
 

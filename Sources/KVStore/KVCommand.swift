@@ -74,3 +74,65 @@ public enum KVResult: Sendable, Equatable {
     /// The cas did not apply; the key holds `current`.
     case casFailed(current: String?)
 }
+
+/// The fast path for decoding: commands written by `encoded` have a fixed shape
+/// (`{"op":"put","key":"…","value":"…"}`), so a direct scan avoids building a JSON tree for every
+/// entry on every node. Anything else falls back to the general parser.
+extension KVCommand {
+    public static func decodeFast(_ text: String) throws -> KVCommand {
+        var utf8 = Array(text.utf8)
+        return try utf8.withUnsafeMutableBufferPointer { bytes in
+            var scanner = FixedShapeScanner(bytes: UnsafeBufferPointer(bytes))
+            if let command = scanner.command() { return command }
+            return try decode(text)
+        }
+    }
+}
+
+private struct FixedShapeScanner {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var position = 0
+
+    mutating func expect(_ literal: StaticString) -> Bool {
+        let count = literal.utf8CodeUnitCount
+        guard position + count <= bytes.count else { return false }
+        let pointer = literal.utf8Start
+        for offset in 0..<count where bytes[position + offset] != pointer[offset] { return false }
+        position += count
+        return true
+    }
+
+    /// A JSON string without escapes (the common case); nil sends the caller to the slow path.
+    mutating func plainString() -> String? {
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { return nil }
+        let start = position + 1
+        var index = start
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                position = index + 1
+                return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+            }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
+            index += 1
+        }
+        return nil
+    }
+
+    mutating func command() -> KVCommand? {
+        guard expect("{\"op\":") , let op = plainString(), expect(",\"key\":"), let key = plainString() else { return nil }
+        switch op {
+        case "put":
+            guard expect(",\"value\":"), let value = plainString(), expect("}"), position == bytes.count else { return nil }
+            return .put(key: key, value: value)
+        case "delete":
+            guard expect("}"), position == bytes.count else { return nil }
+            return .delete(key: key)
+        case "read":
+            guard expect("}"), position == bytes.count else { return nil }
+            return .read(key: key)
+        default:
+            return nil  // cas carries a nullable field: the general parser handles it
+        }
+    }
+}

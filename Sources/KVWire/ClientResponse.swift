@@ -4,6 +4,15 @@ import JSONText
 public enum ClientResponse {
     /// `{"key":K,"value":V,"status":"ok"}` — a successful put, get, cas (V a string) or delete (V null).
     public static func ok(key: String, value: String?, id: JSONValue?) -> String {
+        if id == nil {  // the hot path, built in one buffer
+            var text = "{\"key\":"
+            text.reserveCapacity(key.utf8.count + (value?.utf8.count ?? 4) + 40)
+            JSONWriter.appendQuoted(key, to: &text)
+            text += ",\"value\":"
+            if let value { JSONWriter.appendQuoted(value, to: &text) } else { text += "null" }
+            text += ",\"status\":\"ok\"}"
+            return text
+        }
         var object = JSONObjectWriter()
         object.member("key", string: key)
         object.member("value", string: value)

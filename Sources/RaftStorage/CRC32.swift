@@ -9,9 +9,16 @@ public enum CRC32 {
     }
 
     public static func checksum<Bytes: Sequence>(_ bytes: Bytes) -> UInt32 where Bytes.Element == UInt8 {
+        if let result = bytes.withContiguousStorageIfAvailable({ checksum(buffer: $0) }) { return result }
+        return Array(bytes).withUnsafeBufferPointer { checksum(buffer: $0) }
+    }
+
+    public static func checksum(buffer: UnsafeBufferPointer<UInt8>) -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF
-        for byte in bytes {
-            crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8)
+        table.withUnsafeBufferPointer { table in
+            for byte in buffer {
+                crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8)
+            }
         }
         return crc ^ 0xFFFF_FFFF
     }

@@ -101,10 +101,10 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
             precondition(first.index == lastIndex + 1, "log write at \(first.index) leaves a gap after \(lastIndex)")
         }
         var buffer: [UInt8] = []
-        buffer.reserveCapacity(entries.count * 96)
+        buffer.reserveCapacity(entries.reduce(0) { $0 + $1.data.utf8.count + 80 })
         for entry in entries {
             lineStarts.append(endOffset + buffer.count)
-            buffer.append(contentsOf: Self.encode(entry).utf8)
+            Self.appendLine(for: entry, to: &buffer)
         }
         try FileIO.writeAll(fd: fd, buffer, at: endOffset, path: path)
         endOffset += buffer.count
@@ -136,7 +136,7 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
         var starts: [Int] = []
         for entry in entries {
             starts.append(bytes.count)
-            bytes.append(contentsOf: Self.encode(entry).utf8)
+            Self.appendLine(for: entry, to: &bytes)
         }
         try rewrite(with: bytes)
         lineStarts = starts
@@ -179,10 +179,31 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
 
     /// The line for `entry`, newline included.
     public static func encode(_ entry: Entry) -> String {
-        let command = entry.data.isEmpty ? "null" : entry.data
-        let body = "{\"index\":\(entry.index),\"term\":\(entry.term),\"command\":\(command)"
-        let crc = CRC32.checksum((body + "}").utf8)
-        return body + ",\"crc\":\"" + CRC32.hex(crc) + "\"}\n"
+        var bytes: [UInt8] = []
+        appendLine(for: entry, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the line for `entry` to `buffer`, building bytes directly (this runs for every
+    /// entry on every node).
+    static func appendLine(for entry: Entry, to buffer: inout [UInt8]) {
+        let start = buffer.count
+        buffer.append(contentsOf: "{\"index\":".utf8)
+        buffer.append(contentsOf: String(entry.index).utf8)
+        buffer.append(contentsOf: ",\"term\":".utf8)
+        buffer.append(contentsOf: String(entry.term).utf8)
+        buffer.append(contentsOf: ",\"command\":".utf8)
+        if entry.data.isEmpty {
+            buffer.append(contentsOf: "null".utf8)
+        } else {
+            buffer.append(contentsOf: entry.data.utf8)
+        }
+        buffer.append(UInt8(ascii: "}"))
+        let crc = buffer.withUnsafeBufferPointer { CRC32.checksum(buffer: UnsafeBufferPointer(rebasing: $0[start...])) }
+        buffer.removeLast()
+        buffer.append(contentsOf: ",\"crc\":\"".utf8)
+        buffer.append(contentsOf: CRC32.hex(crc).utf8)
+        buffer.append(contentsOf: "\"}\n".utf8)
     }
 
     struct LineProblem: Error {

@@ -1,0 +1,115 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What to measure, from the command line.
+struct BenchOptions {
+    enum Workload: String { case put, get, mixed }
+
+    var host = "127.0.0.1"
+    var port = 7070
+    var connections = 64
+    var pipeline = 1
+    var workload = Workload.put
+    var consistency: String?
+    var getRatio = 0.9
+    var valueBytes = 100
+    var keys = 10_000
+    var durationSeconds = 10.0
+    var warmupSeconds = 2.0
+    var json = false
+    var preload = true
+    /// Start a cluster inside this process (temporary data directory) instead of using a running one.
+    var embedded = false
+    var nodes = 3
+    var fsync = true
+
+    static let usage = """
+        KVBench — closed-loop load for a running ServerMain (or one it starts itself).
+
+        Usage: swift run -c release KVBench [options]
+
+          --host H              proxy host (default 127.0.0.1)
+          --port P              proxy port (default 7070)
+          --connections C       client connections (default 64), each with one request outstanding
+          --pipeline D          requests outstanding per connection (default 1)
+          --workload W          put, get or mixed (default put)
+          --consistency C       eventual or linearizable, for gets (default: the server's, eventual)
+          --get-ratio R         share of gets in mixed (default 0.9)
+          --value-bytes N       value size (default 100)
+          --keys N              key space, keys k00000.. chosen uniformly (default 10000)
+          --duration S          measured seconds (default 10)
+          --warmup S            unmeasured seconds first (default 2)
+          --no-preload          do not write every key before a get or mixed run
+          --json                one JSON object on stdout instead of text
+          --embedded            start a cluster in this process on a temporary data directory
+          --nodes N             nodes of the embedded cluster (default 3)
+          --fsync on|off        fsync of the embedded cluster (default on)
+          -h, --help            this help
+
+        Prints ops/s and latency p50/p90/p99/p99.9/max (milliseconds, send to response).
+        """
+
+    static func parse(_ arguments: [String]) -> BenchOptions {
+        var options = BenchOptions()
+        var remaining = arguments
+        func fail(_ message: String) -> Never {
+            FileHandleOut.error("KVBench: \(message) (see --help)\n")
+            exit(2)
+        }
+        func value(_ flag: String) -> String {
+            guard !remaining.isEmpty else { fail("\(flag) needs a value") }
+            return remaining.removeFirst()
+        }
+        func number(_ flag: String, min: Double) -> Double {
+            guard let parsed = Double(value(flag)), parsed >= min else { fail("\(flag) must be a number of at least \(min)") }
+            return parsed
+        }
+        while !remaining.isEmpty {
+            let flag = remaining.removeFirst()
+            switch flag {
+            case "-h", "--help":
+                print(usage)
+                exit(0)
+            case "--host": options.host = value(flag)
+            case "--port": options.port = Int(number(flag, min: 1))
+            case "--connections", "-c": options.connections = Int(number(flag, min: 1))
+            case "--pipeline", "-p": options.pipeline = Int(number(flag, min: 1))
+            case "--workload":
+                guard let workload = Workload(rawValue: value(flag)) else { fail("--workload must be put, get or mixed") }
+                options.workload = workload
+            case "--consistency":
+                let name = value(flag)
+                guard name == "eventual" || name == "linearizable" else { fail("--consistency must be eventual or linearizable") }
+                options.consistency = name
+            case "--get-ratio": options.getRatio = min(1, number(flag, min: 0))
+            case "--value-bytes": options.valueBytes = Int(number(flag, min: 0))
+            case "--keys": options.keys = Int(number(flag, min: 1))
+            case "--duration": options.durationSeconds = number(flag, min: 0.1)
+            case "--warmup": options.warmupSeconds = number(flag, min: 0)
+            case "--no-preload": options.preload = false
+            case "--json": options.json = true
+            case "--embedded": options.embedded = true
+            case "--nodes": options.nodes = Int(number(flag, min: 1))
+            case "--fsync":
+                switch value(flag) {
+                case "on", "true": options.fsync = true
+                case "off", "false": options.fsync = false
+                default: fail("--fsync must be on or off")
+                }
+            default:
+                fail("unknown argument \"\(flag)\"")
+            }
+        }
+        return options
+    }
+}
+
+enum FileHandleOut {
+    static func error(_ text: String) {
+        var bytes = Array(text.utf8)
+        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+    }
+}
