@@ -96,9 +96,11 @@ final class Connection: @unchecked Sendable {
         case .failure(let error):
             proxy.metrics.countRequest(op: "invalid", outcome: error.code.rawValue)
             fill(sequence, ClientResponse.error(error, id: parsed.id))
+        case .success(.get(let key, .eventual)):
+            proxy.readBatcher(for: self).add(ReadBatcher.Read(key: key, id: parsed.id, connection: self, sequence: sequence))
         case .success(let request):
             proxy.router.handle(request, id: parsed.id) { [self] response in
-                queue.async { self.fill(sequence, response) }
+                fillFromAnyThread(sequence, response)
             }
         }
     }
@@ -137,7 +139,13 @@ final class Connection: @unchecked Sendable {
 
     // MARK: - Writing
 
+    /// Hands the answer to the connection's queue (batched with other answers bound there).
+    func fillFromAnyThread(_ sequence: Int, _ line: String) {
+        proxy.replyBatcher(for: self).post(ReplyBatcher.Reply(connection: self, sequence: sequence, line: line))
+    }
+
     /// Stores the response for `sequence` and writes every response now due, in order.
+    /// On `queue` only.
     func fill(_ sequence: Int, _ line: String) {
         guard !closed else { return }
         slots[sequence - slotBase] = line

@@ -20,9 +20,7 @@ extension NodeHost {
         let values = running.machine.values
         let file = running.snapshotStore as? FileSnapshotStore
         running.snapshotInProgress = true
-        // Not .utility: under load that class starves behind the node and proxy queues, and the
-        // log would grow for as long as the snapshot waits.
-        DispatchQueue.global(qos: .default).async {
+        let work: @Sendable () -> (Snapshot, Result<String?, StorageError>) = {
             let snapshot = Snapshot(index: index, term: snapshotTerm, data: KVStateMachine.serialize(values))
             let prepared: Result<String?, StorageError>
             if let file {
@@ -30,9 +28,25 @@ extension NodeHost {
             } else {
                 prepared = .success(nil)
             }
+            return (snapshot, prepared)
+        }
+        if values.count <= Self.inlineSnapshotKeys {
+            // Small maps serialize in a few milliseconds: do it here, so a busy machine cannot
+            // delay the snapshot while the log keeps growing.
+            let (snapshot, prepared) = work()
+            finishSnapshot(snapshot, keys: values.count, prepared: prepared, for: running)
+            return
+        }
+        // Large maps serialize off the queue, at the nodes' own priority (a lower class starves
+        // under load, and the log grows for as long as the snapshot waits).
+        DispatchQueue.global(qos: .userInitiated).async {
+            let (snapshot, prepared) = work()
             self.queue.async { self.finishSnapshot(snapshot, keys: values.count, prepared: prepared, for: running) }
         }
     }
+
+    /// Maps up to this many keys are snapshotted on the node's queue.
+    static let inlineSnapshotKeys = 20_000
 
     private func finishSnapshot(_ snapshot: Snapshot, keys: Int, prepared: Result<String?, StorageError>, for owner: RunningNode) {
         dispatchPrecondition(condition: .onQueue(queue))

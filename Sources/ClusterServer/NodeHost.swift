@@ -67,6 +67,14 @@ public final class NodeHost: @unchecked Sendable {
         }
     }
 
+    /// Several eventual reads at once; `reply` gets their values in order, or nil when the node is down.
+    public func readBatch(_ keys: [String], reply: @escaping @Sendable ([String?]?) -> Void) {
+        queue.async {
+            guard let running = self.running else { return reply(nil) }
+            reply(keys.map { running.machine.get($0) })
+        }
+    }
+
     /// A linearizable read through ReadIndex: confirmed by a quorum, served once applied.
     public func readLinearizable(_ key: String, reply: @escaping @Sendable (LinearizableReadOutcome) -> Void) {
         queue.async { self.enqueueRead(key, reply: reply) }

@@ -42,6 +42,9 @@ public final class Proxy: Sendable {
     let events: EventLog
     private let acceptQueue = DispatchQueue(label: "raft.proxy.accept")
     private let ioQueues: [DispatchQueue]
+    /// One read batcher (confined to its queue) and one reply batcher per I/O queue.
+    private let readBatchers: [ReadBatcher]
+    private let replyBatchers: [ReplyBatcher]
     private let state = Mutex(State())
 
     init(host: String, port: Int, limits: WireLimits, idleTimeoutSeconds: Int, router: RequestRouter,
@@ -53,7 +56,18 @@ public final class Proxy: Sendable {
         self.router = router
         self.metrics = metrics
         self.events = events
-        self.ioQueues = (0..<max(1, ioQueueCount)).map { DispatchQueue(label: "raft.proxy.io.\($0)", qos: .userInitiated) }
+        let queues = (0..<max(1, ioQueueCount)).map { DispatchQueue(label: "raft.proxy.io.\($0)", qos: .userInitiated) }
+        self.ioQueues = queues
+        self.readBatchers = queues.map { ReadBatcher(queue: $0, router: router, clusterSize: router.registry.clusterSize) }
+        self.replyBatchers = queues.map { ReplyBatcher(queue: $0) }
+    }
+
+    func replyBatcher(for connection: Connection) -> ReplyBatcher {
+        replyBatchers[connection.number % replyBatchers.count]
+    }
+
+    func readBatcher(for connection: Connection) -> ReadBatcher {
+        readBatchers[connection.number % readBatchers.count]
     }
 
     /// The port actually bound (useful when the config asks for port 0).
