@@ -5,7 +5,6 @@ public final class ServerMetrics: Sendable {
     struct State {
         var requests: [String: Int] = [:]
         var openConnections = 0
-        var acceptedConnections = 0
     }
 
     private let state = Mutex(State())
@@ -17,10 +16,7 @@ public final class ServerMetrics: Sendable {
     }
 
     func connectionOpened() {
-        state.withLock {
-            $0.openConnections += 1
-            $0.acceptedConnections += 1
-        }
+        state.withLock { $0.openConnections += 1 }
     }
 
     func connectionClosed() {

@@ -95,15 +95,6 @@ public struct JSONObjectWriter {
         member(key, .number(String(int)))
     }
 
-    /// Adds pre-encoded JSON text as a member's value.
-    public mutating func member(_ key: String, rawJSON: String) {
-        writer.raw(first ? "" : ",")
-        first = false
-        writer.raw(JSONWriter.quoted(key))
-        writer.raw(":")
-        writer.raw(rawJSON)
-    }
-
     public func finished() -> String {
         writer.text + "}"
     }

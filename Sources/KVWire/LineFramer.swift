@@ -18,8 +18,6 @@ public struct LineFramer {
         self.limit = limit
     }
 
-    public var hasPartialLine: Bool { !buffer.isEmpty }
-
     /// Adds received bytes and returns the complete lines (and at most one overflow, last).
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [Event] {
         buffer.append(contentsOf: bytes)

@@ -51,15 +51,6 @@ struct EventQueue {
         return top
     }
 
-    /// Removes every message still on its way (used when a scenario wants a quiet network).
-    mutating func dropAllMessages() {
-        let kept = heap.filter { if case .deliver = $0.kind { return false } else { return true } }
-        heap = []
-        for event in kept.sorted(by: precedes) {
-            heap.append(event)
-        }
-    }
-
     private func precedes(_ a: SimEvent, _ b: SimEvent) -> Bool {
         a.time != b.time ? a.time < b.time : a.sequence < b.sequence
     }
