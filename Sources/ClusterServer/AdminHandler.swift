@@ -124,7 +124,7 @@ public final class AdminHandler: Sendable {
                 ("entriesInLog", .number(String(status.entriesInLog))),
                 ("alive", .bool(status.alive)),
                 ("leaderId", status.leaderID.map { .number(String($0)) } ?? .null),
-                ("partitioned", .bool(groups.count > 1 && !(groups.first { $0.contains(status.id) }?.count == registry.clusterSize))),
+                ("partitioned", .bool(groups.count > 1)),
                 ("slowMs", .number(String(slow[status.id]))),
             ]
             if status.alive && status.lastLeaderContact > 0 {

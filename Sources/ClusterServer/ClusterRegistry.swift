@@ -43,14 +43,17 @@ public final class ClusterRegistry: Sendable {
 
     // MARK: - Status
 
+    /// Called after every flush of every node; the routing answers are recomputed (with the lock
+    /// held, so the last writer wins) only when a role, term or liveness changed.
     func update(_ status: NodeStatus, metrics: NodeMetrics? = nil) {
-        let (leader, candidates) = state.withLock { state -> (Int, UInt64) in
+        state.withLock { state in
+            let old = state.statuses[status.id]
             state.statuses[status.id] = status
             if let metrics { state.metrics[status.id] = metrics }
-            return (Self.leader(in: state.statuses) ?? -1, Self.readCandidates(in: state.statuses))
+            guard old.role != status.role || old.term != status.term || old.alive != status.alive else { return }
+            leaderHint.store(Self.leader(in: state.statuses) ?? -1, ordering: .relaxed)
+            readCandidates.store(Self.readCandidates(in: state.statuses), ordering: .relaxed)
         }
-        leaderHint.store(leader, ordering: .relaxed)
-        readCandidates.store(candidates, ordering: .relaxed)
     }
 
     private static func leader(in statuses: [NodeStatus]) -> NodeID? {

@@ -118,11 +118,18 @@ final class Connection: @unchecked Sendable {
 
     private func endOfInput() {
         inputClosed = true
-        if let readSource {
-            if readPaused { readSource.resume(); readPaused = false }
-            readSource.cancel()
-            self.readSource = nil
+        stopReading()
+    }
+
+    /// Cancels the read source (a suspended source must be resumed to be cancelled).
+    private func stopReading() {
+        guard let readSource else { return }
+        if readPaused {
+            readSource.resume()
+            readPaused = false
         }
+        readSource.cancel()
+        self.readSource = nil
     }
 
     private func pauseReading() {
@@ -231,11 +238,7 @@ final class Connection: @unchecked Sendable {
     func closeNow() {
         guard !closed else { return }
         closed = true
-        if let readSource {
-            if readPaused { readSource.resume(); readPaused = false }
-            readSource.cancel()
-            self.readSource = nil
-        }
+        stopReading()
         if let writeSource {
             writeSource.cancel()
             self.writeSource = nil

@@ -59,15 +59,8 @@ public final class NodeHost: @unchecked Sendable {
         queue.async { self.enqueueProposal(text, waiter: waiter) }
     }
 
-    /// Reads the applied state ("eventual"); nil result when the node is down.
-    public func read(_ key: String, reply: @escaping @Sendable (_ alive: Bool, _ value: String?) -> Void) {
-        queue.async {
-            guard let running = self.running else { return reply(false, nil) }
-            reply(true, running.machine.get(key))
-        }
-    }
-
-    /// Several eventual reads at once; `reply` gets their values in order, or nil when the node is down.
+    /// Reads the applied state ("eventual"), several keys at once; `reply` gets their values in
+    /// order, or nil when the node is down.
     public func readBatch(_ keys: [String], reply: @escaping @Sendable ([String?]?) -> Void) {
         queue.async {
             guard let running = self.running else { return reply(nil) }

@@ -62,15 +62,7 @@ final class ReadBatcher: @unchecked Sendable {
             return
         }
         for (read, value) in zip(reads, values) {
-            let line: String
-            if let value {
-                router.metrics.countRequest(op: "get", outcome: "ok")
-                line = ClientResponse.ok(key: read.key, value: value, id: read.id)
-            } else {
-                router.metrics.countRequest(op: "get", outcome: "not_found")
-                line = ClientResponse.notFound(key: read.key, id: read.id)
-            }
-            read.connection.fill(read.sequence, line)
+            read.connection.fill(read.sequence, router.readAnswer(key: read.key, value: value, id: read.id))
         }
     }
 }

@@ -68,6 +68,16 @@ public final class RequestRouter: Sendable {
 
     // MARK: - Reads
 
+    /// The answer to a read that found `value` (nil: no such key), counted in the metrics.
+    func readAnswer(key: String, value: String?, id: JSONValue?) -> String {
+        if let value {
+            metrics.countRequest(op: "get", outcome: "ok")
+            return ClientResponse.ok(key: key, value: value, id: id)
+        }
+        metrics.countRequest(op: "get", outcome: "not_found")
+        return ClientResponse.notFound(key: key, id: id)
+    }
+
     func read(_ key: String, id: JSONValue?, deadline: UInt64, respond: @escaping @Sendable (String) -> Void) {
         guard let node = registry.pickReadNode() else {
             if MonotonicClock.now() >= deadline {
@@ -79,17 +89,11 @@ public final class RequestRouter: Sendable {
             }
             return
         }
-        registry.host(node).read(key) { alive, value in
-            guard alive else {
+        registry.host(node).readBatch([key]) { values in
+            guard let values else {
                 return self.read(key, id: id, deadline: deadline, respond: respond)
             }
-            if let value {
-                self.metrics.countRequest(op: "get", outcome: "ok")
-                respond(ClientResponse.ok(key: key, value: value, id: id))
-            } else {
-                self.metrics.countRequest(op: "get", outcome: "not_found")
-                respond(ClientResponse.notFound(key: key, id: id))
-            }
+            respond(self.readAnswer(key: key, value: values[0], id: id))
         }
     }
 
@@ -109,12 +113,8 @@ public final class RequestRouter: Sendable {
         }
         registry.host(leader).readLinearizable(key) { outcome in
             switch outcome {
-            case .value(let value?):
-                self.metrics.countRequest(op: "get", outcome: "ok")
-                respond(ClientResponse.ok(key: key, value: value, id: id))
-            case .value(nil):
-                self.metrics.countRequest(op: "get", outcome: "not_found")
-                respond(ClientResponse.notFound(key: key, id: id))
+            case .value(let value):
+                respond(self.readAnswer(key: key, value: value, id: id))
             case .retry:
                 self.retryQueue.asyncAfter(deadline: .now() + .milliseconds(5)) {
                     self.linearizableRead(key, id: id, deadline: deadline, respond: respond)

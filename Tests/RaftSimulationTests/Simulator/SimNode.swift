@@ -76,8 +76,7 @@ struct SimNode {
         incarnation += 1
         let restored = RaftLog.restoring(snapshotIndex: durableSnapshot?.index ?? 0, snapshotTerm: durableSnapshot?.term ?? 0,
                                          stored: durableLog)!
-        if restored.droppedStale { durableLog.removeAll() }
-        durableLog = restored.log.entries
+        durableLog = restored.log.entries  // a stale suffix is dropped from the disk too, as the runtime does
         raft = RaftNode(id: id, clusterSize: clusterSize, config: config, hardState: durableHardState,
                         log: restored.log, snapshot: durableSnapshot, seed: seed)
         appliedIndex = durableSnapshot?.index ?? 0
