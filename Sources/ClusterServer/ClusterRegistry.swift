@@ -1,80 +1,140 @@
 import Dispatch
 import RaftCore
+import RaftEngine
 import Synchronization
 
-/// The cluster's switchboard: every node's last published status, the route for Raft messages
-/// between node queues, and the fault switches (partitions, slow nodes) that admin requests flip.
-/// All state sits behind one lock; calls into nodes happen after the lock is released. The two
-/// answers every client request needs — who leads, who may serve a read — are also kept in
-/// atomics, so the request path never waits for the lock.
+/// What this process knows about the cluster: the nodes it hosts, the last status of every node
+/// (published by its own nodes after each flush; reported by peer processes over TCP), and the
+/// two answers every client request needs — who leads, who may serve an eventual read — kept in
+/// atomics so the request path never waits for the lock. Calls into nodes happen after the lock
+/// is released.
 public final class ClusterRegistry: Sendable {
     struct State {
-        var statuses: [NodeStatus]
-        var metrics: [NodeMetrics]
-        /// Partition group of each node; nodes talk only inside their group.
-        var groupOf: [Int]
-        /// Extra delay for every message to or from a node, in milliseconds.
-        var slowMs: [Int]
+        var hosts: [NodeID: NodeHost] = [:]
+        var statuses: [NodeID: NodeStatus] = [:]
+        var metrics: [NodeID: NodeMetrics] = [:]
+        /// Monotonic time a peer's status arrived; statuses of local nodes are not in here.
+        var heardAt: [NodeID: UInt64] = [:]
+        /// Client and HTTP addresses of members, from the config file and from configurations.
+        var addresses: [NodeID: MemberAddresses] = [:]
     }
 
-    public let clusterSize: Int
-    private let state: Mutex<State>
-    /// The leader (-1: none) and a bit per live node that may serve an eventual read.
+    /// Node ids are limited so that read routing fits in one atomic word.
+    public static let maxNodeID = 63
+    /// A peer's status older than this counts as "not heard from": the node shows as down.
+    static let peerStatusTTL: UInt64 = 1_500_000_000
+
+    private let state = Mutex(State())
+    /// The leader (-1: none) and a bit per local live node that may serve an eventual read.
     private let leaderHint = Atomic<Int>(-1)
     private let readCandidates = Atomic<UInt64>(0)
-    /// True while a partition or a message delay is in force; routing skips the lock otherwise.
-    private let faultsActive = Atomic<Bool>(false)
-    private let hosts: [NodeHost]
 
-    init(clusterSize: Int, hosts: [NodeHost]) {
-        precondition(clusterSize <= 64, "at most 64 nodes")
-        self.clusterSize = clusterSize
-        self.hosts = hosts
-        state = Mutex(State(statuses: (0..<clusterSize).map { NodeStatus.down($0) },
-                            metrics: Array(repeating: NodeMetrics(), count: clusterSize),
-                            groupOf: Array(repeating: 0, count: clusterSize),
-                            slowMs: Array(repeating: 0, count: clusterSize)))
-        for host in hosts { host.registry = self }
+    init(addresses: [NodeID: MemberAddresses] = [:]) {
+        state.withLock { $0.addresses = addresses }
     }
 
-    public var allHosts: [NodeHost] { hosts }
+    // MARK: - Hosts in this process
 
-    public func host(_ id: NodeID) -> NodeHost { hosts[id] }
-
-    // MARK: - Status
-
-    /// Called after every flush of every node; the routing answers are recomputed (with the lock
-    /// held, so the last writer wins) only when a role, term or liveness changed.
-    func update(_ status: NodeStatus, metrics: NodeMetrics? = nil) {
+    func add(_ host: NodeHost) {
         state.withLock { state in
-            let old = state.statuses[status.id]
-            state.statuses[status.id] = status
-            if let metrics { state.metrics[status.id] = metrics }
-            guard old.role != status.role || old.term != status.term || old.alive != status.alive else { return }
-            leaderHint.store(Self.leader(in: state.statuses) ?? -1, ordering: .relaxed)
-            readCandidates.store(Self.readCandidates(in: state.statuses), ordering: .relaxed)
+            state.hosts[host.id] = host
+            if state.statuses[host.id] == nil { state.statuses[host.id] = .down(host.id) }
         }
     }
 
-    private static func leader(in statuses: [NodeStatus]) -> NodeID? {
+    /// Forgets a local host (a removed node, stopped).
+    func removeHost(_ id: NodeID) {
+        state.withLock { state in
+            state.hosts.removeValue(forKey: id)
+            state.statuses.removeValue(forKey: id)
+            state.metrics.removeValue(forKey: id)
+            recomputeRouting(state)
+        }
+    }
+
+    public func host(_ id: NodeID) -> NodeHost? { state.withLock { $0.hosts[id] } }
+
+    /// The hosts of this process, by id.
+    public var localHosts: [NodeHost] {
+        state.withLock { state in state.hosts.keys.sorted().map { state.hosts[$0]! } }
+    }
+
+    public var localIDs: [NodeID] { state.withLock { $0.hosts.keys.sorted() } }
+
+    // MARK: - Status
+
+    /// A local node published its status (after every flush). The routing answers are
+    /// recomputed only when a role, term or liveness changed.
+    func update(_ status: NodeStatus, metrics: NodeMetrics? = nil) {
+        state.withLock { state in
+            guard state.hosts[status.id] != nil else { return }
+            let old = state.statuses[status.id]
+            state.statuses[status.id] = status
+            if let metrics { state.metrics[status.id] = metrics }
+            learnAddresses(from: status.configuration, &state)
+            guard old?.role != status.role || old?.term != status.term || old?.alive != status.alive else { return }
+            recomputeRouting(state)
+        }
+    }
+
+    /// A peer process reported its node's status.
+    func updateFromPeer(_ status: NodeStatus, metrics: NodeMetrics?) {
+        let now = MonotonicClock.now()
+        state.withLock { state in
+            guard state.hosts[status.id] == nil else { return }
+            state.statuses[status.id] = status
+            state.heardAt[status.id] = now
+            if let metrics { state.metrics[status.id] = metrics }
+            learnAddresses(from: status.configuration, &state)
+            recomputeRouting(state)
+        }
+    }
+
+    /// Marks peers not heard from lately as down (called periodically with one node per process).
+    func expireSilentPeers() {
+        let now = MonotonicClock.now()
+        state.withLock { state in
+            var changed = false
+            for (id, heard) in state.heardAt where now - heard > Self.peerStatusTTL && state.statuses[id]?.alive == true {
+                state.statuses[id] = .down(id, failure: "not heard from", configuration: state.statuses[id]?.configuration ?? .empty)
+                changed = true
+            }
+            if changed { recomputeRouting(state) }
+        }
+    }
+
+    private func learnAddresses(from configuration: ClusterConfiguration, _ state: inout State) {
+        for member in configuration.members where !member.context.isEmpty {
+            if let addresses = MemberAddresses(context: member.context) { state.addresses[member.id] = addresses }
+        }
+    }
+
+    private func recomputeRouting(_ state: State) {
+        leaderHint.store(Self.leader(in: state.statuses) ?? -1, ordering: .relaxed)
+        readCandidates.store(Self.readCandidates(in: state), ordering: .relaxed)
+    }
+
+    private static func leader(in statuses: [NodeID: NodeStatus]) -> NodeID? {
         var best: NodeStatus?
-        for status in statuses where status.alive && status.role == "leader" {
-            if best == nil || status.term > best!.term { best = status }
+        for id in statuses.keys.sorted() {
+            let status = statuses[id]!
+            if status.alive && status.role == "leader" && (best == nil || status.term > best!.term) { best = status }
         }
         return best?.id
     }
 
-    /// Live followers; the leader when no follower is alive (one node); any live node otherwise.
-    private static func readCandidates(in statuses: [NodeStatus]) -> UInt64 {
+    /// Local live followers (learners included); the local leader when no follower is alive
+    /// (one node, or one node per process); any local live node otherwise.
+    private static func readCandidates(in state: State) -> UInt64 {
         func mask(_ nodes: [NodeStatus]) -> UInt64 { nodes.reduce(0) { $0 | (1 << UInt64($1.id)) } }
-        let alive = statuses.filter(\.alive)
+        let alive = state.hosts.keys.compactMap { state.statuses[$0] }.filter(\.alive)
         let followers = alive.filter { $0.role != "leader" }
         return followers.isEmpty ? mask(alive) : mask(followers)
     }
 
-    public func metrics(of node: NodeID) -> NodeMetrics { state.withLock { $0.metrics[node] } }
+    public func metrics(of node: NodeID) -> NodeMetrics? { state.withLock { $0.metrics[node] } }
 
-    public var statuses: [NodeStatus] { state.withLock { $0.statuses } }
+    public func status(of node: NodeID) -> NodeStatus? { state.withLock { $0.statuses[node] } }
 
     /// The live leader of the highest term, if any.
     public var leader: NodeID? {
@@ -82,8 +142,15 @@ public final class ClusterRegistry: Sendable {
         return leader >= 0 ? leader : nil
     }
 
-    /// A random live follower for an eventual read; the leader when no follower is alive
-    /// (a one-node cluster); any live node otherwise.
+    /// A random live node that believes it leads, whatever its term — how the unsafe switch
+    /// sends a linearizable read to a deposed leader that has not noticed.
+    public var anySelfProclaimedLeader: NodeID? {
+        state.withLock { state in
+            state.statuses.values.filter { $0.alive && $0.role == "leader" }.map(\.id).sorted().randomElement()
+        }
+    }
+
+    /// A random local live follower for an eventual read (see `readCandidates`).
     public func pickReadNode() -> NodeID? {
         var candidates = readCandidates.load(ordering: .relaxed)
         let count = candidates.nonzeroBitCount
@@ -92,74 +159,37 @@ public final class ClusterRegistry: Sendable {
         return candidates.trailingZeroBitCount
     }
 
-    // MARK: - Routing and faults
-
-    /// Delivers `envelope` to its target's queue, unless a partition separates the two nodes;
-    /// a slow node's messages wait on a timer first.
-    func route(_ envelope: Envelope) {
-        guard envelope.to >= 0, envelope.to < hosts.count else { return }
-        guard faultsActive.load(ordering: .relaxed) else {
-            hosts[envelope.to].deliver(envelope)
-            return
-        }
-        let delayMs: Int? = state.withLock { state in
-            guard state.groupOf[envelope.from] == state.groupOf[envelope.to] else { return nil }
-            return state.slowMs[envelope.from] + state.slowMs[envelope.to]
-        }
-        guard let delayMs else { return }
-        let decision = (target: hosts[envelope.to], delayMs: delayMs)
-        if decision.delayMs > 0 {
-            decision.target.queue.asyncAfter(deadline: .now() + .milliseconds(decision.delayMs)) {
-                decision.target.receive(envelope)
+    /// The configuration the cluster is in, as best this process knows: the one of the node
+    /// with the latest configuration entry among live nodes (a leader's first on a tie).
+    public var configuration: (configuration: ClusterConfiguration, index: LogIndex, committed: Bool)? {
+        state.withLock { state in
+            var best: NodeStatus?
+            for id in state.statuses.keys.sorted() {
+                let status = state.statuses[id]!
+                guard status.alive else { continue }
+                if best == nil || status.configurationIndex > best!.configurationIndex
+                    || (status.configurationIndex == best!.configurationIndex && status.role == "leader") {
+                    best = status
+                }
             }
-        } else {
-            decision.target.deliver(envelope)
+            return best.map { ($0.configuration, $0.configurationIndex, $0.configurationCommitted) }
         }
     }
 
-    /// Nodes talk only inside their group; nodes left out of every group are each alone.
-    public func setPartition(_ groups: [[NodeID]]) {
-        state.withLock { state in
-            var groupOf = Array(repeating: -1, count: clusterSize)
-            for (number, group) in groups.enumerated() {
-                for node in group { groupOf[node] = number }
-            }
-            for node in 0..<clusterSize where groupOf[node] == -1 { groupOf[node] = groups.count + node }
-            state.groupOf = groupOf
-            publishFaults(state)
+    /// Every node worth showing: members of the configuration, nodes hosted here, peers heard
+    /// from; by id. Members nobody has heard of are down.
+    public var statuses: [NodeStatus] {
+        let configuration = self.configuration?.configuration
+        return state.withLock { state in
+            var ids = Set(state.hosts.keys).union(configuration?.ids ?? [])
+            for (id, status) in state.statuses where status.alive || state.hosts[id] != nil { ids.insert(id) }
+            return ids.sorted().map { state.statuses[$0] ?? .down($0) }
         }
     }
 
-    public func setSlow(node: NodeID, delayMs: Int) {
-        state.withLock { state in
-            state.slowMs[node] = delayMs
-            publishFaults(state)
-        }
-    }
+    public func addresses(of node: NodeID) -> MemberAddresses? { state.withLock { $0.addresses[node] } }
 
-    /// Removes every partition and message delay.
-    public func heal() {
-        state.withLock { state in
-            state.groupOf = Array(repeating: 0, count: clusterSize)
-            state.slowMs = Array(repeating: 0, count: clusterSize)
-            publishFaults(state)
-        }
+    func setAddresses(_ addresses: MemberAddresses, of node: NodeID) {
+        state.withLock { $0.addresses[node] = addresses }
     }
-
-    /// Called with the lock held, so the flag always matches the last change.
-    private func publishFaults(_ state: State) {
-        let partitioned = state.groupOf.contains { $0 != state.groupOf[0] }
-        faultsActive.store(partitioned || state.slowMs.contains { $0 > 0 }, ordering: .relaxed)
-    }
-
-    /// The partition groups, as lists of node ids (one list when whole).
-    public var partitionGroups: [[NodeID]] {
-        state.withLock { state in
-            var groups: [Int: [NodeID]] = [:]
-            for (node, group) in state.groupOf.enumerated() { groups[group, default: []].append(node) }
-            return groups.keys.sorted().map { groups[$0]! }
-        }
-    }
-
-    public var slowDelays: [Int] { state.withLock { $0.slowMs } }
 }

@@ -1,5 +1,6 @@
 import JSONText
 import KVWire
+import RaftEngine
 
 /// `{"admin":"metrics"}`: cluster, per-node and client figures as JSON, or in the Prometheus
 /// text exposition format with `"format":"prometheus"`.
@@ -10,7 +11,7 @@ struct MetricsReport: Sendable {
     func jsonResponse(id: JSONValue?) -> String {
         let statuses = registry.statuses
         let nodes: [JSONValue] = statuses.map { status in
-            let metrics = registry.metrics(of: status.id)
+            let metrics = registry.metrics(of: status.id) ?? NodeMetrics()
             let fsync = metrics.fsyncLatency.percentiles
             return .object(JSONObject([
                 ("id", number(status.id)), ("alive", .bool(status.alive)), ("role", .string(status.role)),
@@ -45,7 +46,7 @@ struct MetricsReport: Sendable {
             }
         }
         let statuses = registry.statuses
-        let perNode = statuses.map { ($0, registry.metrics(of: $0.id)) }
+        let perNode = statuses.map { ($0, registry.metrics(of: $0.id) ?? NodeMetrics()) }
         func nodeSamples(_ value: (NodeStatus, NodeMetrics) -> Int) -> [(labels: String, value: Int)] {
             perNode.map { ("node=\"\($0.0.id)\"", value($0.0, $0.1)) }
         }

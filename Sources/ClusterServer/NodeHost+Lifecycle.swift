@@ -1,139 +1,202 @@
 import Dispatch
 import KVStore
 import RaftCore
+import RaftEngine
 import RaftStorage
 
-/// The live half of a node. @unchecked Sendable: confined to its host's queue; other queues
-/// only carry it back to that queue as an identity token.
-final class RunningNode: @unchecked Sendable {
-    var raft: RaftNode
-    let logStore: LogStore
-    let metaStore: MetaStore
-    let snapshotStore: SnapshotStore
-    var machine: KVStateMachine
-    /// Appended proposals by log index, waiting to be applied (or overwritten).
-    var pending: [LogIndex: PendingWrite] = [:]
-    /// Proposals received since the last flush; appended together (group commit).
-    var waiting: [(command: String, waiter: WriteWaiter)] = []
-    /// Linearizable reads: new ones (asked at the next flush), ones waiting for the leadership
-    /// round, and confirmed ones waiting for the state machine to reach their index.
-    var newReads: [PendingRead] = []
-    var unconfirmedReads: [UInt64: PendingRead] = [:]
-    var confirmedReads: [(index: LogIndex, read: PendingRead)] = []
-    var nextReadID: UInt64 = 1
-    /// A snapshot is being serialized off the queue; who waits for it.
-    var snapshotInProgress = false
-    var snapshotWaiters: [@Sendable (Result<LogIndex, SnapshotFailure>) -> Void] = []
-    let timer: DispatchSourceTimer
-
-    struct PendingRead {
-        var id: UInt64
-        var key: String
-        var reply: @Sendable (LinearizableReadOutcome) -> Void
-    }
-
-    struct PendingWrite {
-        var term: Term
-        var waiter: WriteWaiter
-    }
-
-    init(raft: RaftNode, stores: NodeStores, machine: KVStateMachine, timer: DispatchSourceTimer) {
-        self.raft = raft
-        self.logStore = stores.log
-        self.metaStore = stores.meta
-        self.snapshotStore = stores.snapshot
-        self.machine = machine
-        self.timer = timer
-    }
-}
-
-/// Why a snapshot could not be taken.
-public struct SnapshotFailure: Error, Sendable, CustomStringConvertible {
-    public var reason: String
-    public var description: String { reason }
-}
-
+/// Starting, running and stopping a node on its queue.
 extension NodeHost {
-    /// Loads meta and log, builds the core and starts the timer. Returns why it failed, if it did.
+    /// Loads meta, snapshot and log, builds the engine and starts the timer. Returns why it
+    /// failed, if it did.
     func start() -> String? {
         dispatchPrecondition(condition: .onQueue(queue))
-        let stores = storage.stores(for: id)
-        let hardState: HardState
-        let snapshot: Snapshot?
-        let loaded: LoadedLog
-        let restored: RaftLog
-        let machine: KVStateMachine
+        let seed = settings.seed.map { $0 &+ UInt64(id) &+ UInt64(restarts) &* 7919 } ?? UInt64.random(in: .min ... .max)
+        let logName = storage.logName(for: id)
+        let hooks = EngineHooks(
+            send: { [weak self] envelopes in self?.switchboard?.route(envelopes) },
+            log: { [weak self] level, text in self?.report(level, text) },
+            stopped: { [weak self] reason in self?.engineFailed(reason) },
+            clock: { MonotonicClock.now() })
+        let started: (KVEngine, LoadReport)
         do {
-            hardState = try stores.meta.load()
-            snapshot = try stores.snapshot.load()
-            loaded = try stores.log.load()
-            let base = (index: snapshot?.index ?? 0, term: snapshot?.term ?? 0)
-            guard let restoring = RaftLog.restoring(snapshotIndex: base.index, snapshotTerm: base.term, stored: loaded.entries) else {
-                throw StorageError.damaged(file: storage.logName(for: id), line: 1,
-                                           reason: "the log starts at entry \(loaded.entries.first?.index ?? 0), leaving a gap after the snapshot through \(base.index)")
-            }
-            restored = restoring.log
-            if restoring.droppedStale {
-                try stores.log.replace(with: [])
-            } else if let first = loaded.entries.first, first.index <= base.index {
-                try stores.log.compact(through: base.index)  // a crash came between snapshot and compaction
-            }
-            machine = try snapshot.map { try KVStateMachine(restoring: $0.data, appliedIndex: $0.index) } ?? KVStateMachine()
+            started = try KVEngine.start(id: id, bootstrap: settings.bootstrap, raftConfig: settings.raftConfig,
+                                         stores: storage.stores(for: id), seed: seed, hooks: hooks,
+                                         executor: DispatchExecutor(queue: queue),
+                                         snapshotEveryEntries: settings.snapshotEveryEntries, logName: logName)
         } catch {
-            stores.log.close()
             let reason = "\(error)"
+            failure = reason
+            restartWhenDiskWorks = false
             events.log(.error, node: id, "cannot start: \(reason); this node stays down while the others serve")
-            registry?.update(NodeStatus.down(id, failure: reason))
+            publishDown(configuration: .empty)
             return reason
         }
-        let seedValue = seed.map { $0 &+ UInt64(id) &+ UInt64(restarts) &* 7919 } ?? UInt64.random(in: .min ... .max)
-        let raft = RaftNode(id: id, clusterSize: clusterSize, config: raftConfig, hardState: hardState,
-                            log: restored, snapshot: snapshot, seed: seedValue)
-        let timer = DispatchSource.makeTimerSource(queue: queue)
-        let running = RunningNode(raft: raft, stores: stores, machine: machine, timer: timer)
-        self.running = running
+        let (engine, loaded) = started
+        engine.metrics = carriedMetrics
+        engine.slowPersistWarningNanos = settings.slowWriteWarningNanos
+        self.engine = engine
+        failure = nil
+        restartWhenDiskWorks = false
         restarts += 1
-        timer.schedule(deadline: .now() + .nanoseconds(Int(tickNanos)), repeating: .nanoseconds(Int(tickNanos)),
-                       leeway: .nanoseconds(Int(tickNanos / 10)))
-        timer.setEventHandler { [weak self] in self?.tick() }
+        lastCommitIndex = engine.raft.commitIndex
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        let tick = Int(settings.tickNanos)
+        timer.schedule(deadline: .now() + .nanoseconds(tick), repeating: .nanoseconds(tick), leeway: .nanoseconds(tick / 10))
+        timer.setEventHandler { [weak self] in self?.timerFired() }
         timer.resume()
+        self.timer = timer
         let torn = loaded.droppedTornTail ? " (dropped a torn final line)" : ""
-        let fromSnapshot = snapshot.map { "restored a snapshot through entry \($0.index) (\(machine.count) keys), " } ?? ""
-        events.log(node: id, "started: \(fromSnapshot)replayed \(restored.entries.count) entries from \(storage.logName(for: id))\(torn); term \(hardState.term), voted for \(hardState.votedFor.map(String.init) ?? "nobody")")
+        let stale = loaded.droppedStaleSuffix ? " (dropped entries a later snapshot replaced)" : ""
+        let fromSnapshot = loaded.snapshotIndex.map { "restored a snapshot through entry \($0) (\(loaded.stateItems) keys), " } ?? ""
+        let vote = loaded.hardState.votedFor.map(String.init) ?? "nobody"
+        events.log(node: id, "started: \(fromSnapshot)replayed \(loaded.entriesReplayed) entries from \(logName)\(torn)\(stale); term \(loaded.hardState.term), voted for \(vote); \(engine.raft.configuration)")
         publishStatus()
         return nil
     }
 
+    /// Stops the node (kill, or a failure): timer, engine, files.
     func stopRunning(reason: String) {
         dispatchPrecondition(condition: .onQueue(queue))
-        guard let running else { return }
-        running.timer.cancel()
-        failWaiters(running, outcome: .unknown)
-        running.logStore.close()
-        self.running = nil
+        guard let engine else { return }
+        timer?.cancel()
+        timer = nil
+        carriedMetrics = engine.metrics
+        engine.stop()
+        self.engine = nil
         flushScheduled = false
-        events.log(.warning, node: id, "\(reason): timer stopped, memory dropped; \(running.raft.log.lastIndex) entries remain on disk")
-        registry?.update(NodeStatus.down(id))
+        events.log(.warning, node: id, "\(reason): timer stopped, memory dropped; \(engine.raft.log.lastIndex) entries remain on disk")
+        publishDown(configuration: engine.raft.configuration)
     }
 
-    func failWaiters(_ running: RunningNode, outcome: WriteOutcome) {
-        for index in running.pending.keys.sorted() {
-            running.pending[index]!.waiter.finish(outcome)
+    /// Tells the registry the node is down, and why.
+    func publishDown(configuration: ClusterConfiguration) {
+        var status = NodeStatus.down(id, failure: failure, configuration: configuration)
+        status.diskFault = diskFaultDescription
+        registry?.update(status)
+    }
+
+    /// The injected fault of this node's disk, in words (nil: none).
+    var diskFaultDescription: String? {
+        guard let disk else { return nil }
+        if disk.full { return "full" }
+        let slow = disk.slowSyncMs
+        return slow > 0 ? "slow \(slow) ms" : nil
+    }
+
+    /// The engine stopped itself because a write failed: nothing in memory can be trusted to
+    /// match the disk, so the node goes down, acknowledging nothing more. It comes back by itself
+    /// once the disk takes writes again (after `heal` for an injected full disk).
+    private func engineFailed(_ reason: String) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        failure = reason
+        events.log(.error, node: id, "\(reason); stopping rather than acknowledging what is not on disk")
+        stopRunning(reason: "storage failure")
+        restartWhenDiskWorks = true
+        retryAfterDiskFailure()
+    }
+
+    /// Tries to start again every few seconds while the disk is not (known to be) full.
+    private func retryAfterDiskFailure() {
+        queue.asyncAfter(deadline: .now() + .seconds(3)) { [weak self] in
+            guard let self, self.engine == nil, self.restartWhenDiskWorks else { return }
+            if self.disk?.full == true { return self.retryAfterDiskFailure() }
+            self.events.log(node: self.id, "retrying after the storage failure")
+            if self.start() != nil { self.retryAfterDiskFailure() }
         }
-        running.pending.removeAll()
-        for item in running.waiting {
-            item.waiter.finish(.nodeDown)
+    }
+
+    /// Disk faults were cleared (`heal`): a node a failing disk took down starts again.
+    func diskHealed() {
+        queue.async {
+            guard self.engine == nil, self.restartWhenDiskWorks else { return }
+            self.events.log(node: self.id, "disk healed: restarting from the files")
+            _ = self.start()
         }
-        running.waiting.removeAll()
-        for read in running.newReads + Array(running.unconfirmedReads.values) + running.confirmedReads.map(\.read) {
-            read.reply(.retry)
+    }
+
+    private func timerFired() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard ticking, let engine else { return }
+        engine.tick()
+        if engine.raft.isLeader { lastLeaderContact = MonotonicClock.now() }
+        scheduleFlush()
+    }
+
+    func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        queue.async { self.flush() }
+    }
+
+    func flush() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        flushScheduled = false
+        guard let engine else { return }
+        engine.flush()
+        guard self.engine === engine else { return }  // it failed during the flush
+        reportCommitsPeriodically(engine)
+        publishStatus()
+    }
+
+    func report(_ level: EngineLogLevel, _ text: String) {
+        switch level {
+        case .debug: events.log(.debug, node: id, text)
+        case .info: events.log(.info, node: id, text)
+        case .warning: events.log(.warning, node: id, text)
+        case .error: events.log(.error, node: id, text)
         }
-        running.newReads.removeAll()
-        running.unconfirmedReads.removeAll()
-        running.confirmedReads.removeAll()
-        for waiter in running.snapshotWaiters {
-            waiter(.failure(SnapshotFailure(reason: "the node went down")))
+    }
+
+    /// "entries committed", summarised: the leader reports at most once a second.
+    private func reportCommitsPeriodically(_ engine: KVEngine) {
+        let commit = engine.raft.commitIndex
+        defer { lastCommitIndex = commit }
+        guard engine.raft.isLeader else {
+            unreportedCommits = 0
+            return
         }
-        running.snapshotWaiters.removeAll()
+        unreportedCommits += max(0, commit - lastCommitIndex)
+        guard unreportedCommits > 0 else { return }
+        let now = MonotonicClock.now()
+        guard now - lastCommitReport >= 1_000_000_000 else { return }
+        events.log(node: id, unreportedCommits == 1 ? "committed entry \(commit)" : "committed \(unreportedCommits) entries, through \(commit)")
+        unreportedCommits = 0
+        lastCommitReport = now
+    }
+
+    func publishStatus() {
+        guard let registry, let engine else { return }
+        let raft = engine.raft
+        let role: String
+        switch raft.roleKind {
+        case .follower: role = "follower"
+        case .preCandidate: role = "precandidate"
+        case .candidate: role = "candidate"
+        case .leader: role = "leader"
+        }
+        registry.update(NodeStatus(id: id, role: role, term: raft.term, votedFor: raft.votedFor, leaderID: raft.leaderID,
+                                   commitIndex: raft.commitIndex, lastApplied: engine.machine.appliedIndex,
+                                   logLength: raft.log.lastIndex, snapshotIndex: raft.log.snapshotIndex,
+                                   entriesInLog: raft.log.entries.count, alive: true, lastLeaderContact: lastLeaderContact,
+                                   failure: nil, configuration: raft.configuration, configurationIndex: raft.configurationIndex,
+                                   configurationCommitted: !raft.configurationChangePending,
+                                   electionElapsed: raft.electionElapsed, electionTimeout: raft.electionTimeout,
+                                   replication: raft.replicationStatus, transferee: raft.transferee,
+                                   diskFault: diskFaultDescription),
+                        metrics: engine.metrics)
+    }
+}
+
+/// Runs slow engine work on a global queue and comes back on the node's queue.
+struct DispatchExecutor: EngineExecutor {
+    let queue: DispatchQueue
+
+    func offload<T: Sendable>(_ work: @escaping @Sendable () -> T, then: @escaping @Sendable (T) -> Void) {
+        // At the nodes' own priority: a lower class starves under load, and the log grows for
+        // as long as the snapshot waits.
+        DispatchQueue.global(qos: .userInitiated).async {
+            let result = work()
+            queue.async { then(result) }
+        }
     }
 }

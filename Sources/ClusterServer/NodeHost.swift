@@ -1,92 +1,137 @@
 import Dispatch
 import KVStore
 import RaftCore
+import RaftEngine
 import RaftStorage
 
-/// One node of the cluster: a serial DispatchQueue that owns a `RaftNode`, its stores, its
-/// key-value state machine and its waiting clients, and a DispatchSourceTimer on that queue
-/// that ticks the core. Other code reaches it only through the methods below, which hop onto
-/// the queue. `kill()` drops everything but the disk; `restart()` rebuilds from the disk.
+/// A write waiting for its fate. `appended()` comes first when a leader accepted the write;
+/// `finish` comes exactly once. Called on a node's queue; implementations must be thread-safe.
+public protocol WriteWaiter: AnyObject, Sendable {
+    func appended()
+    func finish(_ outcome: WriteOutcome<KVResult>)
+}
+
+/// How every node of this server is set up.
+struct NodeSettings: Sendable {
+    /// The configuration of a fresh cluster (`.empty` for a node waiting to be added).
+    var bootstrap: ClusterConfiguration
+    var raftConfig: RaftConfig
+    var tickNanos: UInt64
+    var snapshotEveryEntries: Int
+    /// Fixes the election randomness (node i, restart r: seed + i + 7919·r); nil: random.
+    var seed: UInt64?
+    /// Writes slower than this are reported (the heartbeat interval).
+    var slowWriteWarningNanos: UInt64
+    /// The "break it on purpose" switch: a leader answers linearizable reads from its own state.
+    var unsafeLocalReads: Bool
+}
+
+/// One node of the cluster: a serial DispatchQueue that owns the node's engine (the core, its
+/// stores, the key-value map and the clients waiting on it) and a DispatchSourceTimer on that
+/// queue that ticks it. Other code reaches it only through the methods below, which hop onto the
+/// queue. `kill()` drops everything but the disk; `restart()` rebuilds from the disk.
 ///
 /// @unchecked Sendable: every mutable field is touched only on `queue`.
 public final class NodeHost: @unchecked Sendable {
     public let id: NodeID
     public let queue: DispatchQueue
-    let clusterSize: Int
-    let raftConfig: RaftConfig
-    let tickNanos: UInt64
+    let settings: NodeSettings
     let storage: NodeStorage
     let events: EventLog
-    let seed: UInt64?
-    /// Snapshot after this many applied entries past the last snapshot (0: only on request).
-    let snapshotEveryEntries: Int
     weak var registry: ClusterRegistry?
+    weak var switchboard: Switchboard?
 
-    /// The live half of the node; nil while it is down.
-    var running: RunningNode?
+    /// The live node; nil while it is down.
+    var engine: KVEngine?
+    var timer: DispatchSourceTimer?
     var flushScheduled = false
+    /// Ticks advance the node only while this is true (false while the cluster is paused).
+    var ticking = true
     var lastLeaderContact: UInt64 = 0
     var restarts = 0
     /// Counters that survive restarts of the node (the process keeps them).
-    var metrics = NodeMetrics()
+    var carriedMetrics = NodeMetrics()
+    /// Why the node is down, when it did not go down on request.
+    var failure: String?
+    /// The failure was a storage write: try to come back once the disk works again.
+    var restartWhenDiskWorks = false
     /// Commits not yet reported in the event log, and when the last report went out.
     var unreportedCommits = 0
     var lastCommitReport: UInt64 = 0
+    var lastCommitIndex: LogIndex = 0
 
-    init(id: NodeID, clusterSize: Int, raftConfig: RaftConfig, tickMs: Int, storage: NodeStorage,
-         events: EventLog, seed: UInt64?, snapshotEveryEntries: Int) {
-        self.snapshotEveryEntries = snapshotEveryEntries
+    init(id: NodeID, settings: NodeSettings, storage: NodeStorage, events: EventLog) {
         self.id = id
         self.queue = DispatchQueue(label: "raft.node.\(id)", qos: .userInitiated)
-        self.clusterSize = clusterSize
-        self.raftConfig = raftConfig
-        self.tickNanos = UInt64(tickMs) * 1_000_000
+        self.settings = settings
         self.storage = storage
         self.events = events
-        self.seed = seed
     }
+
+    var disk: DiskFaults? { storage.disk(for: id) }
 
     // MARK: - Entry points (any thread)
 
-    /// A Raft message from another node.
-    public func deliver(_ envelope: Envelope) {
-        queue.async { self.receive(envelope) }
+    /// Raft messages from other nodes, in order.
+    public func deliver(_ envelopes: [Envelope]) {
+        queue.async {
+            guard let engine = self.engine else { return }
+            for envelope in envelopes {
+                if case .appendRequest = envelope.message, envelope.term >= engine.raft.term {
+                    self.lastLeaderContact = MonotonicClock.now()
+                }
+                engine.receive(envelope)
+            }
+            self.scheduleFlush()
+        }
     }
 
     /// Proposes a command; `waiter` hears the outcome.
     public func propose(_ command: KVCommand, waiter: WriteWaiter) {
         let text = command.encoded  // encode on the caller's queue, not the node's
-        queue.async { self.enqueueProposal(text, waiter: waiter) }
+        queue.async {
+            guard let engine = self.engine else { return waiter.finish(.nodeDown) }
+            engine.propose(text, appended: { _, _ in waiter.appended() }, finish: { waiter.finish($0) })
+            self.scheduleFlush()
+        }
     }
 
     /// Reads the applied state ("eventual"), several keys at once; `reply` gets their values in
     /// order, or nil when the node is down.
     public func readBatch(_ keys: [String], reply: @escaping @Sendable ([String?]?) -> Void) {
         queue.async {
-            guard let running = self.running else { return reply(nil) }
-            reply(keys.map { running.machine.get($0) })
+            guard let engine = self.engine else { return reply(nil) }
+            reply(keys.map { engine.machine.get($0) })
         }
     }
 
-    /// A linearizable read through ReadIndex: confirmed by a quorum, served once applied.
+    /// A linearizable read through ReadIndex: confirmed by a quorum, served once applied. With
+    /// the unsafe switch on, a node that believes it leads answers from its own state at once.
     public func readLinearizable(_ key: String, reply: @escaping @Sendable (LinearizableReadOutcome) -> Void) {
-        queue.async { self.enqueueRead(key, reply: reply) }
+        queue.async {
+            guard let engine = self.engine else { return reply(.retry) }
+            if self.settings.unsafeLocalReads {
+                return reply(engine.raft.isLeader ? .value(engine.machine.get(key)) : .retry)
+            }
+            engine.readLinearizable { machine in reply(machine.map { .value($0.get(key)) } ?? .retry) }
+            self.scheduleFlush()
+        }
     }
 
     /// Takes a snapshot now; `reply` gets the index it covers, or why it failed.
     public func snapshotNow(reply: @escaping @Sendable (Result<LogIndex, SnapshotFailure>) -> Void) {
         queue.async {
-            guard let running = self.running else { return reply(.failure(SnapshotFailure(reason: "the node is down"))) }
-            running.snapshotWaiters.append(reply)
-            self.beginSnapshot()
+            guard let engine = self.engine else { return reply(.failure(SnapshotFailure(reason: "the node is down"))) }
+            engine.snapshotNow(reply: reply)
+            self.scheduleFlush()
         }
     }
 
     /// The last `count` log entries (from memory when up, from the file when down).
     public func recentEntries(_ count: Int, reply: @escaping @Sendable (Result<[Entry], StorageError>) -> Void) {
         queue.async {
-            if let running = self.running {
-                let log = running.raft.log
+            if let engine = self.engine {
+                let log = engine.raft.log
                 let first = max(log.firstIndex, log.lastIndex - count + 1)
                 return reply(.success(log.entries(from: first, through: log.lastIndex)))
             }
@@ -101,11 +146,28 @@ public final class NodeHost: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` on the node's queue with its engine (nil while down), then flushes.
+    func withEngine(_ body: @escaping @Sendable (KVEngine?) -> Void) {
+        queue.async {
+            body(self.engine)
+            if self.engine != nil { self.scheduleFlush() }
+        }
+    }
+
     /// Crashes the node: timer stopped, memory dropped, files closed. Waiting writers learn
-    /// `unknown` (appended entries may still commit elsewhere).
-    public func kill(reason: String = "killed", done: (@Sendable () -> Void)? = nil) {
+    /// `unknown` (appended entries may still commit elsewhere). With `loseUnsynced`, the disk
+    /// then loses every byte that was not fsynced, as in a power cut.
+    public func kill(reason: String = "killed", loseUnsynced: Bool = false, done: (@Sendable () -> Void)? = nil) {
         queue.async {
             self.stopRunning(reason: reason)
+            self.failure = nil
+            self.restartWhenDiskWorks = false
+            if loseUnsynced {
+                let changes = self.disk?.losePowerCut() ?? []
+                self.events.log(.warning, node: self.id, changes.isEmpty
+                    ? "power cut: every byte this node wrote had been fsynced; nothing lost"
+                    : "power cut: " + changes.joined(separator: "; "))
+            }
             done?()
         }
     }
@@ -114,20 +176,33 @@ public final class NodeHost: @unchecked Sendable {
     /// reason it stays down.
     public func restart(done: (@Sendable (String?) -> Void)? = nil) {
         queue.async {
-            if self.running != nil { done?(nil); return }
+            if self.engine != nil { done?(nil); return }
             done?(self.start())
         }
+    }
+
+    /// Advances the node's timer by `count` ticks by hand (pause and step).
+    public func tick(count: Int, done: @escaping @Sendable (Bool) -> Void) {
+        queue.async {
+            guard let engine = self.engine else { return done(false) }
+            for _ in 0..<count { engine.tick() }
+            self.flush()
+            done(true)
+        }
+    }
+
+    /// Stops (false) or restarts (true) the node's own timer's effect.
+    func setTicking(_ on: Bool) {
+        queue.async { self.ticking = on }
     }
 
     /// Stops cleanly at shutdown: everything handed out is already durable; close the files.
     public func shutdown() {
         queue.sync {
-            if let running = self.running {
-                running.timer.cancel()
-                self.failWaiters(running, outcome: .unknown)
-                running.logStore.close()
-                self.running = nil
-            }
+            timer?.cancel()
+            timer = nil
+            engine?.stop()
+            engine = nil
         }
     }
 }

@@ -1,27 +1,11 @@
 import KVStore
 import RaftCore
+import RaftEngine
 import RaftStorage
+import Synchronization
 
-/// What a proposer learns about its write.
-public enum WriteOutcome: Sendable {
-    /// Committed and applied; the state machine's answer.
-    case applied(KVResult)
-    /// Refused: this node does not lead (it names the leader it knows, if any).
-    case notLeader(leaderHint: NodeID?)
-    /// Appended, then overwritten by another leader's entry: certainly not applied.
-    case lost
-    /// Appended, then the node went down: it may still commit.
-    case unknown
-    /// The node is down.
-    case nodeDown
-}
-
-/// A write waiting for its fate. `appended()` comes first when a leader accepted the write;
-/// `finish` comes exactly once. Called on the node's queue; implementations must be thread-safe.
-public protocol WriteWaiter: AnyObject, Sendable {
-    func appended()
-    func finish(_ outcome: WriteOutcome)
-}
+/// The engine every node runs: the Raft pipeline around the key-value map.
+typealias KVEngine = NodeEngine<KVStateMachine>
 
 /// What a linearizable read learns.
 public enum LinearizableReadOutcome: Sendable {
@@ -31,9 +15,10 @@ public enum LinearizableReadOutcome: Sendable {
     case retry
 }
 
-/// One node as the registry and `status` show it.
+/// One node as the registry, `status` and the web page show it.
 public struct NodeStatus: Sendable, Equatable {
     public var id: NodeID
+    /// "leader", "follower", "candidate", "precandidate" or "down".
     public var role: String
     public var term: Term
     public var votedFor: NodeID?
@@ -47,20 +32,33 @@ public struct NodeStatus: Sendable, Equatable {
     public var alive: Bool
     /// Monotonic nanoseconds of the last contact with a leader (0: never).
     public var lastLeaderContact: UInt64
-    /// Why the node is down when it could not start (damaged files).
+    /// Why the node is down when it failed (damaged files, a failing disk).
     public var failure: String?
+    /// The configuration in force on this node, its entry's index, and whether it is committed.
+    public var configuration: ClusterConfiguration
+    public var configurationIndex: LogIndex
+    public var configurationCommitted: Bool
+    /// Election timer: ticks since the last reset, and the timeout it runs to.
+    public var electionElapsed: Int
+    public var electionTimeout: Int
+    /// A leader's view of the nodes it replicates to.
+    public var replication: [ReplicationStatus]
+    /// A leadership transfer this leader is making.
+    public var transferee: NodeID?
+    /// The node's disk fault, when one is injected ("slow 200 ms", "full").
+    public var diskFault: String?
 
-    public static func down(_ id: NodeID, failure: String? = nil) -> NodeStatus {
+    /// A voter of its own configuration.
+    public var isVoter: Bool { configuration.isVoter(id) }
+    /// In its own configuration at all (a removed node, or one waiting to be added, is not).
+    public var isMember: Bool { configuration.contains(id) }
+
+    public static func down(_ id: NodeID, failure: String? = nil, configuration: ClusterConfiguration = .empty) -> NodeStatus {
         NodeStatus(id: id, role: "down", term: 0, votedFor: nil, leaderID: nil, commitIndex: 0, lastApplied: 0,
-                   logLength: 0, snapshotIndex: 0, entriesInLog: 0, alive: false, lastLeaderContact: 0, failure: failure)
+                   logLength: 0, snapshotIndex: 0, entriesInLog: 0, alive: false, lastLeaderContact: 0, failure: failure,
+                   configuration: configuration, configurationIndex: 0, configurationCommitted: true,
+                   electionElapsed: 0, electionTimeout: 0, replication: [], transferee: nil, diskFault: nil)
     }
-}
-
-/// The three stores of one node.
-public struct NodeStores {
-    public var log: LogStore
-    public var meta: MetaStore
-    public var snapshot: SnapshotStore
 }
 
 /// Makes the stores a node (re)starts from: files for the server, memory for tests.
@@ -68,22 +66,36 @@ public protocol NodeStorage: Sendable {
     func stores(for node: NodeID) -> NodeStores
     /// The log's name for messages ("log01.txt").
     func logName(for node: NodeID) -> String
+    /// The node's disk, for fault injection (nil: this storage cannot fail on purpose).
+    func disk(for node: NodeID) -> DiskFaults?
 }
 
-/// `metaX.txt` and `log0X.txt` under the data directory.
-public struct FileNodeStorage: NodeStorage {
+/// `metaX.txt`, `log0X.txt` and `snapshotX.json` under the data directory, each node's on its
+/// own `DiskFaults`, kept for the life of the process.
+public final class FileNodeStorage: NodeStorage {
     public let directory: DataDirectory
     public let fsync: Bool
+    private let disks = Mutex<[NodeID: DiskFaults]>([:])
 
     public init(directory: DataDirectory, fsync: Bool) {
         self.directory = directory
         self.fsync = fsync
     }
 
+    public func disk(for node: NodeID) -> DiskFaults? {
+        disks.withLock { disks in
+            if let disk = disks[node] { return disk }
+            let disk = DiskFaults()
+            disks[node] = disk
+            return disk
+        }
+    }
+
     public func stores(for node: NodeID) -> NodeStores {
-        NodeStores(log: FileLogStore(path: directory.logPath(node: node), syncWrites: fsync),
-                   meta: FileMetaStore(path: directory.metaPath(node: node), syncWrites: fsync),
-                   snapshot: FileSnapshotStore(path: directory.snapshotPath(node: node), syncWrites: fsync))
+        let disk = disk(for: node)
+        return NodeStores(log: FileLogStore(path: directory.logPath(node: node), syncWrites: fsync, disk: disk),
+                          meta: FileMetaStore(path: directory.metaPath(node: node), syncWrites: fsync, disk: disk),
+                          snapshot: FileSnapshotStore(path: directory.snapshotPath(node: node), syncWrites: fsync, disk: disk))
     }
 
     public func logName(for node: NodeID) -> String {
@@ -93,18 +105,20 @@ public struct FileNodeStorage: NodeStorage {
 
 /// Stores kept in memory across restarts of a node (its "disk" is the object).
 public final class InMemoryNodeStorage: NodeStorage, @unchecked Sendable {
-    private let logs: [InMemoryLogStore]
-    private let metas: [InMemoryMetaStore]
-    private let snapshots: [InMemorySnapshotStore]
+    private let stores = Mutex<[NodeID: (InMemoryLogStore, InMemoryMetaStore, InMemorySnapshotStore)]>([:])
 
-    public init(nodes: Int) {
-        logs = (0..<nodes).map { _ in InMemoryLogStore() }
-        metas = (0..<nodes).map { _ in InMemoryMetaStore() }
-        snapshots = (0..<nodes).map { _ in InMemorySnapshotStore() }
-    }
+    public init() {}
 
     public func stores(for node: NodeID) -> NodeStores {
-        NodeStores(log: logs[node], meta: metas[node], snapshot: snapshots[node])
+        let (log, meta, snapshot) = stores.withLock { stores in
+            if let existing = stores[node] { return existing }
+            let made = (InMemoryLogStore(), InMemoryMetaStore(), InMemorySnapshotStore())
+            stores[node] = made
+            return made
+        }
+        return NodeStores(log: log, meta: meta, snapshot: snapshot)
     }
+
     public func logName(for node: NodeID) -> String { "memory log \(node)" }
+    public func disk(for node: NodeID) -> DiskFaults? { nil }
 }

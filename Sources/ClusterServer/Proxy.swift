@@ -58,7 +58,7 @@ public final class Proxy: Sendable {
         self.events = events
         let queues = (0..<max(1, ioQueueCount)).map { DispatchQueue(label: "raft.proxy.io.\($0)", qos: .userInitiated) }
         self.ioQueues = queues
-        self.readBatchers = queues.map { ReadBatcher(queue: $0, router: router, clusterSize: router.registry.clusterSize) }
+        self.readBatchers = queues.map { ReadBatcher(queue: $0, router: router) }
         self.replyBatchers = queues.map { ReplyBatcher(queue: $0) }
     }
 
@@ -76,19 +76,16 @@ public final class Proxy: Sendable {
     public var openConnections: Int { state.withLock { $0.connections.count } }
 
     func start() throws(StartError) {
-        let fd = try Self.listen(host: host, port: requestedPort)
-        var address = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        let family = address.ss_family
-        let bound: Int = withUnsafePointer(to: &address) { pointer in
-            if family == sa_family_t(AF_INET6) {
-                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) }
+        let fd: Int32
+        do {
+            fd = try Sockets.listen(host: host, port: requestedPort)
+        } catch {
+            switch error {
+            case .addressInUse(let host, let port): throw .addressInUse(host: host, port: port)
+            case .failed(let host, let port, let reason): throw .cannotListen(host: host, port: port, reason: reason)
             }
-            return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
         }
+        let bound = Sockets.boundPort(fd)
         let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: acceptQueue)
         source.setEventHandler { [weak self] in self?.acceptAll() }
         source.setCancelHandler { Glibc.close(fd) }
@@ -110,42 +107,11 @@ public final class Proxy: Sendable {
         sweeper?.resume()
     }
 
-    static func listen(host: String, port: Int) throws(StartError) -> Int32 {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
-        var list: UnsafeMutablePointer<addrinfo>?
-        let lookup = getaddrinfo(host, String(port), &hints, &list)
-        guard lookup == 0, let first = list else {
-            throw .cannotListen(host: host, port: port, reason: String(cString: gai_strerror(lookup)))
-        }
-        defer { freeaddrinfo(list) }
-        let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw .cannotListen(host: host, port: port, reason: SystemError.message(errno)) }
-        var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        if bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) != 0 {
-            let code = errno
-            Glibc.close(fd)
-            if code == EADDRINUSE { throw .addressInUse(host: host, port: port) }
-            throw .cannotListen(host: host, port: port, reason: SystemError.message(code))
-        }
-        if Glibc.listen(fd, 4096) != 0 {
-            let code = errno
-            Glibc.close(fd)
-            throw .cannotListen(host: host, port: port, reason: SystemError.message(code))
-        }
-        return fd
-    }
-
     private func acceptAll() {
         let listenFD = state.withLock { $0.listenFD }
         guard listenFD >= 0 else { return }
         while true {
-            let fd = accept(listenFD, nil, nil)
-            if fd < 0 {
-                if errno == EINTR { continue }
+            guard let fd = Sockets.accept(listenFD) else {
                 if errno == EMFILE || errno == ENFILE {
                     let warn = state.withLock { state -> Bool in
                         defer { state.warnedNoFiles = true }
@@ -155,10 +121,6 @@ public final class Proxy: Sendable {
                 }
                 return
             }
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            var yes: Int32 = 1
-            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &yes, socklen_t(MemoryLayout<Int32>.size))
             let connection = state.withLock { state -> Connection in
                 let number = state.nextNumber
                 state.nextNumber += 1

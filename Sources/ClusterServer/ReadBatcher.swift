@@ -17,20 +17,20 @@ final class ReadBatcher: @unchecked Sendable {
 
     let queue: DispatchQueue
     let router: RequestRouter
-    private var pending: [[Read]]
+    /// Reads waiting for the flush, per node (indexed by node id).
+    private var pending: [[Read]] = Array(repeating: [], count: ClusterRegistry.maxNodeID + 1)
     private var flushScheduled = false
 
-    init(queue: DispatchQueue, router: RequestRouter, clusterSize: Int) {
+    init(queue: DispatchQueue, router: RequestRouter) {
         self.queue = queue
         self.router = router
-        self.pending = Array(repeating: [], count: clusterSize)
     }
 
     /// Queues a read for a follower chosen now; all reads queued before the flush runs go together.
     func add(_ read: Read) {
         dispatchPrecondition(condition: .onQueue(queue))
         guard let node = router.registry.pickReadNode() else {
-            return router.read(read.key, id: read.id, deadline: MonotonicClock.now() + router.requestTimeoutNanos) {
+            return router.read(read.key, id: read.id, deadline: router.deadline) {
                 read.connection.fillFromAnyThread(read.sequence, $0)
             }
         }
@@ -45,7 +45,11 @@ final class ReadBatcher: @unchecked Sendable {
         for node in pending.indices where !pending[node].isEmpty {
             let reads = pending[node]
             pending[node].removeAll(keepingCapacity: true)
-            router.registry.host(node).readBatch(reads.map(\.key)) { values in
+            guard let host = router.registry.host(node) else {
+                answer(reads, nil)
+                continue
+            }
+            host.readBatch(reads.map(\.key)) { values in
                 self.queue.async { self.answer(reads, values) }
             }
         }
@@ -55,7 +59,7 @@ final class ReadBatcher: @unchecked Sendable {
     private func answer(_ reads: [Read], _ values: [String?]?) {
         guard let values else {
             for read in reads {
-                router.read(read.key, id: read.id, deadline: MonotonicClock.now() + router.requestTimeoutNanos) {
+                router.read(read.key, id: read.id, deadline: router.deadline) {
                     read.connection.fillFromAnyThread(read.sequence, $0)
                 }
             }

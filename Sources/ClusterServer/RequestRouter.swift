@@ -3,28 +3,72 @@ import JSONText
 import KVStore
 import KVWire
 import RaftCore
+import RaftEngine
 import Synchronization
 
-/// Serves client requests by sending work to node queues: writes (and linearizable reads, which
-/// go through the log) to the leader's queue, eventual reads to a random follower's. Waits up to
-/// `requestTimeoutMs` for a leader, retries writes that were refused or lost, and answers
-/// `unavailable` or `timeout` as the contract says.
+/// Sends a request this process cannot serve to the member that can (one node per process).
+protocol RequestForwarder: Sendable {
+    /// Forwards `request` to node `node`'s member; `respond` gets its answer line (without the
+    /// client's id), or nil when the member could not be reached or did not answer by `deadline`
+    /// (then `sent` says whether the request left this process: a write may have happened).
+    func forward(_ request: ClientRequest, to node: NodeID, hops: Int, deadline: UInt64,
+                 respond: @escaping @Sendable (_ line: String?, _ sent: Bool) -> Void)
+}
+
+/// Time that stops while the cluster is paused, so client deadlines are suspended with it.
+final class PauseClock: Sendable {
+    private let state = Mutex<(pausedAt: UInt64?, pausedTotal: UInt64)>((nil, 0))
+
+    /// Monotonic nanoseconds, minus every pause.
+    func now() -> UInt64 {
+        let real = MonotonicClock.now()
+        return state.withLock { state in real - state.pausedTotal - (state.pausedAt.map { real - $0 } ?? 0) }
+    }
+
+    func pause() {
+        state.withLock { if $0.pausedAt == nil { $0.pausedAt = MonotonicClock.now() } }
+    }
+
+    func resume() {
+        state.withLock { state in
+            if let since = state.pausedAt {
+                state.pausedTotal += MonotonicClock.now() - since
+                state.pausedAt = nil
+            }
+        }
+    }
+}
+
+/// Serves client requests by sending work to node queues: writes and linearizable reads to the
+/// leader's queue, eventual reads to a random follower's — or, with one node per process, to the
+/// member that runs the leader. Waits up to `requestTimeoutMs` (of running time: a pause stops
+/// the clock) for a leader, retries writes that were refused or lost, and answers `unavailable`
+/// or `timeout` as the contract says.
 public final class RequestRouter: Sendable {
     let registry: ClusterRegistry
     let requestTimeoutNanos: UInt64
     let retryQueue = DispatchQueue(label: "raft.router.retry")
-    let admin: AdminHandler
     let metrics: ServerMetrics
+    let clock: PauseClock
+    let forwarder: RequestForwarder?
+    /// The unsafe switch: linearizable reads go to any node that believes it leads.
+    let unsafeLocalReads: Bool
+    /// Member forwards allowed before a request is served where it is.
+    static let maxHops = 2
+    private let adminHandler = Mutex<AdminHandler?>(nil)
     /// Writes waiting for their deadline. A sweeper looks every 20 ms — far cheaper than a
     /// dispatch timer per write.
     let outstanding = Mutex<[WriteTicket]>([])
     let sweeper: DispatchSourceBox
 
-    init(registry: ClusterRegistry, requestTimeoutMs: Int, admin: AdminHandler, metrics: ServerMetrics) {
+    init(registry: ClusterRegistry, requestTimeoutMs: Int, metrics: ServerMetrics, clock: PauseClock,
+         forwarder: RequestForwarder?, unsafeLocalReads: Bool) {
         self.registry = registry
+        self.unsafeLocalReads = unsafeLocalReads
         self.requestTimeoutNanos = UInt64(requestTimeoutMs) * 1_000_000
-        self.admin = admin
         self.metrics = metrics
+        self.clock = clock
+        self.forwarder = forwarder
         let timer = DispatchSource.makeTimerSource(queue: retryQueue)
         timer.schedule(deadline: .now() + .milliseconds(20), repeating: .milliseconds(20), leeway: .milliseconds(5))
         self.sweeper = DispatchSourceBox(timer)
@@ -34,9 +78,15 @@ public final class RequestRouter: Sendable {
 
     deinit { sweeper.source.cancel() }
 
+    func attach(admin: AdminHandler) {
+        adminHandler.withLock { $0 = admin }
+    }
+
+    var deadline: UInt64 { clock.now() + requestTimeoutNanos }
+
     /// Answers every write whose deadline passed; forgets the ones already answered.
     func expireOverdueWrites() {
-        let now = MonotonicClock.now()
+        let now = clock.now()
         let tickets = outstanding.withLock { tickets -> [WriteTicket] in
             defer { tickets.removeAll(keepingCapacity: true) }
             return tickets
@@ -48,21 +98,40 @@ public final class RequestRouter: Sendable {
         if !keep.isEmpty { outstanding.withLock { $0.append(contentsOf: keep) } }
     }
 
-    /// Serves one request; `respond` gets exactly one response line.
-    public func handle(_ request: ClientRequest, id: JSONValue?, respond: @escaping @Sendable (String) -> Void) {
+    /// Serves one request; `respond` gets exactly one response line. `hops` counts the members
+    /// that forwarded it here.
+    public func handle(_ request: ClientRequest, id: JSONValue?, hops: Int = 0, respond: @escaping @Sendable (String) -> Void) {
         switch request {
         case .put(let key, let value):
-            write(.put(key: key, value: value), op: "put", id: id, respond: respond)
+            write(.put(key: key, value: value), request: request, op: "put", id: id, hops: hops, respond: respond)
         case .delete(let key):
-            write(.delete(key: key), op: "delete", id: id, respond: respond)
+            write(.delete(key: key), request: request, op: "delete", id: id, hops: hops, respond: respond)
         case .cas(let key, let expect, let value):
-            write(.cas(key: key, expect: expect, value: value), op: "cas", id: id, respond: respond)
+            write(.cas(key: key, expect: expect, value: value), request: request, op: "cas", id: id, hops: hops, respond: respond)
         case .get(let key, .linearizable):
-            linearizableRead(key, id: id, deadline: MonotonicClock.now() + requestTimeoutNanos, respond: respond)
+            linearizableRead(key, id: id, hops: hops, deadline: deadline, respond: respond)
         case .get(let key, .eventual):
-            read(key, id: id, deadline: MonotonicClock.now() + requestTimeoutNanos, respond: respond)
+            read(key, id: id, deadline: deadline, respond: respond)
         case .admin(let adminRequest):
-            admin.handle(adminRequest, id: id, respond: respond)
+            guard let admin = adminHandler.withLock({ $0 }) else {
+                return respond(ClientResponse.error(RequestError(.unavailable, "the server is starting"), id: id))
+            }
+            admin.handle(adminRequest, id: id, hops: hops, respond: respond)
+        }
+    }
+
+    /// Where the node runs: here (its host), or in another member's process.
+    func whereIs(_ node: NodeID, hops: Int) -> (local: NodeHost?, remote: Bool) {
+        if let host = registry.host(node) { return (host, false) }
+        return (nil, forwarder != nil && hops < Self.maxHops)
+    }
+
+    /// Sends `request` to the member running `node`, answering with its line and the client's id.
+    func forward(_ request: ClientRequest, to node: NodeID, id: JSONValue?, hops: Int, deadline: UInt64,
+                 onFailure: @escaping @Sendable (_ sent: Bool) -> Void, respond: @escaping @Sendable (String) -> Void) {
+        guard let forwarder else { return onFailure(false) }
+        forwarder.forward(request, to: node, hops: hops + 1, deadline: deadline) { line, sent in
+            if let line { respond(RequestEncoder.withID(line, id: id)) } else { onFailure(sent) }
         }
     }
 
@@ -78,18 +147,22 @@ public final class RequestRouter: Sendable {
         return ClientResponse.notFound(key: key, id: id)
     }
 
+    func unavailable(_ message: String, key: String?, op: String, id: JSONValue?) -> String {
+        metrics.countRequest(op: op, outcome: "unavailable")
+        return ClientResponse.error(RequestError(.unavailable, message), key: key, id: id)
+    }
+
     func read(_ key: String, id: JSONValue?, deadline: UInt64, respond: @escaping @Sendable (String) -> Void) {
-        guard let node = registry.pickReadNode() else {
-            if MonotonicClock.now() >= deadline {
-                metrics.countRequest(op: "get", outcome: "unavailable")
-                return respond(ClientResponse.error(RequestError(.unavailable, "no node is up to serve the read"), key: key, id: id))
+        guard let node = registry.pickReadNode(), let host = registry.host(node) else {
+            if clock.now() >= deadline {
+                return respond(unavailable("no node is up to serve the read", key: key, op: "get", id: id))
             }
             retryQueue.asyncAfter(deadline: .now() + .milliseconds(10)) {
                 self.read(key, id: id, deadline: deadline, respond: respond)
             }
             return
         }
-        registry.host(node).readBatch([key]) { values in
+        host.readBatch([key]) { values in
             guard let values else {
                 return self.read(key, id: id, deadline: deadline, respond: respond)
             }
@@ -98,36 +171,41 @@ public final class RequestRouter: Sendable {
     }
 
     /// ReadIndex through the leader; retried on another leader until the deadline. Never
-    /// answered from a node that could not confirm its leadership with a quorum.
-    func linearizableRead(_ key: String, id: JSONValue?, deadline: UInt64, respond: @escaping @Sendable (String) -> Void) {
-        guard MonotonicClock.now() < deadline else {
-            metrics.countRequest(op: "get", outcome: "unavailable")
-            return respond(ClientResponse.error(RequestError(.unavailable, "no leader could confirm a quorum within the request timeout"),
-                                                key: key, id: id))
-        }
-        guard let leader = registry.leader else {
-            retryQueue.asyncAfter(deadline: .now() + .milliseconds(10)) {
-                self.linearizableRead(key, id: id, deadline: deadline, respond: respond)
+    /// answered from a node that could not confirm its leadership with a quorum (unless the
+    /// unsafe switch is on).
+    func linearizableRead(_ key: String, id: JSONValue?, hops: Int, deadline: UInt64,
+                          respond: @escaping @Sendable (String) -> Void) {
+        let retry: @Sendable (Int) -> Void = { ms in
+            self.retryQueue.asyncAfter(deadline: .now() + .milliseconds(ms)) {
+                self.linearizableRead(key, id: id, hops: hops, deadline: deadline, respond: respond)
             }
-            return
         }
-        registry.host(leader).readLinearizable(key) { outcome in
-            switch outcome {
-            case .value(let value):
-                respond(self.readAnswer(key: key, value: value, id: id))
-            case .retry:
-                self.retryQueue.asyncAfter(deadline: .now() + .milliseconds(5)) {
-                    self.linearizableRead(key, id: id, deadline: deadline, respond: respond)
+        guard clock.now() < deadline else {
+            return respond(unavailable("no leader could confirm a quorum within the request timeout", key: key, op: "get", id: id))
+        }
+        guard let leader = unsafeLocalReads ? registry.anySelfProclaimedLeader : registry.leader else { return retry(10) }
+        let place = whereIs(leader, hops: hops)
+        if let host = place.local {
+            host.readLinearizable(key) { outcome in
+                switch outcome {
+                case .value(let value): respond(self.readAnswer(key: key, value: value, id: id))
+                case .retry: retry(5)
                 }
             }
+        } else if place.remote {
+            forward(.get(key: key, consistency: .linearizable), to: leader, id: id, hops: hops, deadline: deadline,
+                    onFailure: { _ in retry(20) }, respond: respond)
+        } else {
+            retry(10)
         }
     }
 
     // MARK: - Writes
 
-    func write(_ command: KVCommand, op: String, id: JSONValue?, respond: @escaping @Sendable (String) -> Void) {
-        let ticket = WriteTicket(router: self, command: command, op: op, id: id,
-                                 deadline: MonotonicClock.now() + requestTimeoutNanos, respond: respond)
+    func write(_ command: KVCommand, request: ClientRequest, op: String, id: JSONValue?, hops: Int,
+               respond: @escaping @Sendable (String) -> Void) {
+        let ticket = WriteTicket(router: self, command: command, request: request, op: op, id: id, hops: hops,
+                                 deadline: deadline, respond: respond)
         outstanding.withLock { $0.append(ticket) }
         attempt(ticket)
     }
@@ -138,7 +216,14 @@ public final class RequestRouter: Sendable {
             retryQueue.asyncAfter(deadline: .now() + .milliseconds(10)) { self.attempt(ticket) }
             return
         }
-        registry.host(leader).propose(ticket.command, waiter: ticket)
+        let place = whereIs(leader, hops: ticket.hops)
+        if let host = place.local {
+            host.propose(ticket.command, waiter: ticket)
+        } else if place.remote {
+            ticket.forwarded(to: leader)
+        } else {
+            retryQueue.asyncAfter(deadline: .now() + .milliseconds(10)) { self.attempt(ticket) }
+        }
     }
 
     func retrySoon(_ ticket: WriteTicket) {
@@ -157,18 +242,22 @@ final class WriteTicket: WriteWaiter, Sendable {
 
     let router: RequestRouter
     let command: KVCommand
+    let request: ClientRequest
     let op: String
     let id: JSONValue?
+    let hops: Int
     let deadline: UInt64
     let respond: @Sendable (String) -> Void
     let state = Mutex(State())
 
-    init(router: RequestRouter, command: KVCommand, op: String, id: JSONValue?, deadline: UInt64,
-         respond: @escaping @Sendable (String) -> Void) {
+    init(router: RequestRouter, command: KVCommand, request: ClientRequest, op: String, id: JSONValue?, hops: Int,
+         deadline: UInt64, respond: @escaping @Sendable (String) -> Void) {
         self.router = router
         self.command = command
+        self.request = request
         self.op = op
         self.id = id
+        self.hops = hops
         self.deadline = deadline
         self.respond = respond
     }
@@ -179,7 +268,7 @@ final class WriteTicket: WriteWaiter, Sendable {
         state.withLock { $0.unresolvedAppends += 1 }
     }
 
-    func finish(_ outcome: WriteOutcome) {
+    func finish(_ outcome: WriteOutcome<KVResult>) {
         switch outcome {
         case .applied(let result):
             answer(response(for: result), outcome: result.isCasFailure ? "cas_failed" : "ok")
@@ -192,6 +281,21 @@ final class WriteTicket: WriteWaiter, Sendable {
             answer(ClientResponse.error(RequestError(.timeout, "the node holding the write went down; it may still commit"),
                                         key: command.key, id: id), outcome: "timeout")
         }
+    }
+
+    /// The leader runs in another member: it answers for this write, once. If the request
+    /// left this process and no answer came, the write's fate is unknown.
+    func forwarded(to leader: NodeID) {
+        router.forward(request, to: leader, id: id, hops: hops, deadline: deadline, onFailure: { sent in
+            if sent {
+                self.answer(ClientResponse.error(RequestError(.timeout, "the leader's member did not answer; the write may still commit"),
+                                                 key: self.command.key, id: self.id), outcome: "timeout")
+            } else {
+                self.router.retryQueue.asyncAfter(deadline: .now() + .milliseconds(20)) { self.router.attempt(self) }
+            }
+        }, respond: { line in
+            self.answer(line, outcome: line.contains("\"status\":\"ok\"") ? "ok" : "forwarded_error")
+        })
     }
 
     /// The request timeout ran out.

@@ -3,6 +3,21 @@ import KVWire
 import RaftCore
 import RaftStorage
 
+/// One entry of the config's `members`: a node's id and where it listens.
+public struct MemberConfig: Sendable, Equatable {
+    public var id: Int
+    public var raft: String?
+    public var client: String?
+    public var http: String?
+
+    public init(id: Int, raft: String? = nil, client: String? = nil, http: String? = nil) {
+        self.id = id
+        self.raft = raft
+        self.client = client
+        self.http = http
+    }
+}
+
 /// The server's settings: `config/cluster.json` (keys of the contract, each optional with its
 /// default) plus command-line overrides. Milliseconds become ticks here, once; the core only
 /// knows ticks.
@@ -26,6 +41,19 @@ public struct ServerConfig: Sendable, Equatable {
     public var seed: UInt64?
     /// Extension: stretches heartbeats and election timeouts by this factor (slow motion).
     public var slowFactor = 1.0
+    /// The members and their addresses, for one node per process (bootstraps a new cluster).
+    public var members: [MemberConfig] = []
+    /// HTTP: where the API and the web page listen (port 0 picks a free one); off when disabled.
+    public var httpHost = "127.0.0.1"
+    public var httpPort = 7080
+    public var httpEnabled = true
+    /// Extension, unsafe on purpose: leaders answer linearizable reads from their own state
+    /// without confirming leadership, and never step down for lack of a quorum.
+    public var unsafeLocalReads = false
+    /// Extension: write every node's flight recorder to traceX.jsonl continuously.
+    public var record = false
+    /// Extension: inputs each node's flight recorder keeps in memory.
+    public var traceCapacity = 200_000
 
     public init() {}
 
@@ -69,7 +97,7 @@ public struct ServerConfig: Sendable, Equatable {
     static func decode(_ root: JSONObject, file: String) throws(Problem) -> ServerConfig {
         var config = ServerConfig()
         let reader = Reader(file: file)
-        if let value = root["nodes"] { config.nodes = try reader.int(value, "nodes", min: 1, max: 99) }
+        if let value = root["nodes"] { config.nodes = try reader.int(value, "nodes", min: 1, max: ClusterRegistry.maxNodeID + 1) }
         if let value = root["proxy"] {
             let proxy = try reader.object(value, "proxy")
             if let host = proxy["host"] { config.proxyHost = try reader.string(host, "proxy.host") }
@@ -102,6 +130,16 @@ public struct ServerConfig: Sendable, Equatable {
         if let value = root["tickMs"] { config.tickMs = try reader.int(value, "tickMs", min: 1, max: 10_000) }
         if let value = root["seed"] { config.seed = UInt64(try reader.int(value, "seed", min: 0, max: Int.max)) }
         if let value = root["slowFactor"] { config.slowFactor = Double(try reader.int(value, "slowFactor", min: 1, max: 1000)) }
+        if let value = root["members"] { config.members = try reader.members(value) }
+        if let value = root["http"] {
+            let http = try reader.object(value, "http")
+            if let host = http["host"] { config.httpHost = try reader.string(host, "http.host") }
+            if let port = http["port"] { config.httpPort = try reader.int(port, "http.port", min: 0, max: 65535) }
+            if let enabled = http["enabled"] { config.httpEnabled = try reader.bool(enabled, "http.enabled") }
+        }
+        if let value = root["unsafeLocalReads"] { config.unsafeLocalReads = try reader.bool(value, "unsafeLocalReads") }
+        if let value = root["record"] { config.record = try reader.bool(value, "record") }
+        if let value = root["traceCapacity"] { config.traceCapacity = try reader.int(value, "traceCapacity", min: 1000, max: 100_000_000) }
         try config.validate(file: file)
         return config
     }
@@ -117,6 +155,30 @@ public struct ServerConfig: Sendable, Equatable {
         if limits.lineBytes < limits.keyBytes {
             throw Problem(file: file, key: "limits.lineBytes", message: "must be at least limits.keyBytes")
         }
+        if nodes > ClusterRegistry.maxNodeID + 1 {
+            throw Problem(file: file, key: "nodes", message: "at most \(ClusterRegistry.maxNodeID + 1) nodes")
+        }
+    }
+
+    /// The member entry of node `id`, if the config lists it.
+    public func member(_ id: Int) -> MemberConfig? { members.first { $0.id == id } }
+
+    /// How every node of this process is set up. One process: voters 0..<nodes. One node per
+    /// process: the configured members, all voters, with their addresses.
+    func nodeSettings(memberID: NodeID?) -> NodeSettings {
+        let bootstrap: ClusterConfiguration
+        if memberID == nil {
+            bootstrap = .voters(Array(0..<nodes))
+        } else {
+            bootstrap = ClusterConfiguration(members: members.map { member in
+                Member(id: member.id, isVoter: true,
+                       context: MemberAddresses(raft: member.raft, client: member.client, http: member.http).context)
+            })
+        }
+        return NodeSettings(bootstrap: bootstrap, raftConfig: raftConfig, tickNanos: UInt64(effectiveTickMs) * 1_000_000,
+                            snapshotEveryEntries: snapshotEveryEntries, seed: seed,
+                            slowWriteWarningNanos: UInt64(Double(beatTimeMs) * slowFactor * 1_000_000),
+                            unsafeLocalReads: unsafeLocalReads)
     }
 
     /// The tick period actually used: `tickMs`, but never longer than a heartbeat.
@@ -128,7 +190,8 @@ public struct ServerConfig: Sendable, Equatable {
         let heartbeat = max(1, Int((Double(beatTimeMs) * slowFactor / tick).rounded()))
         let electionMin = max(heartbeat + 1, Int((Double(electionTimeoutMinMs) * slowFactor / tick).rounded()))
         let electionMax = max(electionMin, Int((Double(electionTimeoutMaxMs) * slowFactor / tick).rounded()))
-        return RaftConfig(heartbeatTicks: heartbeat, electionTicksMin: electionMin, electionTicksMax: electionMax)
+        return RaftConfig(heartbeatTicks: heartbeat, electionTicksMin: electionMin, electionTicksMax: electionMax,
+                          checkQuorum: !unsafeLocalReads)
     }
 
     public var dataDirectory: DataDirectory { DataDirectory(path: dataDir) }
@@ -159,6 +222,35 @@ public struct ServerConfig: Sendable, Equatable {
                 throw Problem(file: file, key: key, message: "expected true or false, found \(value.kindName)")
             }
             return flag
+        }
+
+        func address(_ value: JSONValue, _ key: String) throws(Problem) -> String {
+            let text = try string(value, key)
+            guard MemberAddresses.split(text) != nil else {
+                throw Problem(file: file, key: key, message: "expected \"host:port\", found \(JSONWriter.quoted(text))")
+            }
+            return text
+        }
+
+        func members(_ value: JSONValue) throws(Problem) -> [MemberConfig] {
+            guard let items = value.arrayValue else {
+                throw Problem(file: file, key: "members", message: "expected an array of members, found \(value.kindName)")
+            }
+            var result: [MemberConfig] = []
+            for (position, item) in items.enumerated() {
+                let key = "members[\(position)]"
+                let entry = try object(item, key)
+                guard let idValue = entry["id"] else { throw Problem(file: file, key: key + ".id", message: "missing") }
+                var member = MemberConfig(id: try int(idValue, key + ".id", min: 0, max: ClusterRegistry.maxNodeID))
+                if result.contains(where: { $0.id == member.id }) {
+                    throw Problem(file: file, key: key + ".id", message: "node \(member.id) is listed twice")
+                }
+                if let raft = entry["raft"] { member.raft = try address(raft, key + ".raft") }
+                if let client = entry["client"] { member.client = try address(client, key + ".client") }
+                if let http = entry["http"] { member.http = try address(http, key + ".http") }
+                result.append(member)
+            }
+            return result
         }
 
         func object(_ value: JSONValue, _ key: String) throws(Problem) -> JSONObject {

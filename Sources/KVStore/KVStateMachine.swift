@@ -1,8 +1,9 @@
-/// The replicated key-value map. `apply` is deterministic: the same commands in the same order
-/// give the same map on every node. It knows nothing about Raft.
 import JSONText
+import RaftCore
 
-public struct KVStateMachine: Sendable {
+/// The replicated key-value map. `apply` is deterministic: the same commands in the same order
+/// give the same map on every node. It knows nothing about Raft roles.
+public struct KVStateMachine: ReplicatedStateMachine, Sendable {
     public internal(set) var values: [String: String] = [:]
     /// The log index of the last command applied.
     public internal(set) var appliedIndex: Int = 0
@@ -10,6 +11,25 @@ public struct KVStateMachine: Sendable {
     public init() {}
 
     public var count: Int { values.count }
+    public var itemCount: Int { values.count }
+
+    /// Decodes and applies the command of entry `index`.
+    public mutating func apply(command: String, at index: Int) throws -> KVResult {
+        let decoded: KVCommand
+        do {
+            decoded = try KVCommand.decodeFast(command)
+        } catch {
+            skip(to: index)
+            throw error
+        }
+        return apply(decoded, at: index)
+    }
+
+    public func freeze() -> [String: String] { values }
+
+    public static func serialize(_ frozen: [String: String]) -> [UInt8] {
+        serialize(values: frozen)
+    }
 
     public func get(_ key: String) -> String? { values[key] }
 
@@ -47,7 +67,7 @@ extension KVStateMachine {
     }
 
     /// Serializes `values` (take the copy on the node's queue; the work can run anywhere).
-    public static func serialize(_ values: [String: String]) -> [UInt8] {
+    public static func serialize(values: [String: String]) -> [UInt8] {
         var text = "{"
         text.reserveCapacity(values.count * 24)
         var first = true

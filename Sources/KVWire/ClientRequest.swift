@@ -31,7 +31,7 @@ public enum ClientRequest: Sendable, Equatable {
     }
 }
 
-/// The administrative requests of the contract (plus `slow`, an extension).
+/// The administrative requests of the contract (plus `slow`, `isolate` and `trace`, extensions).
 public enum AdminRequest: Sendable, Equatable {
     case status
     case kill(node: Int)
@@ -45,6 +45,64 @@ public enum AdminRequest: Sendable, Equatable {
     case metrics(prometheus: Bool)
     /// Delays every message to and from `node` by `delayMs` (0 removes the delay).
     case slow(node: Int, delayMs: Int)
+    // Membership.
+    case members
+    case add(node: Int, addresses: MemberAddressFields)
+    case remove(node: Int)
+    case transfer(node: Int)
+    // Pause and step (one process).
+    case pause
+    case messages
+    case deliver(message: Int?)
+    case drop(message: Int)
+    case tick(node: Int, count: Int)
+    case resume
+    // Disk faults.
+    case disk(node: Int, fault: DiskFault)
+    case crash(node: Int, loseUnsynced: Bool)
+    /// Extension: write the flight recorder of one node (or every node) to traceX.jsonl.
+    case trace(node: Int?)
+
+    /// The node the request is about, when it names one (it is served where that node runs).
+    public var targetNode: Int? {
+        switch self {
+        case .kill(let node), .restart(let node), .snapshot(let node), .disk(let node, _), .crash(let node, _):
+            return node
+        case .logs(let node, _):
+            return node >= 0 ? node : nil
+        case .tick(let node, _):
+            return node
+        case .trace(let node):
+            return node
+        default:
+            return nil
+        }
+    }
+}
+
+/// The addresses an `add` names (each "host:port", any may be left out).
+public struct MemberAddressFields: Sendable, Equatable {
+    public var raft: String?
+    public var client: String?
+    public var http: String?
+
+    public init(raft: String? = nil, client: String? = nil, http: String? = nil) {
+        self.raft = raft
+        self.client = client
+        self.http = http
+    }
+
+    public var isEmpty: Bool { raft == nil && client == nil && http == nil }
+}
+
+/// A fault of one node's disk.
+public enum DiskFault: Sendable, Equatable {
+    /// Every fsync takes this many milliseconds longer.
+    case slow(ms: Int)
+    /// Writes fail as on a full disk.
+    case full
+    /// Clears this node's disk faults.
+    case none
 }
 
 /// Size limits from the config (`limits`).
@@ -65,6 +123,8 @@ public struct WireLimits: Sendable, Equatable {
 public struct ParsedLine: Sendable {
     public var id: JSONValue?
     public var result: Result<ClientRequest, RequestError>
+    /// How many members forwarded this request already (0 from a client).
+    public var hops: Int = 0
 }
 
 /// Turns one request line into a `ClientRequest`, validating every field once, here at the edge.
@@ -88,7 +148,9 @@ public enum RequestParser {
             }
         }
         do {
-            return ParsedLine(id: id, result: .success(try request(from: object, limits: limits)))
+            var parsed = ParsedLine(id: id, result: .success(try request(from: object, limits: limits)))
+            if let hops = object["hops"]?.intValue, hops > 0 { parsed.hops = hops }
+            return parsed
         } catch let error as RequestError {
             return ParsedLine(id: id, result: .failure(error))
         } catch {
@@ -183,8 +245,60 @@ public enum RequestParser {
         return number
     }
 
+    static func optionalAddress(_ object: JSONObject, _ name: String) throws -> String? {
+        guard let field = object[name] else { return nil }
+        if case .null = field { return nil }
+        guard let text = field.stringValue, let colon = text.lastIndex(of: ":"), colon != text.startIndex,
+              let port = Int(text[text.index(after: colon)...]), port > 0, port < 65536 else {
+            throw RequestError(.badRequest, "\"\(name)\" must be an address \"host:port\"")
+        }
+        return text
+    }
+
     static func adminRequest(_ name: String, _ object: JSONObject) throws -> AdminRequest {
         switch name {
+        case "members": return .members
+        case "add":
+            return .add(node: try nodeField(object), addresses: MemberAddressFields(
+                raft: try optionalAddress(object, "raft"), client: try optionalAddress(object, "client"),
+                http: try optionalAddress(object, "http")))
+        case "remove": return .remove(node: try nodeField(object))
+        case "transfer": return .transfer(node: try nodeField(object))
+        case "pause": return .pause
+        case "messages": return .messages
+        case "resume": return .resume
+        case "deliver":
+            return .deliver(message: object["message"] == nil ? nil : try nodeField(object, "message"))
+        case "drop": return .drop(message: try nodeField(object, "message"))
+        case "tick":
+            let count = object["count"] == nil ? 1 : try nodeField(object, "count")
+            if count < 1 || count > 100_000 { throw RequestError(.badRequest, "\"count\" must be between 1 and 100000") }
+            return .tick(node: try nodeField(object), count: count)
+        case "disk":
+            let node = try nodeField(object)
+            guard let fault = object["fault"]?.stringValue else {
+                throw RequestError(.badRequest, "disk needs \"fault\": \"slow\" (with \"ms\"), \"full\" or \"none\"")
+            }
+            switch fault {
+            case "slow":
+                let ms = try nodeField(object, "ms")
+                if ms < 0 || ms > 60_000 { throw RequestError(.badRequest, "\"ms\" must be between 0 and 60000") }
+                return .disk(node: node, fault: .slow(ms: ms))
+            case "full": return .disk(node: node, fault: .full)
+            case "none", "ok": return .disk(node: node, fault: .none)
+            default:
+                throw RequestError(.badRequest, "\"fault\" must be \"slow\", \"full\" or \"none\"")
+            }
+        case "crash":
+            let lose: Bool
+            switch object["loseUnsynced"] {
+            case nil: lose = false
+            case .bool(let flag)?: lose = flag
+            default: throw RequestError(.badRequest, "\"loseUnsynced\" must be true or false")
+            }
+            return .crash(node: try nodeField(object), loseUnsynced: lose)
+        case "trace":
+            return .trace(node: object["node"] == nil ? nil : try nodeField(object))
         case "status": return .status
         case "kill": return .kill(node: try nodeField(object))
         case "restart": return .restart(node: try nodeField(object))
@@ -225,7 +339,7 @@ public enum RequestParser {
             }
             return .partition(groups: result)
         default:
-            throw RequestError(.badRequest, "unknown admin request \(JSONWriter.quoted(name)); use status, kill, restart, partition, isolate, heal, slow, snapshot, logs or metrics")
+            throw RequestError(.badRequest, "unknown admin request \(JSONWriter.quoted(name)); use status, kill, restart, partition, isolate, heal, slow, snapshot, logs, metrics, members, add, remove, transfer, pause, messages, deliver, drop, tick, resume, disk, crash or trace")
         }
     }
 }

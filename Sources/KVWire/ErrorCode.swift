@@ -16,6 +16,8 @@ public enum ErrorCode: String, Sendable, Equatable {
     case timeout
     /// An admin request while admin is disabled.
     case forbidden
+    /// A membership change is already in progress; nothing was changed.
+    case busy
 }
 
 /// A request that cannot be served, with the code and a message for people.

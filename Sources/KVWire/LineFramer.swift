@@ -2,7 +2,7 @@ import JSONText
 
 /// Splits a byte stream into `\n`-terminated lines (a trailing `\r` is dropped), refusing any
 /// line longer than the limit. Bytes are kept until their line is complete.
-public struct LineFramer {
+public struct LineFramer: Sendable {
     public enum Event: Equatable {
         case line(ArraySlice<UInt8>)
         /// A line passed `limit` bytes before its end arrived; the stream cannot be resynchronised.

@@ -25,6 +25,9 @@ public enum Message: Sendable, Equatable, CustomStringConvertible {
     case appendResponse(AppendResponse)
     case snapshotRequest(SnapshotChunk)
     case snapshotResponse(SnapshotChunkResponse)
+    /// Leadership transfer (thesis §3.10): the leader tells a caught-up voter to start an
+    /// election at once, without a pre-vote, and voters set aside the leader lease for it.
+    case timeoutNow
 
     public var description: String {
         switch self {
@@ -34,23 +37,29 @@ public enum Message: Sendable, Equatable, CustomStringConvertible {
         case .appendResponse(let m): return m.description
         case .snapshotRequest(let m): return m.description
         case .snapshotResponse(let m): return m.description
+        case .timeoutNow: return "TimeoutNow"
         }
     }
 }
 
-/// RequestVote (§5.2), or its PreVote twin when `preVote` is set.
+/// RequestVote (§5.2), or its PreVote twin when `preVote` is set. `transfer` marks an election
+/// the old leader asked for (TimeoutNow): voters grant it even within the leader lease.
 public struct VoteRequest: Sendable, Equatable, CustomStringConvertible {
     public var preVote: Bool
     public var lastLogIndex: LogIndex
     public var lastLogTerm: Term
+    public var transfer: Bool
 
-    public init(preVote: Bool, lastLogIndex: LogIndex, lastLogTerm: Term) {
+    public init(preVote: Bool, lastLogIndex: LogIndex, lastLogTerm: Term, transfer: Bool = false) {
         self.preVote = preVote
         self.lastLogIndex = lastLogIndex
         self.lastLogTerm = lastLogTerm
+        self.transfer = transfer
     }
 
-    public var description: String { "\(preVote ? "PreVote" : "Vote")(last \(lastLogIndex)@\(lastLogTerm))" }
+    public var description: String {
+        "\(preVote ? "PreVote" : "Vote")(last \(lastLogIndex)@\(lastLogTerm)\(transfer ? " transfer" : ""))"
+    }
 }
 
 public struct VoteResponse: Sendable, Equatable, CustomStringConvertible {
@@ -119,20 +128,23 @@ public struct AppendResponse: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// One piece of InstallSnapshot (§7): the leader's snapshot at `index`/`term`, sent in chunks
-/// of bytes starting at `offset`; `done` marks the last one.
+/// of bytes starting at `offset`; `done` marks the last one. Every chunk carries the snapshot's
+/// configuration (it is small), so the receiver has it whichever chunk completes the snapshot.
 public struct SnapshotChunk: Sendable, Equatable, CustomStringConvertible {
     public var index: LogIndex
     public var term: Term
     public var offset: Int
     public var data: [UInt8]
     public var done: Bool
+    public var configuration: ClusterConfiguration
 
-    public init(index: LogIndex, term: Term, offset: Int, data: [UInt8], done: Bool) {
+    public init(index: LogIndex, term: Term, offset: Int, data: [UInt8], done: Bool, configuration: ClusterConfiguration) {
         self.index = index
         self.term = term
         self.offset = offset
         self.data = data
         self.done = done
+        self.configuration = configuration
     }
 
     public var description: String {

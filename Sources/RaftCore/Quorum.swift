@@ -1,32 +1,38 @@
 /// Majority arithmetic, kept apart so it is tested on its own.
 enum Quorum {
-    static func majority(of clusterSize: Int) -> Int { clusterSize / 2 + 1 }
+    static func majority(of voterCount: Int) -> Int { voterCount / 2 + 1 }
 
-    /// The highest index held by a majority, given every member's match index.
+    /// The highest index held by a majority, given every voter's match index.
     static func committedIndex(matchIndexes: [LogIndex]) -> LogIndex {
+        guard !matchIndexes.isEmpty else { return 0 }
         let sorted = matchIndexes.sorted(by: >)
         return sorted[majority(of: sorted.count) - 1]
     }
 }
 
-/// The answers an election has collected, indexed by node id.
+/// The answers an election has collected from the voters of the candidate's configuration.
+/// Answers from anyone else are ignored: learners and strangers do not vote.
 struct VoteTally: Sendable, Equatable {
     enum Outcome { case won, lost, pending }
 
-    private var answers: [Bool?]
+    private var answers: NodeMap<Answer>
 
-    init(clusterSize: Int) {
-        answers = Array(repeating: nil, count: clusterSize)
+    enum Answer: Sendable, Equatable { case none, granted, refused }
+
+    init(voters: [NodeID]) {
+        answers = NodeMap(voters) { _ in .none }
     }
 
     mutating func record(_ voter: NodeID, granted: Bool) {
-        if answers[voter] == nil { answers[voter] = granted }
+        answers.update(voter) { answer in
+            if answer == .none { answer = granted ? .granted : .refused }
+        }
     }
 
     var outcome: Outcome {
         let quorum = Quorum.majority(of: answers.count)
-        let granted = answers.filter { $0 == true }.count
-        let refused = answers.filter { $0 == false }.count
+        let granted = answers.values.filter { $0 == .granted }.count
+        let refused = answers.values.filter { $0 == .refused }.count
         if granted >= quorum { return .won }
         if refused > answers.count - quorum { return .lost }
         return .pending
@@ -50,17 +56,20 @@ enum Role: Sendable, Equatable {
     }
 }
 
-/// What a leader knows about each follower, indexed by node id (its own slot is unused),
-/// and its ReadIndex bookkeeping.
+/// What a leader knows about each node it replicates to (voters, learners, and a removed node
+/// until its removal commits), its ReadIndex bookkeeping, and a leadership transfer in progress.
 struct LeaderState: Sendable, Equatable {
-    var progress: [Progress]
+    var progress: NodeMap<Progress>
     /// Per node: the highest read context it has answered in this term.
-    var readAcks: [UInt64]
+    var readAcks: NodeMap<UInt64>
     /// Reads waiting for the next leadership round.
     var queuedReads: [UInt64] = []
     /// The round in flight: its context, the commit index it protects, the reads riding on it.
     var readRound: ReadRound?
     var lastReadContext: UInt64 = 0
+    /// Leadership is being handed to this voter; proposals are refused meanwhile.
+    var transferee: NodeID?
+    var transferElapsed = 0
 
     struct ReadRound: Sendable, Equatable {
         var context: UInt64
@@ -68,8 +77,8 @@ struct LeaderState: Sendable, Equatable {
         var ids: [UInt64]
     }
 
-    init(progress: [Progress]) {
+    init(progress: NodeMap<Progress>) {
         self.progress = progress
-        self.readAcks = Array(repeating: 0, count: progress.count)
+        self.readAcks = NodeMap(progress.ids) { _ in 0 }
     }
 }

@@ -13,12 +13,17 @@ public struct RaftConfig: Sendable, Equatable {
     /// A leader that has not heard from a majority within `electionTicksMin` steps down, and
     /// followers that heard from a leader within that time ignore vote requests.
     public var checkQuorum: Bool
-    /// At most this many entries ride in one AppendEntries message.
+    /// At most this many entries ride in one AppendEntries message...
     public var maxEntriesPerAppend: Int
+    /// ...and, beyond the first entry, at most this many bytes of commands.
+    public var maxAppendBytes: Int
     /// At most this many AppendEntries carrying entries are unacknowledged per follower.
     public var maxInflightAppends: Int
     /// InstallSnapshot sends the snapshot in chunks of at most this many bytes.
     public var snapshotChunkBytes: Int
+    /// A learner added with `promoteWhenCaughtUp` becomes a voter once its log is at most this
+    /// many entries behind the leader's.
+    public var learnerCatchUpEntries: Int
 
     public init(
         heartbeatTicks: Int = 1,
@@ -27,8 +32,10 @@ public struct RaftConfig: Sendable, Equatable {
         preVote: Bool = true,
         checkQuorum: Bool = true,
         maxEntriesPerAppend: Int = 512,
+        maxAppendBytes: Int = 4 << 20,
         maxInflightAppends: Int = 64,
-        snapshotChunkBytes: Int = 1 << 20
+        snapshotChunkBytes: Int = 1 << 20,
+        learnerCatchUpEntries: Int = 1000
     ) {
         self.heartbeatTicks = heartbeatTicks
         self.electionTicksMin = electionTicksMin
@@ -36,8 +43,10 @@ public struct RaftConfig: Sendable, Equatable {
         self.preVote = preVote
         self.checkQuorum = checkQuorum
         self.maxEntriesPerAppend = maxEntriesPerAppend
+        self.maxAppendBytes = maxAppendBytes
         self.maxInflightAppends = maxInflightAppends
         self.snapshotChunkBytes = snapshotChunkBytes
+        self.learnerCatchUpEntries = learnerCatchUpEntries
     }
 
     /// Describes the first setting that cannot work, or nil when the configuration is usable.
@@ -48,8 +57,10 @@ public struct RaftConfig: Sendable, Equatable {
         }
         if electionTicksMax < electionTicksMin { return "electionTicksMax must be at least electionTicksMin" }
         if maxEntriesPerAppend < 1 { return "maxEntriesPerAppend must be at least 1" }
+        if maxAppendBytes < 1 { return "maxAppendBytes must be at least 1" }
         if maxInflightAppends < 1 { return "maxInflightAppends must be at least 1" }
         if snapshotChunkBytes < 1 { return "snapshotChunkBytes must be at least 1" }
+        if learnerCatchUpEntries < 0 { return "learnerCatchUpEntries must not be negative" }
         return nil
     }
 }

@@ -8,6 +8,13 @@ public enum RaftEvent: Sendable, Equatable, CustomStringConvertible {
     case steppedDown(term: Term, reason: String)
     case followingLeader(leader: NodeID, term: Term)
     case installedSnapshot(index: LogIndex, term: Term, bytes: Int)
+    /// A configuration entry entered this node's log (in force from now on), or committed.
+    case configurationAppended(index: LogIndex, configuration: ClusterConfiguration)
+    case configurationCommitted(index: LogIndex, configuration: ClusterConfiguration)
+    /// A configuration entry was cut from the log: the one before it is in force again.
+    case configurationReverted(to: ClusterConfiguration)
+    case transferStarted(to: NodeID, term: Term)
+    case transferAborted(to: NodeID, reason: String)
 
     public var description: String {
         switch self {
@@ -25,6 +32,16 @@ public enum RaftEvent: Sendable, Equatable, CustomStringConvertible {
             return "following leader \(leader) in term \(term)"
         case .installedSnapshot(let index, let term, let bytes):
             return "installed the leader's snapshot through entry \(index) (term \(term), \(bytes) bytes)"
+        case .configurationAppended(let index, let configuration):
+            return "configuration at entry \(index) in force (not yet committed): \(configuration)"
+        case .configurationCommitted(let index, let configuration):
+            return "configuration at entry \(index) committed: \(configuration)"
+        case .configurationReverted(let configuration):
+            return "uncommitted configuration cut from the log; back to \(configuration)"
+        case .transferStarted(let target, let term):
+            return "handing leadership of term \(term) to node \(target)"
+        case .transferAborted(let target, let reason):
+            return "leadership transfer to node \(target) abandoned: \(reason)"
         }
     }
 }

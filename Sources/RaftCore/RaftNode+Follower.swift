@@ -19,15 +19,16 @@ extension RaftNode {
         for entry in request.entries where entry.index > log.lastIndex || log.term(at: entry.index) != entry.term {
             if entry.index <= log.lastIndex {
                 precondition(entry.index > commitIndex, "a leader tried to overwrite committed entry \(entry.index)")
-                log.truncate(after: entry.index - 1)
+                truncateLog(after: entry.index - 1)
             }
-            log.append(entry)
+            appendToLog(entry)
             markUnstable(from: entry.index)
         }
         let lastNew = request.prevLogIndex + request.entries.count
         let newCommit = min(request.leaderCommit, lastNew)
         if newCommit > commitIndex {
             commitIndex = newCommit
+            noteCommitAdvanced()
         }
         send(to: leader, .appendResponse(AppendResponse(success: true, matchIndex: lastNew, readContext: context)))
     }

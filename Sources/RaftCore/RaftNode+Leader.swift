@@ -10,27 +10,60 @@ extension RaftNode {
         case heartbeat
     }
 
-    mutating func appendAsLeader(_ commands: [String]) {
-        guard !commands.isEmpty else { return }
+    /// Appends entries built from `templates` (their command or configuration) at the end of the
+    /// log, in this term.
+    mutating func appendAsLeader(_ templates: [Entry]) {
+        guard !templates.isEmpty else { return }
         let first = log.lastIndex + 1
-        for command in commands {
-            log.append(Entry(index: log.lastIndex + 1, term: term, data: command))
+        for template in templates {
+            appendToLog(Entry(index: log.lastIndex + 1, term: term, data: template.data, configuration: template.configuration))
         }
         markUnstable(from: first)
+    }
+
+    /// Whom a leader replicates to: every other member of the latest configuration, and a node
+    /// the latest configuration removed until that removal commits — so it learns it is out.
+    var replicationTargets: [NodeID] {
+        var ids = configuration.ids
+        for member in committedConfiguration.ids where !ids.contains(member) { ids.append(member) }
+        return ids.filter { $0 != id }.sorted()
+    }
+
+    /// The configuration in force or the committed one moved: a leader adjusts whom it tracks.
+    mutating func configurationChanged() {
+        guard case .leader(var state) = role else { return }
+        let next = log.lastIndex + 1
+        let targets = replicationTargets
+        state.progress.reconcile(with: targets) { _ in Progress(next: next) }
+        state.readAcks.reconcile(with: targets) { _ in 0 }
+        if let target = state.transferee, !configuration.isVoter(target) {
+            state.transferee = nil
+            pendingEvents.append(.transferAborted(to: target, reason: "node \(target) is no longer a voter"))
+        }
+        role = .leader(state)
     }
 
     mutating func tickLeader() {
         heartbeatElapsed += 1
         electionElapsed += 1
+        if case .leader(var state) = role, let target = state.transferee {
+            state.transferElapsed += 1
+            if state.transferElapsed >= config.electionTicksMin {
+                state.transferee = nil
+                pendingEvents.append(.transferAborted(to: target, reason: "node \(target) did not take over within an election timeout"))
+            }
+            role = .leader(state)
+        }
         if electionElapsed >= config.electionTicksMin {
             electionElapsed = 0
             if config.checkQuorum, case .leader(var state) = role {
-                let active = 1 + peers.filter { state.progress[$0].recentActive }.count
-                for peer in peers { state.progress[peer].recentActive = false }
+                let voters = configuration.voters
+                let active = voters.filter { $0 == id || state.progress[$0]?.recentActive == true }.count
+                for peer in state.progress.ids { state.progress.update(peer) { $0.recentActive = false } }
                 role = .leader(state)
-                if active < Quorum.majority(of: clusterSize) {
+                if active < configuration.quorum {
                     becomeFollower(term: term, leader: nil,
-                                   reason: "heard from only \(active) of \(clusterSize) nodes within the election timeout")
+                                   reason: "heard from only \(active) of \(voters.count) voters within the election timeout")
                     return
                 }
             }
@@ -43,14 +76,15 @@ extension RaftNode {
     }
 
     mutating func broadcastAppends(mode: AppendMode) {
-        for peer in peers {
+        guard case .leader(let state) = role else { return }
+        for peer in state.progress.ids {
             sendAppends(to: peer, mode: mode)
         }
     }
 
     /// Sends what `peer` should get now: in probe one message, in replicate as many as the window allows.
     mutating func sendAppends(to peer: NodeID, mode: AppendMode) {
-        guard case .leader(var state) = role else { return }
+        guard case .leader(var state) = role, state.progress[peer] != nil else { return }
         role = .follower  // hold the leader state outside the enum while we change it (no copy)
         var messages: [Message] = []
         var nextMode = mode
@@ -67,8 +101,7 @@ extension RaftNode {
     }
 
     mutating func handleAppendResponse(from peer: NodeID, _ response: AppendResponse) {
-        guard case .leader(var state) = role else { return }
-        var progress = state.progress[peer]
+        guard case .leader(var state) = role, var progress = state.progress[peer] else { return }
         progress.recentActive = true
         var matchMoved = false
         var sendMore = false
@@ -96,15 +129,17 @@ extension RaftNode {
             }
         }
         state.progress[peer] = progress
+        let handOver = response.success && state.transferee == peer && progress.match == log.lastIndex
         role = .leader(state)
         recordReadAck(from: peer, context: response.readContext)
         if matchMoved { advanceCommit() }
         if sendMore { sendAppends(to: peer, mode: .entriesOnly) }
+        if handOver { send(to: peer, .timeoutNow) }
+        if matchMoved { maybePromoteLearners() }
     }
 
     mutating func handleSnapshotResponse(from peer: NodeID, _ response: SnapshotChunkResponse) {
-        guard case .leader(var state) = role else { return }
-        var progress = state.progress[peer]
+        guard case .leader(var state) = role, var progress = state.progress[peer] else { return }
         progress.recentActive = true
         guard progress.state == .snapshot, progress.snapshotIndex == response.index else {
             state.progress[peer] = progress
@@ -118,17 +153,21 @@ extension RaftNode {
         sendAppends(to: peer, mode: .entriesOnly)
     }
 
-    /// Commits the highest index a majority holds, but only if it is of the current term: an
-    /// earlier term's entry is committed indirectly, through a later one (§5.4.2, Figure 8).
+    /// Commits the highest index a majority of the voters holds — counting this leader only up
+    /// to what it has made durable — but only if it is of the current term: an earlier term's
+    /// entry is committed indirectly, through a later one (§5.4.2, Figure 8).
     mutating func advanceCommit() {
         guard case .leader(let state) = role else { return }
-        var matches = state.progress.map(\.match)
-        matches[id] = log.lastIndex
+        let matches = configuration.voters.map { voter in
+            voter == id ? stableIndex : (state.progress[voter]?.match ?? 0)
+        }
         let candidate = Quorum.committedIndex(matchIndexes: matches)
         guard candidate > commitIndex, log.term(at: candidate) == term else { return }
         commitIndex = candidate
+        noteCommitAdvanced()
         broadcastAppends(mode: .commitNotice)
         startReadRound()
+        maybePromoteLearners()
     }
 }
 
@@ -137,7 +176,7 @@ extension LeaderState {
     /// needs are compacted away — or nil when nothing should go out now.
     mutating func makeAppend(to peer: NodeID, log: RaftLog, snapshot: Snapshot?, commitIndex: LogIndex,
                              config: RaftConfig, mode: RaftNode.AppendMode) -> Message? {
-        var progress = self.progress[peer]
+        guard var progress = self.progress[peer] else { return nil }
         defer { self.progress[peer] = progress }
         if mode == .heartbeat {
             if progress.state == .replicate {
@@ -165,11 +204,22 @@ extension LeaderState {
             let end = min(snapshot.data.count, start + config.snapshotChunkBytes)
             progress.probeSent = true
             return .snapshotRequest(SnapshotChunk(index: snapshot.index, term: snapshot.term, offset: start,
-                                                  data: Array(snapshot.data[start..<end]), done: end == snapshot.data.count))
+                                                  data: Array(snapshot.data[start..<end]), done: end == snapshot.data.count,
+                                                  configuration: snapshot.configuration ?? .empty))
         }
         let prev = progress.next - 1
         let prevTerm = log.term(at: prev)!
-        let last = min(log.lastIndex, prev + config.maxEntriesPerAppend)
+        var last = min(log.lastIndex, prev + config.maxEntriesPerAppend)
+        var bytes = 0
+        var index = prev + 1
+        while index <= last {
+            bytes += log.entry(at: index).data.utf8.count + 16
+            if bytes > config.maxAppendBytes && index > prev + 1 {
+                last = index - 1
+                break
+            }
+            index += 1
+        }
         let entries = log.entries(from: prev + 1, through: last)
         if entries.isEmpty && mode == .entriesOnly { return nil }
         if !entries.isEmpty {

@@ -6,8 +6,15 @@ extension RaftNode {
         precondition(index <= appliedIndex, "cannot snapshot past the applied index \(appliedIndex)")
         guard index > log.snapshotIndex else { return }
         let term = log.term(at: index)!
+        let configuration = configurations.configuration(at: index)
         log.compact(through: index)
-        snapshot = Snapshot(index: index, term: term, data: data)
+        configurations.compact(through: index)
+        snapshot = Snapshot(index: index, term: term, data: data, configuration: configuration)
+    }
+
+    /// The configuration a snapshot of the state through `index` must record.
+    public func configuration(at index: LogIndex) -> ClusterConfiguration {
+        configurations.configuration(at: index)
     }
 
     mutating func handleSnapshotChunk(from leader: NodeID, _ chunk: SnapshotChunk) {
@@ -18,7 +25,7 @@ extension RaftNode {
             return
         }
         if chunk.offset == 0 {
-            incomingSnapshot = Snapshot(index: chunk.index, term: chunk.term, data: [])
+            incomingSnapshot = Snapshot(index: chunk.index, term: chunk.term, data: [], configuration: chunk.configuration)
         }
         guard var buffer = incomingSnapshot, buffer.index == chunk.index, buffer.term == chunk.term,
               buffer.data.count == chunk.offset else {
@@ -41,14 +48,24 @@ extension RaftNode {
     /// which case the entries are kept and simply become committed.
     mutating func install(_ incoming: Snapshot) {
         if log.term(at: incoming.index) == incoming.term {
-            commitIndex = max(commitIndex, incoming.index)
+            if incoming.index > commitIndex {
+                commitIndex = incoming.index
+                noteCommitAdvanced()
+            }
             return
         }
         precondition(incoming.index > commitIndex, "a snapshot may not replace committed entries")
         log = RaftLog(snapshotIndex: incoming.index, snapshotTerm: incoming.term, entries: [])
+        let before = configuration
+        configurations.reset(to: incoming.configuration ?? .empty)
+        reportedCommittedConfiguration = incoming.index
+        if configuration != before {
+            pendingEvents.append(.configurationCommitted(index: incoming.index, configuration: configuration))
+        }
         snapshot = incoming
         commitIndex = incoming.index
         appliedIndex = incoming.index
+        stableIndex = incoming.index
         snapshotToInstall = incoming
         logReplaced = true
         firstUnstableIndex = nil
@@ -110,16 +127,16 @@ extension RaftNode {
     /// holds, so every follower answers (and echoes the context) without a log check failing.
     mutating func broadcastReadRound() {
         guard case .leader(let state) = role, let round = state.readRound else { return }
-        for peer in peers {
-            let prev = max(log.snapshotIndex, min(state.progress[peer].match, log.lastIndex))
-            send(to: peer, .appendRequest(AppendRequest(prevLogIndex: prev, prevLogTerm: log.term(at: prev)!, entries: [],
-                                                        leaderCommit: commitIndex, readContext: round.context)))
+        for voter in configuration.voters where voter != id {
+            let prev = max(log.snapshotIndex, min(state.progress[voter]?.match ?? 0, log.lastIndex))
+            send(to: voter, .appendRequest(AppendRequest(prevLogIndex: prev, prevLogTerm: log.term(at: prev)!, entries: [],
+                                                         leaderCommit: commitIndex, readContext: round.context)))
         }
     }
 
     mutating func recordReadAck(from peer: NodeID, context: UInt64) {
-        guard context > 0, case .leader(var state) = role else { return }
-        state.readAcks[peer] = max(state.readAcks[peer], context)
+        guard context > 0, case .leader(var state) = role, let previous = state.readAcks[peer] else { return }
+        state.readAcks[peer] = max(previous, context)
         role = .leader(state)
         if completeReadRoundIfConfirmed() {
             startReadRound()
@@ -129,8 +146,8 @@ extension RaftNode {
     /// Hands out the round's reads once a majority (counting this leader) confirmed it.
     mutating func completeReadRoundIfConfirmed() -> Bool {
         guard case .leader(var state) = role, let round = state.readRound else { return false }
-        let confirmations = 1 + peers.filter { state.readAcks[$0] >= round.context }.count
-        guard confirmations >= Quorum.majority(of: clusterSize) else { return false }
+        let confirmations = configuration.voters.filter { $0 == id || (state.readAcks[$0] ?? 0) >= round.context }.count
+        guard confirmations >= configuration.quorum else { return false }
         pendingReadStates.append(contentsOf: round.ids.map { ReadState(id: $0, index: round.index) })
         state.readRound = nil
         role = .leader(state)

@@ -1,14 +1,19 @@
 /// The work a node hands to its runtime after one or more inputs, to be done in this order:
 ///
-/// 1. persist `snapshot` (if set, atomically), then `hardState` (if set), then the log change
-///    (`entries`, or the whole log when `logReplaced`) — all durable before step 2;
-/// 2. send `messages`;
-/// 3. if `snapshot` is set, load it into the state machine; then apply `committedEntries`, in
+/// 1. persist `snapshot` (if set, atomically), then `hardState` (if set) — durable before step 2;
+/// 2. send `earlyMessages` (a leader's AppendEntries and snapshot chunks);
+/// 3. persist the log change (`entries`, or the whole log when `logReplaced`), durably, then
+///    tell the node with `persisted(through:term:)` (the last entry's index and term);
+/// 4. send `messages`;
+/// 5. if `snapshot` is set, load it into the state machine; then apply `committedEntries`, in
 ///    order (they continue right after the snapshot or the previous Ready's);
-/// 4. serve each of `readStates` once the state machine has applied its index.
+/// 6. serve each of `readStates` once the state machine has applied its index.
 ///
-/// Messages may acknowledge votes and entries that are only in this Ready, so sending before
-/// persisting would break the "persist before you speak" rule of Figure 2.
+/// `messages` may acknowledge votes and entries that are only in this Ready, so they wait for
+/// everything to be durable ("persist before you speak", Figure 2). `earlyMessages` promise
+/// nothing about this node's log: a leader replicates while it writes its own copy and counts
+/// that copy toward a quorum only once `persisted` says it is durable (Raft thesis §10.2.1).
+/// They still wait for `hardState`, whose term they carry.
 public struct Ready: Sendable, CustomStringConvertible {
     /// A snapshot received from the leader, to store and to load into the state machine.
     public var snapshot: Snapshot?
@@ -18,6 +23,8 @@ public struct Ready: Sendable, CustomStringConvertible {
     public var entries: [Entry]
     /// The stored log must be replaced by exactly `entries` (possibly none), all after `snapshot`.
     public var logReplaced: Bool
+    /// A leader's replication messages: may go once `hardState` is durable, before the log write.
+    public var earlyMessages: [Envelope]
     /// Messages to deliver after everything above is durable.
     public var messages: [Envelope]
     /// Entries now known committed, contiguous, starting right after the last Ready's.
@@ -28,27 +35,35 @@ public struct Ready: Sendable, CustomStringConvertible {
     public var events: [RaftEvent]
 
     public init(snapshot: Snapshot? = nil, hardState: HardState? = nil, entries: [Entry] = [], logReplaced: Bool = false,
-                messages: [Envelope] = [], committedEntries: [Entry] = [], readStates: [ReadState] = [],
-                events: [RaftEvent] = []) {
+                earlyMessages: [Envelope] = [], messages: [Envelope] = [], committedEntries: [Entry] = [],
+                readStates: [ReadState] = [], events: [RaftEvent] = []) {
         self.snapshot = snapshot
         self.hardState = hardState
         self.entries = entries
         self.logReplaced = logReplaced
+        self.earlyMessages = earlyMessages
         self.messages = messages
         self.committedEntries = committedEntries
         self.readStates = readStates
         self.events = events
     }
 
+    /// Every message of the Ready, early ones first.
+    public var allMessages: [Envelope] { earlyMessages + messages }
+
+    /// Something must be written to disk.
+    public var needsPersisting: Bool { snapshot != nil || hardState != nil || !entries.isEmpty || logReplaced }
+
     public var isEmpty: Bool {
-        snapshot == nil && hardState == nil && entries.isEmpty && !logReplaced && messages.isEmpty
-            && committedEntries.isEmpty && readStates.isEmpty && events.isEmpty
+        snapshot == nil && hardState == nil && entries.isEmpty && !logReplaced && earlyMessages.isEmpty
+            && messages.isEmpty && committedEntries.isEmpty && readStates.isEmpty && events.isEmpty
     }
 
     public var description: String {
         var parts: [String] = []
         if let snapshot { parts.append("install \(snapshot)") }
         if let hardState { parts.append("persist \(hardState)") }
+        if !earlyMessages.isEmpty { parts.append("send early \(earlyMessages.count)") }
         if logReplaced { parts.append("replace log") }
         if !entries.isEmpty { parts.append("write \(entries.first!.index)...\(entries.last!.index)") }
         if !messages.isEmpty { parts.append("send \(messages.count)") }

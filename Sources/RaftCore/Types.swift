@@ -1,4 +1,4 @@
-/// Identifies a node: 0 ..< clusterSize.
+/// Identifies a node: any non-negative integer, unique within a cluster.
 public typealias NodeID = Int
 /// A Raft term. Terms only grow.
 public typealias Term = Int
@@ -7,7 +7,7 @@ public typealias LogIndex = Int
 
 /// The part of a node's state that must be on stable storage before the node acts on it:
 /// the current term and the vote cast in it (Raft paper, Figure 2, "Persistent state").
-public struct HardState: Sendable, Equatable, Codable, CustomStringConvertible {
+public struct HardState: Sendable, Equatable, CustomStringConvertible {
     public var term: Term
     public var votedFor: NodeID?
 
@@ -19,26 +19,35 @@ public struct HardState: Sendable, Equatable, Codable, CustomStringConvertible {
     public var description: String { "term=\(term) vote=\(votedFor.map(String.init) ?? "none")" }
 }
 
-/// One log entry. `data` is the client command (opaque to the core); an empty `data` is the
-/// no-op a new leader appends so that it can commit entries of earlier terms (§5.4.2, §8).
-public struct Entry: Sendable, Equatable, Codable, CustomStringConvertible {
+/// One log entry. `data` is the client command (opaque to the core). An entry with empty `data`
+/// is either the no-op a new leader appends so that it can commit entries of earlier terms
+/// (§5.4.2, §8), or, when `configuration` is set, a membership change: the whole new
+/// configuration, in force on a node as soon as the entry is in its log (thesis §4.1).
+public struct Entry: Sendable, Equatable, CustomStringConvertible {
     public var index: LogIndex
     public var term: Term
     public var data: String
+    public var configuration: ClusterConfiguration?
 
-    public init(index: LogIndex, term: Term, data: String) {
+    public init(index: LogIndex, term: Term, data: String, configuration: ClusterConfiguration? = nil) {
+        precondition(configuration == nil || data.isEmpty, "a configuration entry carries no command")
         self.index = index
         self.term = term
         self.data = data
+        self.configuration = configuration
     }
 
-    public var isNoop: Bool { data.isEmpty }
+    public var isNoop: Bool { data.isEmpty && configuration == nil }
+    public var isConfiguration: Bool { configuration != nil }
 
-    public var description: String { "\(index)@\(term)" + (isNoop ? "(noop)" : "") }
+    public var description: String {
+        if let configuration { return "\(index)@\(term)(config \(configuration))" }
+        return "\(index)@\(term)" + (isNoop ? "(noop)" : "")
+    }
 }
 
 /// The roles a node moves between (§5.1, plus the pre-candidate phase of PreVote, thesis §9.6).
-public enum RoleKind: String, Sendable, Equatable, Codable {
+public enum RoleKind: String, Sendable, Equatable {
     case follower, preCandidate, candidate, leader
 }
 
@@ -47,21 +56,26 @@ public enum ProposalResult: Sendable, Equatable {
     /// Appended at the leader at `index` in `term`. The command is committed when the entry at
     /// `index` is applied with this `term`; if an entry with another term is applied there, it was lost.
     case accepted(index: LogIndex, term: Term)
-    /// This node is not the leader; `leaderHint` is the leader it knows of, if any.
+    /// This node is not the leader (or is handing leadership over); `leaderHint` is the leader
+    /// it knows of, if any.
     case notLeader(leaderHint: NodeID?)
 }
 
 /// A state-machine snapshot: everything applied through `index` (whose entry had `term`),
-/// serialized by the runtime. The core stores and ships the bytes without reading them.
+/// serialized by the runtime, and the cluster configuration in force at `index`. The core stores
+/// and ships the bytes without reading them. `configuration` is nil only for snapshots written
+/// before configurations were recorded; such a node uses its bootstrap configuration.
 public struct Snapshot: Sendable, Equatable, CustomStringConvertible {
     public var index: LogIndex
     public var term: Term
     public var data: [UInt8]
+    public var configuration: ClusterConfiguration?
 
-    public init(index: LogIndex, term: Term, data: [UInt8]) {
+    public init(index: LogIndex, term: Term, data: [UInt8], configuration: ClusterConfiguration? = nil) {
         self.index = index
         self.term = term
         self.data = data
+        self.configuration = configuration
     }
 
     public var description: String { "snapshot \(index)@\(term) (\(data.count) bytes)" }

@@ -29,11 +29,6 @@ public struct DataDirectory: Sendable {
 
     /// Makes renames and new files in the directory durable.
     public static func syncDirectory(containing file: String) throws(StorageError) {
-        let directory = file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        let target = directory.isEmpty ? "." : directory
-        let fd = open(target, O_RDONLY | O_DIRECTORY)
-        guard fd >= 0 else { throw .io(file: target, operation: "open directory", errno: errno) }
-        defer { close(fd) }
-        if fsync(fd) != 0 { throw .io(file: target, operation: "fsync directory", errno: errno) }
+        try FileIO.syncDirectory(containing: file, disk: nil)
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Checksum
 import JSONText
 import RaftCore
 
@@ -10,7 +11,8 @@ import RaftCore
 ///
 ///     {"index":7,"term":2,"command":{"op":"put","key":"a","value":"b"},"crc":"1c291ca3"}
 ///
-/// `command` is null for a leader's no-op. The checksum covers the line's text without its
+/// `command` is null for a leader's no-op; a membership change is the command
+/// `{"op":"config","members":[...]}` (see `ConfigurationCodec`). The checksum covers the line's text without its
 /// `,"crc":"…"` member. Appends are batched and synced once per `write` (when `syncWrites`);
 /// a conflicting suffix is cut off in place with `ftruncate`. On load, a bad or unterminated
 /// final line is a torn write and is dropped (and cut from the file); a bad line anywhere else
@@ -20,7 +22,8 @@ import RaftCore
 public final class FileLogStore: LogStore, @unchecked Sendable {
     public let path: String
     public let syncWrites: Bool
-    private var fd: Int32 = -1
+    let disk: DiskFaults?
+    private var file: StorageFile?
     /// Byte offset where each stored entry's line starts; entry `firstIndex + k` at `lineStarts[k]`.
     private var lineStarts: [Int] = []
     private var firstIndex: LogIndex = 1
@@ -28,9 +31,10 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
     /// How many fsyncs this store has issued (for metrics).
     public private(set) var syncCount = 0
 
-    public init(path: String, syncWrites: Bool) {
+    public init(path: String, syncWrites: Bool, disk: DiskFaults? = nil) {
         self.path = path
         self.syncWrites = syncWrites
+        self.disk = disk
     }
 
     deinit { close() }
@@ -38,9 +42,13 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
     public var lastIndex: LogIndex { firstIndex + lineStarts.count - 1 }
 
     public func load() throws(StorageError) -> LoadedLog {
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .io(file: path, operation: "open", errno: errno) }
-        let bytes = try FileIO.readAll(fd: fd, path: path)
+        let file = try FileIO.openFile(path, disk: disk)
+        self.file = file
+        if file.created && syncWrites {
+            // A new file's directory entry must be durable before anything in it can count.
+            try FileIO.syncDirectory(containing: path, disk: disk)
+        }
+        let bytes = try file.readAll()
         var entries: [Entry] = []
         var lineStart = 0
         var lineNumber = 0
@@ -79,21 +87,21 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
         }
         endOffset = tornAt ?? bytes.count
         if tornAt != nil {
-            if ftruncate(fd, off_t(endOffset)) != 0 { throw .io(file: path, operation: "ftruncate", errno: errno) }
-            if syncWrites { try FileIO.syncData(fd: fd, path: path) }
+            try file.truncate(to: endOffset)
+            if syncWrites { try file.sync() }
         }
         return LoadedLog(entries: entries, droppedTornTail: tornAt != nil)
     }
 
     public func write(_ entries: [Entry]) throws(StorageError) {
         guard let first = entries.first else { return }
-        precondition(fd >= 0, "write before load")
+        guard let file else { preconditionFailure("write before load") }
         if lineStarts.isEmpty {
             firstIndex = first.index
         } else if first.index <= lastIndex {
             let keep = max(0, first.index - firstIndex)
             let cut = keep < lineStarts.count ? lineStarts[keep] : endOffset
-            if ftruncate(fd, off_t(cut)) != 0 { throw .io(file: path, operation: "ftruncate", errno: errno) }
+            try file.truncate(to: cut)
             lineStarts.removeSubrange(keep...)
             endOffset = cut
             if lineStarts.isEmpty { firstIndex = first.index }
@@ -102,28 +110,33 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
         }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(entries.reduce(0) { $0 + $1.data.utf8.count + 80 })
+        var starts: [Int] = []
+        starts.reserveCapacity(entries.count)
         for entry in entries {
-            lineStarts.append(endOffset + buffer.count)
+            starts.append(endOffset + buffer.count)
             Self.appendLine(for: entry, to: &buffer)
         }
-        try FileIO.writeAll(fd: fd, buffer, at: endOffset, path: path)
+        do {
+            try file.write(buffer, at: endOffset)
+        } catch {
+            // Nothing of this batch counts: cut whatever part of it reached the file.
+            try? file.truncate(to: endOffset)
+            throw error
+        }
+        lineStarts.append(contentsOf: starts)
         endOffset += buffer.count
         if syncWrites {
-            try FileIO.syncData(fd: fd, path: path)
+            try file.sync()
             syncCount += 1
         }
     }
 
     public func compact(through index: LogIndex) throws(StorageError) {
-        precondition(fd >= 0, "compact before load")
+        guard let file else { preconditionFailure("compact before load") }
         guard index >= firstIndex, !lineStarts.isEmpty else { return }
         let keep = index - firstIndex + 1
         let cut = keep < lineStarts.count ? lineStarts[keep] : endOffset
-        var tail = [UInt8](repeating: 0, count: endOffset - cut)
-        if !tail.isEmpty {
-            let count = tail.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(cut)) }
-            guard count == tail.count else { throw .io(file: path, operation: "read", errno: count < 0 ? errno : EIO) }
-        }
+        let tail = try file.read(count: endOffset - cut, at: cut)
         try rewrite(with: tail)
         lineStarts = keep < lineStarts.count ? lineStarts[keep...].map { $0 - cut } : []
         firstIndex = index + 1
@@ -131,7 +144,7 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
     }
 
     public func replace(with entries: [Entry]) throws(StorageError) {
-        precondition(fd >= 0, "replace before load")
+        precondition(file != nil, "replace before load")
         var bytes: [UInt8] = []
         var starts: [Int] = []
         for entry in entries {
@@ -147,32 +160,27 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
     /// Writes `bytes` to a temporary file, syncs it, renames it over the log and reopens it.
     private func rewrite(with bytes: [UInt8]) throws(StorageError) {
         let temporary = path + ".tmp"
-        let newFD = open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard newFD >= 0 else { throw .io(file: temporary, operation: "open", errno: errno) }
+        let newFile = try FileIO.create(temporary, disk: disk)
         do {
-            try FileIO.writeAll(fd: newFD, bytes, at: 0, path: temporary)
-            if syncWrites { try FileIO.syncData(fd: newFD, path: temporary) }
+            try newFile.write(bytes, at: 0)
+            if syncWrites { try newFile.sync() }
+            try FileIO.rename(temporary, to: path, disk: disk)
         } catch {
-            Glibc.close(newFD)
+            newFile.close()
             throw error
         }
-        if rename(temporary, path) != 0 {
-            Glibc.close(newFD)
-            throw .io(file: path, operation: "rename", errno: errno)
-        }
-        if syncWrites { try DataDirectory.syncDirectory(containing: path) }
-        Glibc.close(fd)
-        fd = newFD
+        if syncWrites { try FileIO.syncDirectory(containing: path, disk: disk) }
+        file?.close()
+        file = StorageFile(fd: newFile.fd, path: path, disk: disk, created: false)
+        newFile.detach()
     }
 
     /// Bytes the log file holds.
     public var byteCount: Int { endOffset }
 
     public func close() {
-        if fd >= 0 {
-            Glibc.close(fd)
-            fd = -1
-        }
+        file?.close()
+        file = nil
     }
 
     // MARK: - Line format
@@ -193,7 +201,9 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
         buffer.append(contentsOf: ",\"term\":".utf8)
         buffer.append(contentsOf: String(entry.term).utf8)
         buffer.append(contentsOf: ",\"command\":".utf8)
-        if entry.data.isEmpty {
+        if let configuration = entry.configuration {
+            buffer.append(contentsOf: ConfigurationCodec.text(configuration).utf8)
+        } else if entry.data.isEmpty {
             buffer.append(contentsOf: "null".utf8)
         } else {
             buffer.append(contentsOf: entry.data.utf8)
@@ -234,7 +244,14 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
         switch command {
         case .null:
             return .success(Entry(index: index, term: term, data: ""))
-        case .object:
+        case .object(let object):
+            if object["op"] == .string("config") {
+                do {
+                    return .success(Entry(index: index, term: term, data: "", configuration: try ConfigurationCodec.decode(command)))
+                } catch {
+                    return .failure(LineProblem("a configuration entry is unreadable: \(error)"))
+                }
+            }
             var writer = JSONWriter()
             writer.value(command)
             return .success(Entry(index: index, term: term, data: writer.text))

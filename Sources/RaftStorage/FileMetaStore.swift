@@ -13,10 +13,12 @@ import RaftCore
 public final class FileMetaStore: MetaStore, @unchecked Sendable {
     public let path: String
     public let syncWrites: Bool
+    let disk: DiskFaults?
 
-    public init(path: String, syncWrites: Bool) {
+    public init(path: String, syncWrites: Bool, disk: DiskFaults? = nil) {
         self.path = path
         self.syncWrites = syncWrites
+        self.disk = disk
     }
 
     public func load() throws(StorageError) -> HardState {
@@ -42,17 +44,16 @@ public final class FileMetaStore: MetaStore, @unchecked Sendable {
     public func save(_ state: HardState) throws(StorageError) {
         let text = "{\"currentTerm\":\(state.term),\"votedFor\":\(state.votedFor.map(String.init) ?? "null")}\n"
         let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .io(file: temporary, operation: "open", errno: errno) }
+        let file = try FileIO.create(temporary, disk: disk)
         do {
-            try FileIO.writeAll(fd: fd, Array(text.utf8), at: 0, path: temporary)
-            if syncWrites { try FileIO.syncData(fd: fd, path: temporary) }
+            try file.write(Array(text.utf8), at: 0)
+            if syncWrites { try file.sync() }
         } catch {
-            Glibc.close(fd)
+            file.close()
             throw error
         }
-        Glibc.close(fd)
-        if rename(temporary, path) != 0 { throw .io(file: path, operation: "rename", errno: errno) }
-        if syncWrites { try DataDirectory.syncDirectory(containing: path) }
+        file.close()
+        try FileIO.rename(temporary, to: path, disk: disk)
+        if syncWrites { try FileIO.syncDirectory(containing: path, disk: disk) }
     }
 }

@@ -45,7 +45,15 @@ public final class InMemorySnapshotStore: SnapshotStore, @unchecked Sendable {
 
     public func load() throws(StorageError) -> Snapshot? { snapshot.withLock { $0 } }
 
-    public func save(_ newSnapshot: Snapshot) throws(StorageError) { snapshot.withLock { $0 = newSnapshot } }
+    public func prepare(_ newSnapshot: Snapshot) throws(StorageError) -> PreparedSnapshot {
+        PreparedSnapshot(snapshot: newSnapshot, temporaryPath: nil)
+    }
+
+    public func commit(_ prepared: PreparedSnapshot) throws(StorageError) {
+        snapshot.withLock { $0 = prepared.snapshot }
+    }
+
+    public func discard(_ prepared: PreparedSnapshot) {}
 }
 
 /// A `MetaStore` in memory, for tests.

@@ -33,10 +33,33 @@ public protocol LogStore: AnyObject {
 ///
 /// Contract: `save(_:)` replaces the stored snapshot atomically and durably; `load()` returns
 /// the last one saved, nil when there is none, and throws `StorageError.damaged` when the stored
-/// one cannot be trusted.
-public protocol SnapshotStore: AnyObject {
+/// one cannot be trusted. `prepare(_:)` does the slow part of a save (writing and syncing a
+/// temporary copy) and may run on any thread; `commit(_:)` then makes it the stored snapshot,
+/// atomically, on the owner's thread; `discard(_:)` forgets a prepared copy.
+public protocol SnapshotStore: AnyObject, Sendable {
     func load() throws(StorageError) -> Snapshot?
     func save(_ snapshot: Snapshot) throws(StorageError)
+    func prepare(_ snapshot: Snapshot) throws(StorageError) -> PreparedSnapshot
+    func commit(_ prepared: PreparedSnapshot) throws(StorageError)
+    func discard(_ prepared: PreparedSnapshot)
+}
+
+extension SnapshotStore {
+    public func save(_ snapshot: Snapshot) throws(StorageError) {
+        try commit(try prepare(snapshot))
+    }
+}
+
+/// A snapshot written somewhere temporary, waiting for `SnapshotStore.commit`.
+public struct PreparedSnapshot: Sendable {
+    public let snapshot: Snapshot
+    /// Where a file store put it.
+    public let temporaryPath: String?
+
+    public init(snapshot: Snapshot, temporaryPath: String?) {
+        self.snapshot = snapshot
+        self.temporaryPath = temporaryPath
+    }
 }
 
 /// Durable home of one node's term and vote.

@@ -11,6 +11,10 @@ struct ServerOptions {
     var overrides: [(flag: String, value: String)] = []
     var logLevel = EventLog.Level.info
     var logFormat = EventLog.Format.text
+    /// One node per process: the node this process runs.
+    var node: Int?
+    /// A current member's client address to ask for `add`.
+    var join: String?
 
     static func parse(_ arguments: [String]) -> ServerOptions {
         var options = ServerOptions()
@@ -32,7 +36,7 @@ struct ServerOptions {
                 exit(0)
             case "--config":
                 options.configPath = takeValue(flag)
-            case "--nodes", "--port", "--data-dir", "--seed", "--slow":
+            case "--nodes", "--port", "--data-dir", "--seed", "--slow", "--http-port":
                 options.overrides.append((flag, takeValue(flag)))
             case "--log-level":
                 let name = takeValue(flag)
@@ -48,10 +52,19 @@ struct ServerOptions {
                 }
             case "--quiet":
                 options.logLevel = .warning
+            case "--node":
+                let value = takeValue(flag)
+                guard let id = Int(value), id >= 0, id <= 63 else { fail("--node must be a node id from 0 to 63, not \"\(value)\"") }
+                options.node = id
+            case "--join":
+                let value = takeValue(flag)
+                guard MemberAddresses.split(value) != nil else { fail("--join needs a member's client address host:port, not \"\(value)\"") }
+                options.join = value
             default:
                 fail("unknown argument \"\(argument)\" (see --help)")
             }
         }
+        if options.join != nil && options.node == nil { fail("--join needs --node N (the id this new member takes)") }
         return options
     }
 
@@ -65,12 +78,13 @@ struct ServerOptions {
                 return parsed
             }
             switch flag {
-            case "--nodes": config.nodes = number(min: 1, max: 99)
+            case "--nodes": config.nodes = number(min: 1, max: 64)
             case "--port": config.proxyPort = number(min: 0, max: 65535)
             case "--data-dir":
                 guard !value.isEmpty else { fail("--data-dir must not be empty") }
                 config.dataDir = value
             case "--seed": config.seed = UInt64(number(min: 0, max: Int.max))
+            case "--http-port": config.httpPort = number(min: 0, max: 65535)
             case "--slow":
                 guard let factor = Double(value), factor >= 1, factor <= 1000 else {
                     fail("--slow must be a number from 1 to 1000, not \"\(value)\"")

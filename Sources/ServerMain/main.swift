@@ -7,14 +7,19 @@ import ClusterServer
 import Dispatch
 
 let usage = """
-    ServerMain — a Raft-replicated key-value store: N nodes in one process behind a JSON-lines proxy.
+    ServerMain — a Raft-replicated key-value store: N nodes in one process behind a JSON-lines proxy,
+    or one node per process talking to the others over TCP.
 
     Usage: ServerMain [options]
+           ServerMain --config FILE --node N [--join HOST:PORT]
 
       --config FILE        configuration file (default: config/cluster.json)
-      --nodes N            number of Raft nodes (overrides "nodes")
+      --nodes N            number of Raft nodes in one process (overrides "nodes")
       --port P             proxy TCP port (overrides "proxy.port"; 0 picks a free port)
+      --http-port P        HTTP port for the API and the web page (overrides "http.port")
       --data-dir DIR       where metaX.txt and log0X.txt live (overrides "dataDir")
+      --node N             run node N alone, at the addresses of its "members" entry
+      --join HOST:PORT     with --node: ask the member whose client port is HOST:PORT to add this node
       --seed S             fix the election randomness (node i uses S+i), for repeatable demos
       --slow FACTOR        slow motion: stretch heartbeats and election timeouts FACTOR times
       --log-level LEVEL    debug, info (default), warning or error
@@ -59,15 +64,32 @@ if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < lim
 signal(SIGPIPE, SIG_IGN)
 
 let events = EventLog(minimumLevel: options.logLevel, format: options.logFormat)
-let server = ClusterServer(config: config, events: events)
+let server: ClusterServer
+if let node = options.node {
+    do {
+        server = try ClusterServer.member(config: config, id: node, events: events)
+    } catch {
+        fail("\(configPath): \(error)")
+    }
+} else {
+    server = ClusterServer(config: config, events: events)
+}
 do {
     try server.start()
 } catch let error {
     if case .proxy(let proxyError) = error {
-        let source = overrides.contains { $0.flag == "--port" } ? "--port" : "\(configPath): key \"proxy.port\""
+        let source: String
+        if let node = options.node {
+            source = "\(configPath): key \"members\" (client address of node \(node))"
+        } else {
+            source = overrides.contains { $0.flag == "--port" } ? "--port" : "\(configPath): key \"proxy.port\""
+        }
         fail("\(source): \(proxyError)")
     }
     fail("\(error)")
+}
+if let join = options.join {
+    server.join(via: join)
 }
 
 // Signals are handled on the main queue, which dispatchMain() below serves.

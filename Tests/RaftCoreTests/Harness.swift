@@ -25,20 +25,29 @@ struct Harness {
         return Ready()
     }
 
-    /// Makes `node` leader of `term` by feeding it grants (pre-vote and vote).
+    /// Makes `node` leader of `term` by feeding it grants (pre-vote and vote), then persists
+    /// what it handed out, as the runtime would.
     static func elect(_ node: inout RaftNode) {
         _ = tickUntilMessages(&node)
-        let size = node.clusterSize
+        let voters = node.configuration.voters
         if node.roleKind == .preCandidate {
-            for peer in 0..<size where peer != node.id {
+            for peer in voters where peer != node.id {
                 node.receive(Envelope(from: peer, to: node.id, term: node.term + 1,
                                       message: .voteResponse(VoteResponse(preVote: true, granted: true))))
             }
         }
-        for peer in 0..<size where peer != node.id && node.roleKind == .candidate {
+        for peer in voters where peer != node.id && node.roleKind == .candidate {
             node.receive(Envelope(from: peer, to: node.id, term: node.term,
                                   message: .voteResponse(VoteResponse(preVote: false, granted: true))))
         }
-        _ = node.takeReady()
+        _ = persist(&node)
+    }
+
+    /// Takes the Ready and reports its entries durable, as the runtime does after writing them.
+    @discardableResult
+    static func persist(_ node: inout RaftNode) -> Ready {
+        let ready = node.takeReady()
+        if let last = ready.entries.last { node.persisted(through: last.index, term: last.term) }
+        return ready
     }
 }

@@ -150,14 +150,53 @@ import Testing
         #expect(events.contains { if case .steppedDown = $0 { return true } else { return false } })
     }
 
-    // A one-node cluster elects itself and commits alone.
+    // A one-node cluster elects itself and commits alone, once its own copy is durable.
     @Test func test_singleNode_shouldLeadAndCommitAlone() {
         var node = Harness.node(0, of: 1)
         for _ in 0..<30 { node.tick() }
         #expect(node.isLeader)
         _ = node.propose("solo")
-        let ready = node.takeReady()
-        #expect(ready.committedEntries.map(\.data) == ["", "solo"])
+        let written = Harness.persist(&node)
+        #expect(written.entries.map(\.data) == ["", "solo"])
+        #expect(written.committedEntries.isEmpty, "nothing commits before the leader's own write is durable")
+        #expect(node.takeReady().committedEntries.map(\.data) == ["", "solo"])
+    }
+
+    // Thesis §10.2.1: the leader sends its entries before writing them, but counts its own copy
+    // toward a majority only once the runtime says it is durable.
+    @Test func test_leader_shouldCountItsOwnCopy_onlyOncePersisted() {
+        var leader = Harness.node(0)
+        Harness.elect(&leader)
+        for follower in [1, 2] {  // both followers hold the no-op: they leave probing and the no-op commits
+            leader.receive(Envelope(from: follower, to: 0, term: 1, message: .appendResponse(AppendResponse(success: true, matchIndex: 1))))
+        }
+        _ = leader.takeReady()
+        _ = leader.propose("x")
+        let ready = leader.takeReady()
+        #expect(ready.entries.map(\.data) == ["x"])
+        let replicated = ready.earlyMessages.contains {
+            if case .appendRequest(let request) = $0.message { return request.entries.map(\.data).contains("x") }
+            return false
+        }
+        #expect(replicated, "replication leaves before the leader's own write")
+        #expect(ready.messages.isEmpty)
+        leader.receive(Envelope(from: 1, to: 0, term: 1, message: .appendResponse(AppendResponse(success: true, matchIndex: 2))))
+        #expect(leader.commitIndex == 1, "entry 2 is durable on follower 1 only; the leader's copy does not count yet")
+        leader.persisted(through: 2, term: 1)
+        #expect(leader.commitIndex == 2)
+    }
+
+    // ...and two followers are a majority of three without the leader's copy.
+    @Test func test_leader_shouldCommit_onFollowersAlone() {
+        var leader = Harness.node(0)
+        Harness.elect(&leader)
+        _ = leader.propose("x")
+        _ = leader.takeReady()
+        for follower in [1, 2] {
+            leader.receive(Envelope(from: follower, to: 0, term: 1,
+                                    message: .appendResponse(AppendResponse(success: true, matchIndex: 2))))
+        }
+        #expect(leader.commitIndex == 2)
     }
 
     // Restart: term, vote and log come back; commit is re-learned.

@@ -54,14 +54,14 @@ import Testing
     }
 
     @Test func tallyDecidesAsSoonAsTheOutcomeIsKnown() {
-        var tally = VoteTally(clusterSize: 5)
+        var tally = VoteTally(voters: Array(0..<5))
         tally.record(0, granted: true)
         tally.record(1, granted: false)
         #expect(tally.outcome == .pending)
         tally.record(2, granted: false)
         tally.record(3, granted: false)
         #expect(tally.outcome == .lost)
-        var winning = VoteTally(clusterSize: 3)
+        var winning = VoteTally(voters: Array(0..<3))
         winning.record(0, granted: true)
         winning.record(0, granted: true)
         #expect(winning.outcome == .pending, "a duplicate answer counted twice")

@@ -31,7 +31,7 @@ import Darwin
             seeds.append(Self.firstSeed + UInt64(index))
             index += Self.batches
         }
-        var steps = 0, ticks = 0, messages = 0, committed = 0, reads = 0, installs = 0
+        var steps = 0, ticks = 0, messages = 0, committed = 0, reads = 0, installs = 0, changes = 0
         for seed in seeds {
             let report = RandomizedSimulation.run(seed: seed)
             steps += report.steps
@@ -40,6 +40,7 @@ import Darwin
             committed += report.committed
             reads += report.reads
             installs += report.snapshotsInstalled
+            changes += report.membershipChanges
             if let failure = report.failure {
                 Issue.record("""
                     \(report.summary)
@@ -49,7 +50,7 @@ import Darwin
                 return
             }
         }
-        print("simulator batch \(batch): \(seeds.count) runs, \(ticks) ticks, \(steps) steps, \(messages) messages, \(committed) entries committed, \(reads) linearizable reads, \(installs) snapshots installed")
+        print("simulator batch \(batch): \(seeds.count) runs, \(ticks) ticks, \(steps) steps, \(messages) messages, \(committed) entries committed, \(reads) linearizable reads, \(installs) snapshots installed, \(changes) membership changes")
     }
 
     @Test("replay the seed named by RAFT_SIM_SEED")

@@ -32,7 +32,7 @@ extension SimCluster {
         }
     }
 
-    func term(of node: NodeID) -> Term { raft(node)?.term ?? nodes[node].durableHardState.term }
+    func term(of node: NodeID) -> Term { raft(node)?.term ?? nodes[node].disk.hardState.term }
 }
 
 /// Seeds for scenarios that run over several seeds.

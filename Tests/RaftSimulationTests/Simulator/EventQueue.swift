@@ -4,6 +4,8 @@ import RaftCore
 enum SimEventKind {
     case tick(node: NodeID, incarnation: Int)
     case deliver(Envelope)
+    /// A node's slow write is done: it reads every message that arrived meanwhile, in one go.
+    case drainInbox(node: NodeID, incarnation: Int)
 }
 
 struct SimEvent {

@@ -1,63 +1,66 @@
 import RaftCore
+import RaftEngine
+import RaftVerification
 
-/// The whole world of one simulation: nodes, network, time, crashes and client proposals, all
-/// decided by one SplitMix64 seed. No threads, queues or real time: the same seed replays the
-/// same run step for step. Every step ends with the safety checks.
+/// The whole world of one simulation: nodes, network, time, crashes, disks, membership changes
+/// and client proposals, all decided by one SplitMix64 seed. No threads, queues or real time: the
+/// same seed replays the same run step for step. Each node is the production `NodeEngine` over a
+/// simulated disk; every step ends with the safety checks.
 final class SimCluster {
     static let unitsPerTick = 10
 
     let seed: UInt64
-    let clusterSize: Int
     let config: RaftConfig
-    private(set) var random: SplitMix64
+    private var random: SplitMix64
     /// The run's generator, for drivers that draw their own decisions from the same seed.
     var randomSource: SplitMix64 {
         get { random }
         set { random = newValue }
     }
-    private(set) var nodes: [SimNode]
+    private(set) var nodes: [SimNode] = []
     private(set) var now = 0
     private(set) var steps = 0
     private var queue = EventQueue()
     var faults = NetworkFaults.reliable
     private(set) var partition: Partition
-    /// Nodes whose next write is cut short by a crash (see `crashDuringNextWrite`).
-    private var crashMidWrite: [Bool]
-    /// A node snapshots its state machine once it has applied this many entries past its last
-    /// snapshot (0: never).
-    var snapshotEvery = 0
+    /// A node snapshots once it has applied this many entries past its last snapshot (0: never).
+    var snapshotEvery = 0 {
+        didSet { for node in nodes { node.engine?.snapshotEveryEntries = snapshotEvery } }
+    }
+    /// Snapshots saved during the current step, checked once the step's commits are known.
+    var snapshotsToCheck: [(node: NodeID, snapshot: Snapshot)] = []
     /// Chance that a node crashes after saving a snapshot but before cutting its log.
-    var crashAfterSnapshotRate = 0.0
-    /// Reads asked for and not yet answered: id → (node, committed prefix length when asked).
-    private var pendingReads: [UInt64: (node: NodeID, committedWhenAsked: Int)] = [:]
+    var crashAfterSnapshotRate = 0.0 {
+        didSet { for node in nodes { node.disk.crashOnCompactionRate = crashAfterSnapshotRate } }
+    }
     private var nextReadID: UInt64 = 1
     private(set) var readsAnswered = 0
     private(set) var snapshotsInstalled = 0
-    private(set) var checker: SafetyChecker
-    /// Commands proposed and accepted by some leader, by their text.
+    var checker: SafetyChecker
     private(set) var proposalCount = 0
-    /// Counters for reports.
     private(set) var messagesSent = 0
     private(set) var appendRejections = 0
+    private(set) var membershipChanges = 0
     /// When set, every step is described here (RAFT_SIM_TRACE=1).
     var trace: ((String) -> Void)?
 
     init(seed: UInt64, clusterSize: Int, config: RaftConfig = RaftConfig()) {
         self.seed = seed
-        self.clusterSize = clusterSize
         self.config = config
         self.random = SplitMix64(seed: seed)
-        self.nodes = (0..<clusterSize).map(SimNode.init(id:))
-        self.partition = Partition(clusterSize: clusterSize)
-        self.checker = SafetyChecker(clusterSize: clusterSize)
-        self.crashMidWrite = Array(repeating: false, count: clusterSize)
-        for node in 0..<clusterSize {
-            start(node)
+        self.partition = Partition()
+        let bootstrap = ClusterConfiguration.voters(Array(0..<clusterSize))
+        self.checker = SafetyChecker(bootstrap: bootstrap)
+        if RandomizedRuns.environment("RAFT_SIM_TRACE") == "2" { trace = { print($0) } }
+        for id in 0..<clusterSize {
+            nodes.append(SimNode(id: id, disk: SimDisk(node: id, bootstrap: bootstrap, cluster: self)))
         }
+        for id in 0..<clusterSize { start(id) }
     }
 
     var violation: String? { checker.violation }
     var ticks: Int { now / Self.unitsPerTick }
+    var clusterSize: Int { nodes.count }
 
     // MARK: - Driving time
 
@@ -89,130 +92,111 @@ final class SimCluster {
         steps += 1
         switch event.kind {
         case .tick(let node, let incarnation):
-            guard nodes[node].isAlive, nodes[node].incarnation == incarnation else { return }
+            guard let engine = nodes[node].engine, nodes[node].incarnation == incarnation else { return }
             queue.push(at: now + Self.unitsPerTick, .tick(node: node, incarnation: incarnation))
-            nodes[node].raft!.tick()
+            guard nodes[node].disk.busyUntil <= now else { return }  // a node stuck in a slow write misses its ticks
+            nodes[node].configurationBefore = engine.raft.configuration
+            engine.tick()
             afterInput(node)
         case .deliver(let envelope):
-            guard nodes[envelope.to].isAlive, partition.canReach(envelope.from, envelope.to) else { return }
+            guard envelope.to < nodes.count, let engine = nodes[envelope.to].engine,
+                  partition.canReach(envelope.from, envelope.to) else { return }
+            let record = nodes[envelope.to]
+            if deferIfBusy(envelope.to) {
+                // The node is stuck in a slow write: it reads the message when the write is done.
+                record.inbox.append(envelope)
+                return
+            }
             trace?("t\(now) deliver \(envelope)")
-            nodes[envelope.to].raft!.receive(envelope)
+            nodes[envelope.to].configurationBefore = engine.raft.configuration
+            engine.receive(envelope)
             afterInput(envelope.to)
+        case .drainInbox(let node, let incarnation):
+            let record = nodes[node]
+            guard let engine = record.engine, record.incarnation == incarnation else { return }
+            record.drainScheduled = false
+            if deferIfBusy(node) { return }
+            let messages = record.inbox
+            record.inbox.removeAll()
+            trace?("t\(now) node \(node) reads \(messages.count) messages that arrived during its slow write")
+            record.configurationBefore = engine.raft.configuration
+            for envelope in messages where partition.canReach(envelope.from, envelope.to) { engine.receive(envelope) }
+            afterInput(node)
         }
     }
 
-    /// The runtime's Ready pipeline in miniature: persist, send, apply, then check.
+    /// While `node` is stuck in a slow write, inputs wait: returns true (and makes sure the node
+    /// catches up when the write is done) when it is busy.
+    private func deferIfBusy(_ node: NodeID) -> Bool {
+        let record = nodes[node]
+        guard record.disk.busyUntil > now else { return false }
+        if !record.drainScheduled {
+            record.drainScheduled = true
+            queue.push(at: record.disk.busyUntil, .drainInbox(node: node, incarnation: record.incarnation))
+        }
+        return true
+    }
+
+    /// The engine works off what the input produced — persist, send, apply — then the checks.
     private func afterInput(_ node: NodeID) {
-        guard var raft = nodes[node].raft else { return }
-        let ready = raft.takeReady()
-        nodes[node].raft = raft
-        if ready.isEmpty { return }
-        trace?("t\(now) node \(node) \(raft.roleKind) term \(raft.term): \(ready)\(ready.events.isEmpty ? "" : " " + ready.events.map(\.description).joined(separator: "; "))")
-        if crashMidWrite[node] && (ready.hardState != nil || !ready.entries.isEmpty || ready.snapshot != nil) {
-            // Power fails while this Ready is being written. The runtime writes the meta file
-            // first (replaced atomically: old or new), then the log, so the crash keeps either
-            // nothing, or the new meta and a prefix of the entries. Nothing is sent.
-            crashMidWrite[node] = false
-            if ready.hardState == nil || chance(0.7) {
-                if let hardState = ready.hardState {
-                    checker.checkHardStateWrite(node: node, old: nodes[node].durableHardState, new: hardState)
-                }
-                let logUntouched = ready.snapshot != nil && chance(0.5)
-                nodes[node].persist(ready, tornAfter: Int.random(in: 0...ready.entries.count, using: &random),
-                                    logUntouched: logUntouched)
-            }
-            trace?("t\(now) CRASH node \(node) in the middle of writing \(ready)")
-            nodes[node].crash()
-            return
-        }
-        if let hardState = ready.hardState {
-            checker.checkHardStateWrite(node: node, old: nodes[node].durableHardState, new: hardState)
-        }
-        checker.checkWrittenEntries(node: node, entries: ready.entries, log: raft.log)
-        nodes[node].persist(ready)
-        for envelope in ready.messages {
-            checker.checkOutgoing(envelope, durable: nodes[node])
-            send(envelope)
-        }
+        guard let engine = nodes[node].engine else { return }
         let committedBefore = checker.committed.count
-        checker.checkAfterStep(node: node, raft: raft)
-        checker.checkCommittedEntriesAreStable(from: committedBefore, nodes: nodes)
-        if let snapshot = ready.snapshot {
-            checker.checkSnapshot(node: node, snapshot)
-            nodes[node].appliedIndex = snapshot.index
-            nodes[node].appliedCommands = SimNode.decode(snapshot.data)
-            snapshotsInstalled += 1
+        engine.flush()
+        let disks = durableViews
+        if let engine = nodes[node].engine {
+            checker.checkAfterStep(node: node, raft: engine.raft)
+            checkApplied(node, engine)
         }
-        checker.checkApplied(node: node, entries: ready.committedEntries, appliedIndex: nodes[node].appliedIndex)
-        for entry in ready.committedEntries {
-            nodes[node].appliedIndex = entry.index
-            if !entry.isNoop { nodes[node].appliedCommands.append(entry.data) }
+        checker.checkCommittedEntriesAreStable(from: committedBefore, disks: disks)
+        for (owner, snapshot) in snapshotsToCheck {
+            checker.checkSnapshot(node: owner, snapshot, commands: SimMachine.decode(snapshot.data))
         }
-        for state in ready.readStates {
-            guard let asked = pendingReads.removeValue(forKey: state.id) else {
-                checker.failExternally("node \(node) answered read \(state.id), which nobody asked for")
-                continue
-            }
-            checker.checkReadPoint(node: node, state, committedWhenAsked: asked.committedWhenAsked)
-            readsAnswered += 1
-        }
-        maybeSnapshot(node)
-        for other in 0..<clusterSize {
-            if let leader = nodes[other].raft, leader.isLeader {
-                checker.checkLeaderCompleteness(node: other, raft: leader)
+        snapshotsToCheck.removeAll()
+        for other in nodes {
+            if let leader = other.raft, leader.isLeader {
+                checker.checkLeaderCompleteness(node: other.id, raft: leader)
             }
         }
     }
 
-    /// Takes a snapshot of the applied commands once enough entries accumulated, as the
-    /// runtime does: save the snapshot, cut the log (unless a crash strikes in between), then
-    /// tell the core.
-    private func maybeSnapshot(_ node: NodeID) {
-        guard snapshotEvery > 0, var raft = nodes[node].raft,
-              raft.appliedIndex - raft.log.snapshotIndex >= snapshotEvery,
-              nodes[node].appliedIndex == raft.appliedIndex else { return }
-        let index = raft.appliedIndex
-        let snapshot = Snapshot(index: index, term: raft.log.term(at: index)!, data: SimNode.encode(nodes[node].appliedCommands))
-        checker.checkSnapshot(node: node, snapshot)
-        if crashAfterSnapshotRate > 0 && chance(crashAfterSnapshotRate) {
-            nodes[node].saveSnapshot(snapshot, compactLog: false)
-            trace?("t\(now) CRASH node \(node) after saving \(snapshot), before cutting its log")
-            nodes[node].crash()
-            return
-        }
-        nodes[node].saveSnapshot(snapshot, compactLog: true)
-        raft.compact(through: index, data: snapshot.data)
-        nodes[node].raft = raft
-        trace?("t\(now) node \(node) took \(snapshot)")
+    var durableViews: [NodeID: DurableView] {
+        var views: [NodeID: DurableView] = [:]
+        for node in nodes { views[node.id] = node.disk.view }
+        return views
     }
 
-    /// Asks `node` for a linearizable read point; returns false when it is not the leader.
-    @discardableResult
-    func read(at node: NodeID) -> Bool {
-        guard var raft = nodes[node].raft else { return false }
-        let id = nextReadID
-        nextReadID += 1
-        let accepted = raft.readIndex(id: id)
-        nodes[node].raft = raft
-        if accepted {
-            pendingReads[id] = (node, checker.committed.count)
-            trace?("t\(now) read \(id) at \(node)")
+    /// Gap-free apply of exactly the committed commands, read from the machine's applied list.
+    private func checkApplied(_ node: NodeID, _ engine: NodeEngine<SimMachine>) {
+        let machine = engine.machine
+        let record = nodes[node]
+        if record.checkedMachineBase != machine.restoredIndex || record.checkedApplied > machine.applied.count {
+            record.checkedMachineBase = machine.restoredIndex
+            record.checkedApplied = 0
         }
-        afterInput(node)
-        return accepted
+        guard record.checkedApplied < machine.applied.count else { return }
+        let previous = record.checkedApplied > 0 ? machine.applied[record.checkedApplied - 1].index : machine.restoredIndex
+        checker.checkApplied(node: node, applied: Array(machine.applied[record.checkedApplied...]), after: previous)
+        record.checkedApplied = machine.applied.count
     }
 
-    private func send(_ envelope: Envelope) {
-        messagesSent += 1
-        if case .appendResponse(let response) = envelope.message, !response.success { appendRejections += 1 }
-        if faults.dropRate > 0 && chance(faults.dropRate) { return }
-        let copies = faults.duplicateRate > 0 && chance(faults.duplicateRate) ? 2 : 1
-        for _ in 0..<copies {
-            var delay = Int.random(in: faults.minDelay...faults.maxDelay, using: &random)
-            if faults.longDelayRate > 0 && chance(faults.longDelayRate) {
-                delay = Int.random(in: faults.maxDelay...max(faults.maxDelay, faults.longDelay), using: &random)
+    /// Sends what an engine hands out: the persist-before-send check, then the hostile network.
+    private func transmit(_ envelopes: [Envelope], from node: NodeID) {
+        let disk = nodes[node].disk
+        let memory = nodes[node].raft?.log
+        let delay = max(0, disk.busyUntil - now)
+        for envelope in envelopes {
+            checker.checkOutgoing(envelope, durable: disk.view, memory: memory)
+            messagesSent += 1
+            if case .appendResponse(let response) = envelope.message, !response.success { appendRejections += 1 }
+            if faults.dropRate > 0 && chance(faults.dropRate) { continue }
+            let copies = faults.duplicateRate > 0 && chance(faults.duplicateRate) ? 2 : 1
+            for _ in 0..<copies {
+                var latency = Int.random(in: faults.minDelay...faults.maxDelay, using: &random)
+                if faults.longDelayRate > 0 && chance(faults.longDelayRate) {
+                    latency = Int.random(in: faults.maxDelay...max(faults.maxDelay, faults.longDelay), using: &random)
+                }
+                queue.push(at: now + delay + latency, .deliver(envelope))
             }
-            queue.push(at: now + delay, .deliver(envelope))
         }
     }
 
@@ -220,79 +204,188 @@ final class SimCluster {
         Double.random(in: 0..<1, using: &random) < probability
     }
 
-    // MARK: - Faults and clients
+    // MARK: - Nodes
 
     private func start(_ node: NodeID) {
-        crashMidWrite[node] = false
-        nodes[node].restart(clusterSize: clusterSize, config: config, seed: random.next())
+        let record = nodes[node]
+        record.disk.crashArmed = false
+        record.disk.starting = true
+        defer { record.disk.starting = false }
+        let hooks = EngineHooks(
+            send: { [unowned self] envelopes in self.transmit(envelopes, from: node) },
+            log: { [unowned self] _, text in
+                if text.hasPrefix("installed the leader's snapshot") { self.snapshotsInstalled += 1 }
+                self.trace?("t\(self.now) node \(node): \(text)")
+            },
+            stopped: { [unowned self] reason in
+                self.trace?("t\(self.now) CRASH node \(node) (\(reason))")
+                self.nodes[node].engine = nil
+            },
+            clock: { [unowned self] in UInt64(self.now) },
+            committed: { [unowned self] entries in
+                guard let raft = self.nodes[node].raft else { return }
+                self.checker.checkCommitted(node: node, entries: entries, raft: raft,
+                                            configurationBefore: self.nodes[node].configurationBefore, disks: self.durableViews)
+            })
+        do {
+            let (engine, _) = try NodeEngine<SimMachine>.start(
+                id: node, bootstrap: record.disk.bootstrap, raftConfig: config, stores: record.disk.stores, seed: random.next(),
+                hooks: hooks, executor: InlineExecutor(), snapshotEveryEntries: snapshotEvery, logName: "node \(node)'s log")
+            record.engine = engine
+        } catch {
+            checker.failExternally("node \(node) cannot restart from its disk: \(error)")
+            return
+        }
+        record.incarnation += 1
+        record.inbox.removeAll()
+        record.drainScheduled = false
+        record.checkedMachineBase = -1
         checker.nodeRestarted(node)
         let phase = Int.random(in: 1...Self.unitsPerTick, using: &random)
-        queue.push(at: now + phase, .tick(node: node, incarnation: nodes[node].incarnation))
+        queue.push(at: now + phase, .tick(node: node, incarnation: record.incarnation))
     }
 
-    /// Arms a crash that strikes while `node` writes its next Ready: part of it reaches the
-    /// disk and none of its messages leave. Entries lost this way were never acknowledged.
+    /// Arms a crash that strikes during one of `node`'s next writes: part of it reaches the disk
+    /// and the rest of that Ready is never done. Entries lost this way were never acknowledged.
     func crashDuringNextWrite(_ node: NodeID) {
         guard nodes[node].isAlive else { return }
-        crashMidWrite[node] = true
+        nodes[node].disk.crashArmed = true
     }
 
     /// Crashes `node` between steps: its memory is gone, its disk stays.
     func crash(_ node: NodeID) {
-        guard nodes[node].isAlive else { return }
+        guard let engine = nodes[node].engine else { return }
         trace?("t\(now) CRASH node \(node)")
-        nodes[node].crash()
+        engine.stop()
+        nodes[node].engine = nil
     }
 
     func restart(_ node: NodeID) {
-        guard !nodes[node].isAlive else { return }
+        guard !nodes[node].isAlive, !nodes[node].retired else { return }
         trace?("t\(now) RESTART node \(node)")
         start(node)
     }
 
+    /// Stops a removed node for good.
+    func retire(_ node: NodeID) {
+        crash(node)
+        nodes[node].retired = true
+        trace?("t\(now) RETIRE node \(node)")
+    }
+
     func setPartition(_ groups: [[NodeID]]) {
-        partition = Partition(groups: groups, clusterSize: clusterSize)
+        partition = Partition(groups: groups)
         trace?("t\(now) PARTITION \(partition)")
     }
 
     func healPartition() {
-        partition = Partition(clusterSize: clusterSize)
+        partition = Partition()
         trace?("t\(now) HEAL")
     }
 
-    /// Proposes `command` at `node`; counts it when a leader accepted it.
+    /// Makes `node`'s disk full (every write fails) or slow, or clears that.
+    func setDisk(_ node: NodeID, full: Bool, slowUnits: Int) {
+        nodes[node].disk.full = full
+        nodes[node].disk.slowUnits = slowUnits
+        trace?("t\(now) DISK node \(node): \(full ? "full" : "ok")\(slowUnits > 0 ? ", slow \(slowUnits)" : "")")
+    }
+
+    // MARK: - Clients and membership
+
+    /// Proposes `command` at `node`; returns what the node's core did with it.
     @discardableResult
     func propose(at node: NodeID, _ command: String) -> ProposalResult? {
-        guard var raft = nodes[node].raft else { return nil }
-        let result = raft.propose(command)
-        nodes[node].raft = raft
+        guard let engine = nodes[node].engine else { return nil }
+        var result: ProposalResult = .notLeader(leaderHint: engine.raft.leaderID)
+        nodes[node].configurationBefore = engine.raft.configuration
+        engine.propose(command, appended: { index, term in result = .accepted(index: index, term: term) }, finish: { _ in })
+        if deferIfBusy(node) { return nil }  // appended with whatever else arrives before the write ends
+        afterInput(node)
         if case .accepted = result { proposalCount += 1 }
         trace?("t\(now) propose \(command.debugDescription) at \(node): \(result)")
+        return result
+    }
+
+    /// Asks `node` for a linearizable read; returns false when it is not the leader. The read is
+    /// checked against what was committed when it was asked, whenever it is served.
+    @discardableResult
+    func read(at node: NodeID) -> Bool {
+        guard let engine = nodes[node].engine, engine.raft.isLeader else { return false }
+        let id = nextReadID
+        nextReadID += 1
+        let committedWhenAsked = checker.committed.count
+        nodes[node].configurationBefore = engine.raft.configuration
+        engine.readLinearizable { [unowned self] machine in
+            guard let machine else { return }
+            self.checker.checkRead(node: node, id: id, servedAt: machine.appliedIndex, committedWhenAsked: committedWhenAsked)
+            self.readsAnswered += 1
+        }
+        trace?("t\(now) read \(id) at \(node)")
+        if !deferIfBusy(node) { afterInput(node) }
+        return true
+    }
+
+    /// Creates a new, empty node that waits to be added (it knows no configuration).
+    func addNode() -> NodeID {
+        let id = nodes.count
+        let disk = SimDisk(node: id, bootstrap: .empty, cluster: self)
+        disk.crashOnCompactionRate = crashAfterSnapshotRate
+        nodes.append(SimNode(id: id, disk: disk))
+        trace?("t\(now) NEW node \(id)")
+        start(id)
+        return id
+    }
+
+    /// Proposes a membership change at `node`.
+    @discardableResult
+    func changeMembership(at node: NodeID, _ change: ConfigurationChange) -> Result<(index: LogIndex, term: Term), ConfigurationChangeError> {
+        guard let engine = nodes[node].engine else { return .failure(.notLeader(leaderHint: nil)) }
+        nodes[node].configurationBefore = engine.raft.configuration
+        let result = engine.proposeConfigurationChange(change)
+        if case .success = result { membershipChanges += 1 }
+        trace?("t\(now) \(change) at \(node): \(result)")
         afterInput(node)
         return result
     }
 
+    @discardableResult
+    func transferLeadership(from node: NodeID, to target: NodeID) -> Bool {
+        guard let engine = nodes[node].engine else { return false }
+        nodes[node].configurationBefore = engine.raft.configuration
+        let result = engine.transferLeadership(to: target)
+        trace?("t\(now) transfer \(node) -> \(target): \(result)")
+        afterInput(node)
+        if case .success = result { return true }
+        return false
+    }
+
     // MARK: - Views
 
-    var liveNodes: [NodeID] { (0..<clusterSize).filter { nodes[$0].isAlive } }
+    var liveNodes: [NodeID] { nodes.filter(\.isAlive).map(\.id) }
 
     func raft(_ node: NodeID) -> RaftNode? { nodes[node].raft }
 
     /// The live leader of the highest term, if any.
     var leader: NodeID? {
         var best: (node: NodeID, term: Term)?
-        for node in liveNodes {
-            if let raft = nodes[node].raft, raft.isLeader, raft.term > (best?.term ?? -1) {
-                best = (node, raft.term)
+        for node in nodes {
+            if let raft = node.raft, raft.isLeader, raft.term > (best?.term ?? -1) {
+                best = (node.id, raft.term)
             }
         }
         return best?.node
     }
 
-    /// A leader that every live node follows, all in the same term.
+    /// The members of the committed configuration that are running.
+    var liveMembers: [NodeID] {
+        let members = checker.committedConfiguration.ids
+        return liveNodes.filter { members.contains($0) }
+    }
+
+    /// A leader that every live member follows, all in the same term.
     var stableLeader: NodeID? {
         guard let leader, let leaderTerm = nodes[leader].raft?.term else { return nil }
-        for node in liveNodes {
+        for node in liveMembers {
             guard let raft = nodes[node].raft, raft.term == leaderTerm, raft.leaderID == leader else { return nil }
         }
         return leader
@@ -301,15 +394,17 @@ final class SimCluster {
     func appliedCommands(_ node: NodeID) -> [String] { nodes[node].appliedCommands }
     var committedPrefix: [Entry] { checker.committed }
 
-    /// Brings every crashed node back, disarms pending crashes, heals partitions and makes the
-    /// network reliable.
+    /// Brings every crashed node back (the retired stay down), disarms pending crashes, clears
+    /// disk faults, heals partitions and makes the network reliable.
     func healEverything() {
         healPartition()
         faults = .reliable
-        crashMidWrite = Array(repeating: false, count: clusterSize)
         crashAfterSnapshotRate = 0
-        for node in 0..<clusterSize where !nodes[node].isAlive {
-            restart(node)
+        for node in nodes {
+            node.disk.crashArmed = false
+            node.disk.full = false
+            node.disk.slowUnits = 0
+            if !node.isAlive && !node.retired { restart(node.id) }
         }
     }
 }

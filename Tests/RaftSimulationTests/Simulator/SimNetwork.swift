@@ -26,33 +26,26 @@ extension Double {
     }
 }
 
-/// Partition groups: nodes reach each other only inside one group.
+/// Partition groups: nodes reach each other only inside one group; a node in no group is alone.
 struct Partition: CustomStringConvertible {
-    private(set) var groupOf: [Int]
+    private(set) var groups: [[NodeID]]?
 
-    init(clusterSize: Int) {
-        groupOf = Array(repeating: 0, count: clusterSize)
+    /// The whole network.
+    init() {}
+
+    init(groups: [[NodeID]]) {
+        self.groups = groups
     }
 
-    init(groups: [[NodeID]], clusterSize: Int) {
-        groupOf = Array(repeating: -1, count: clusterSize)
-        for (number, group) in groups.enumerated() {
-            for node in group { groupOf[node] = number }
-        }
-        // Nodes named in no group are each alone.
-        for node in 0..<clusterSize where groupOf[node] == -1 {
-            groupOf[node] = groups.count + node
-        }
+    var isWhole: Bool { groups == nil }
+
+    func canReach(_ a: NodeID, _ b: NodeID) -> Bool {
+        guard let groups else { return true }
+        return groups.contains { $0.contains(a) && $0.contains(b) }
     }
-
-    var isWhole: Bool { Set(groupOf).count == 1 }
-
-    func canReach(_ a: NodeID, _ b: NodeID) -> Bool { groupOf[a] == groupOf[b] }
 
     var description: String {
-        if isWhole { return "whole" }
-        var groups: [Int: [NodeID]] = [:]
-        for (node, group) in groupOf.enumerated() { groups[group, default: []].append(node) }
-        return groups.keys.sorted().map { groups[$0]!.map(String.init).joined(separator: ",") }.joined(separator: " | ")
+        guard let groups else { return "whole" }
+        return groups.map { $0.map(String.init).joined(separator: ",") }.joined(separator: " | ")
     }
 }

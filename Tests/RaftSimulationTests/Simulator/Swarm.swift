@@ -21,6 +21,12 @@ struct Swarm: CustomStringConvertible {
     var snapshotEvery: Int
     var crashAfterSnapshotRate: Double
     var readRate: Double
+    /// Membership changes (add, remove, transfer) per tick while a leader exists, and at most
+    /// this many nodes ever.
+    var membershipRate: Double
+    var maxNodes: Int
+    /// Disk faults: a node's disk goes full or slow, and back.
+    var diskFaultRate: Double
 
     init(seed: UInt64) {
         var random = SplitMix64(seed: seed ^ 0xA5A5_5A5A_DEAD_BEEF)
@@ -55,11 +61,15 @@ struct Swarm: CustomStringConvertible {
             electionTicksMax: 20,
             maxEntriesPerAppend: batchChoices[Int(unit() * Double(batchChoices.count))],
             maxInflightAppends: windowChoices[Int(unit() * Double(windowChoices.count))],
-            snapshotChunkBytes: chunkChoices[Int(unit() * Double(chunkChoices.count))])
+            snapshotChunkBytes: chunkChoices[Int(unit() * Double(chunkChoices.count))],
+            learnerCatchUpEntries: unit() < 0.5 ? 0 : Int(unit() * 20))
+        membershipRate = unit() < 0.4 ? 0 : unit() * 0.08
+        maxNodes = clusterSize + 1 + Int(unit() * 3)
+        diskFaultRate = unit() < 0.6 ? 0 : unit() * 0.01
     }
 
     var description: String {
-        "\(clusterSize) nodes, \(raftConfig.maxEntriesPerAppend)/append, window \(raftConfig.maxInflightAppends), snapshot every \(snapshotEvery) in \(raftConfig.snapshotChunkBytes)-byte chunks, reads \(readRate.formatted2)/tick, \(faultTicks) fault ticks, net {\(faults)}, crash \(crashRate.formatted2), partition \(partitionRate.formatted2), proposals/tick \(proposalRate.formatted2)"
+        "\(clusterSize) nodes (up to \(maxNodes)), \(raftConfig.maxEntriesPerAppend)/append, window \(raftConfig.maxInflightAppends), snapshot every \(snapshotEvery) in \(raftConfig.snapshotChunkBytes)-byte chunks, reads \(readRate.formatted2)/tick, \(faultTicks) fault ticks, net {\(faults)}, crash \(crashRate.formatted2), partition \(partitionRate.formatted2), membership \(membershipRate.formatted2), disk faults \(diskFaultRate.formatted2), proposals/tick \(proposalRate.formatted2)"
     }
 }
 
@@ -74,6 +84,7 @@ struct SimulationReport {
     var committed: Int
     var reads: Int
     var snapshotsInstalled: Int
+    var membershipChanges: Int
 
     var summary: String {
         "seed \(seed) (\(swarm)): \(failure ?? "ok") after \(steps) steps, \(ticks) ticks"
@@ -81,10 +92,10 @@ struct SimulationReport {
 }
 
 /// Runs one seed: a fault phase where everything can go wrong, then a healed phase that must
-/// elect a leader and commit every new proposal on every node within a tick budget.
+/// elect a leader and commit every new proposal on every member within a tick budget.
 enum RandomizedSimulation {
     static let electionBudgetTicks = 300
-    static let commitBudgetTicks = 200
+    static let commitBudgetTicks = 300
     static let livenessProposals = 5
 
     static func run(seed: UInt64, trace: ((String) -> Void)? = nil) -> SimulationReport {
@@ -102,6 +113,7 @@ enum RandomizedSimulation {
             cluster.run(ticks: 1)
             if cluster.violation != nil { break }
             injectFaults(cluster, swarm)
+            changeMembership(cluster, swarm)
             proposalCredit += swarm.proposalRate
             while proposalCredit >= 1 {
                 proposalCredit -= 1
@@ -135,7 +147,7 @@ enum RandomizedSimulation {
         return SimulationReport(seed: seed, swarm: swarm, failure: failure, ticks: cluster.ticks,
                                 steps: cluster.steps, messages: cluster.messagesSent,
                                 committed: cluster.committedPrefix.count, reads: cluster.readsAnswered,
-                                snapshotsInstalled: cluster.snapshotsInstalled)
+                                snapshotsInstalled: cluster.snapshotsInstalled, membershipChanges: cluster.membershipChanges)
     }
 
     private static func injectFaults(_ cluster: SimCluster, _ swarm: Swarm) {
@@ -162,6 +174,52 @@ enum RandomizedSimulation {
         if swarm.faultChangeRate > 0 && cluster.chance(swarm.faultChangeRate) {
             cluster.faults.dropRate = cluster.chance(0.3) ? 0.5 : Double.random(in: 0..<0.3, using: &cluster.randomSource)
         }
+        if swarm.diskFaultRate > 0 && cluster.chance(swarm.diskFaultRate) {
+            let node = Int.random(in: 0..<size, using: &cluster.randomSource)
+            let disk = cluster.nodes[node].disk
+            if disk.full || disk.slowUnits > 0 {
+                cluster.setDisk(node, full: false, slowUnits: 0)
+                cluster.restart(node)  // a node its full disk stopped comes back once the disk works
+            } else if cluster.chance(0.5) {
+                cluster.setDisk(node, full: true, slowUnits: 0)
+            } else {
+                cluster.setDisk(node, full: false, slowUnits: SimCluster.unitsPerTick * Int.random(in: 1...30, using: &cluster.randomSource))
+            }
+        }
+    }
+
+    /// While a leader exists: add a new node (as a learner promoted once caught up), remove a
+    /// member (moving leadership away first when it is the leader), hand leadership over, or
+    /// retire a node that is no longer a member.
+    private static func changeMembership(_ cluster: SimCluster, _ swarm: Swarm) {
+        guard swarm.membershipRate > 0, cluster.chance(swarm.membershipRate), let leader = cluster.leader,
+              let raft = cluster.raft(leader) else { return }
+        let configuration = raft.configuration
+        let roll = Double.random(in: 0..<1, using: &cluster.randomSource)
+        if roll < 0.35 && cluster.clusterSize < swarm.maxNodes {
+            let node = cluster.addNode()
+            cluster.changeMembership(at: leader, .addLearner(id: node, context: "", promoteWhenCaughtUp: true))
+        } else if roll < 0.7 {
+            let members = configuration.ids
+            guard let target = members.randomElement(using: &cluster.randomSource) else { return }
+            if target == leader {
+                if let other = configuration.voters.filter({ $0 != leader }).randomElement(using: &cluster.randomSource) {
+                    cluster.transferLeadership(from: leader, to: other)
+                }
+            } else {
+                cluster.changeMembership(at: leader, .remove(id: target))
+            }
+        } else if roll < 0.9 {
+            if let other = configuration.voters.filter({ $0 != leader }).randomElement(using: &cluster.randomSource) {
+                cluster.transferLeadership(from: leader, to: other)
+            }
+        } else {
+            // A node outside the committed configuration stops for good (or keeps running, to
+            // show it does not disturb the others).
+            let committed = cluster.checker.committedConfiguration
+            let outsiders = cluster.liveNodes.filter { !committed.contains($0) && !configuration.contains($0) }
+            if let node = outsiders.randomElement(using: &cluster.randomSource) { cluster.retire(node) }
+        }
     }
 
     /// Two or three groups; half the time the current leader is put in a minority.
@@ -170,7 +228,7 @@ enum RandomizedSimulation {
         nodes.shuffle(using: &cluster.randomSource)
         if let leader = cluster.leader, cluster.chance(0.5) {
             nodes.removeAll { $0 == leader }
-            let minority = Int.random(in: 0...(cluster.clusterSize / 2 - 1), using: &cluster.randomSource)
+            let minority = Int.random(in: 0...max(0, cluster.clusterSize / 2 - 1), using: &cluster.randomSource)
             let leaderSide = [leader] + nodes.prefix(minority)
             return [leaderSide, Array(nodes.dropFirst(minority))]
         }
@@ -180,7 +238,8 @@ enum RandomizedSimulation {
         return result
     }
 
-    /// After healing: a leader that everyone follows, then every new proposal applied everywhere.
+    /// After healing: a leader that every member follows, then every new proposal applied on
+    /// every member (voters and learners).
     private static func checkLiveness(_ cluster: SimCluster, firstCommand: Int) -> String? {
         cluster.healEverything()
         // A leader cut off until now may still step down (CheckQuorum) in its first election
@@ -190,19 +249,24 @@ enum RandomizedSimulation {
             return cluster.violation ?? "liveness: no stable leader within \(electionBudgetTicks) ticks of healing"
         }
         let commands = (0..<livenessProposals).map { "live\(firstCommand + $0)" }
+        var lastIndex = 0
         for command in commands {
-            guard case .accepted = cluster.propose(at: leader, command) else {
+            guard case .accepted(let index, _)? = cluster.propose(at: leader, command) else {
                 return "liveness: stable leader \(leader) refused a proposal"
             }
+            lastIndex = index
         }
-        let allApplied = cluster.run(upTo: commitBudgetTicks) { cluster in
-            cluster.liveNodes.allSatisfy { node in
-                let applied = cluster.appliedCommands(node)
-                return commands.allSatisfy(applied.contains)
-            }
+        // Cheap while running (indexes); exact once done (the commands themselves).
+        let reached = cluster.run(upTo: commitBudgetTicks) { cluster in
+            cluster.liveMembers.allSatisfy { (cluster.nodes[$0].engine?.machine.appliedIndex ?? 0) >= lastIndex }
         }
-        if !allApplied {
-            return cluster.violation ?? "liveness: proposals made after healing were not applied on every node within \(commitBudgetTicks) ticks"
+        let members = cluster.liveMembers
+        let missing = members.filter { node in
+            let applied = Set(cluster.appliedCommands(node).suffix(4 * commands.count + 64))
+            return !commands.allSatisfy(applied.contains)
+        }
+        if !reached || !missing.isEmpty {
+            return cluster.violation ?? "liveness: proposals made after healing were not applied on members \(missing) within \(commitBudgetTicks) ticks"
         }
         return nil
     }

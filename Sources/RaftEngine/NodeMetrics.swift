@@ -1,6 +1,6 @@
 import RaftCore
 
-/// Counters one node keeps (on its queue) and publishes with its status.
+/// Counters one node keeps (on its thread) and publishes with its status.
 public struct NodeMetrics: Sendable, Equatable {
     public var electionsStarted = 0
     public var preElectionsStarted = 0
@@ -12,12 +12,14 @@ public struct NodeMetrics: Sendable, Equatable {
     public var snapshotsTaken = 0
     public var snapshotsInstalled = 0
     public var fsyncs = 0
+    /// Writes slower than the heartbeat interval.
+    public var slowWrites = 0
     public var fsyncLatency = LatencySamples()
 
     public init() {}
 
     /// Counts what a Ready says happened.
-    mutating func record(_ ready: Ready) {
+    public mutating func record(_ ready: Ready) {
         for event in ready.events {
             switch event {
             case .electionStarted(_, let preVote):
@@ -27,7 +29,7 @@ public struct NodeMetrics: Sendable, Equatable {
             default: break
             }
         }
-        for message in ready.messages {
+        for message in ready.earlyMessages + ready.messages {
             if case .appendRequest = message.message { appendsSent += 1 }
         }
         entriesCommitted += ready.committedEntries.count

@@ -1,0 +1,201 @@
+import Dispatch
+import RaftCore
+import Synchronization
+
+/// Where Raft messages for nodes outside this process go (one node per process: TCP to peers).
+public protocol PeerTransport: AnyObject, Sendable {
+    func send(_ envelopes: [Envelope])
+}
+
+/// A message held while the cluster is paused, waiting to be delivered or dropped by hand.
+public struct HeldMessage: Sendable {
+    public var id: Int
+    public var envelope: Envelope
+}
+
+/// Carries Raft messages from the nodes of this process to their destinations — a node in this
+/// process, or a peer process through the `PeerTransport` — applying the experiment switches on
+/// the way: a partition drops what crosses it, a slow node's messages wait, and while the cluster
+/// is paused every message is held, in order, until someone delivers or drops it.
+///
+/// The switches are cluster-wide settings: with one node per process each process holds the same
+/// ones (the admin request that changes them is passed to every member). The sender's process
+/// applies the delay; both ends apply the partition.
+public final class Switchboard: Sendable {
+    struct State {
+        /// Partition groups; nil when the network is whole. A node in no group is alone.
+        var partition: [[NodeID]]?
+        /// Extra delay for every message to or from a node, in milliseconds.
+        var slowMs: [NodeID: Int] = [:]
+        var paused = false
+        var held: [HeldMessage] = []
+        var nextHeldID = 1
+    }
+
+    private let state = Mutex(State())
+    /// True while any switch is on; routing skips the lock otherwise.
+    private let switchesOn = Atomic<Bool>(false)
+    private let localHosts: @Sendable (NodeID) -> NodeHost?
+    private let remote = Mutex<PeerTransport?>(nil)
+    /// Sees every message that leaves a node (sampled for the web page).
+    private let tap = Mutex<(@Sendable ([Envelope]) -> Void)?>(nil)
+
+    init(localHosts: @escaping @Sendable (NodeID) -> NodeHost?) {
+        self.localHosts = localHosts
+    }
+
+    public func attach(remote transport: PeerTransport) {
+        remote.withLock { $0 = transport }
+    }
+
+    func setTap(_ observer: (@Sendable ([Envelope]) -> Void)?) {
+        tap.withLock { $0 = observer }
+    }
+
+    // MARK: - Routing
+
+    /// Sends a node's messages, in order.
+    func route(_ envelopes: [Envelope]) {
+        guard !envelopes.isEmpty else { return }
+        if let observer = tap.withLock({ $0 }) { observer(envelopes) }
+        guard switchesOn.load(ordering: .relaxed) else {
+            deliver(envelopes)
+            return
+        }
+        var now: [Envelope] = []
+        var later: [(Envelope, Int)] = []
+        state.withLock { state in
+            for envelope in envelopes {
+                guard Self.canReach(envelope.from, envelope.to, state.partition) else { continue }
+                if state.paused {
+                    state.held.append(HeldMessage(id: state.nextHeldID, envelope: envelope))
+                    state.nextHeldID += 1
+                    continue
+                }
+                let delay = (state.slowMs[envelope.from] ?? 0) + (state.slowMs[envelope.to] ?? 0)
+                if delay > 0 { later.append((envelope, delay)) } else { now.append(envelope) }
+            }
+        }
+        deliver(now)
+        for (envelope, delay) in later {
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(delay)) { [self] in
+                // The partition may have changed meanwhile.
+                guard self.state.withLock({ Self.canReach(envelope.from, envelope.to, $0.partition) }) else { return }
+                self.deliver([envelope])
+            }
+        }
+    }
+
+    /// Messages from a peer process for a node here: the partition applies at this end too.
+    public func receiveFromPeer(_ envelopes: [Envelope]) {
+        guard switchesOn.load(ordering: .relaxed) else { return deliverLocally(envelopes) }
+        let allowed = state.withLock { state in envelopes.filter { Self.canReach($0.from, $0.to, state.partition) } }
+        deliverLocally(allowed)
+    }
+
+    private func deliver(_ envelopes: [Envelope]) {
+        guard !envelopes.isEmpty else { return }
+        var outside: [Envelope] = []
+        var local: [Envelope] = []
+        for envelope in envelopes {
+            if localHosts(envelope.to) != nil { local.append(envelope) } else { outside.append(envelope) }
+        }
+        deliverLocally(local)
+        if !outside.isEmpty, let transport = remote.withLock({ $0 }) { transport.send(outside) }
+    }
+
+    /// One hop per destination node, carrying all its messages.
+    private func deliverLocally(_ envelopes: [Envelope]) {
+        var start = 0
+        while start < envelopes.count {
+            let target = envelopes[start].to
+            var end = start + 1
+            while end < envelopes.count && envelopes[end].to == target { end += 1 }
+            localHosts(target)?.deliver(Array(envelopes[start..<end]))
+            start = end
+        }
+    }
+
+    static func canReach(_ a: NodeID, _ b: NodeID, _ partition: [[NodeID]]?) -> Bool {
+        guard let partition else { return true }
+        guard let group = partition.firstIndex(where: { $0.contains(a) }) else { return false }
+        return partition[group].contains(b)
+    }
+
+    // MARK: - Switches
+
+    /// Nodes talk only inside their group; nodes left out of every group are each alone.
+    public func setPartition(_ groups: [[NodeID]]) {
+        change { $0.partition = groups }
+    }
+
+    public func setSlow(node: NodeID, delayMs: Int) {
+        change { $0.slowMs[node] = delayMs > 0 ? delayMs : nil }
+    }
+
+    /// Removes every partition and message delay (and delivers held messages if paused? no:
+    /// pause is separate; `resume` ends it).
+    public func heal() {
+        change { state in
+            state.partition = nil
+            state.slowMs.removeAll()
+        }
+    }
+
+    private func change(_ body: (inout State) -> Void) {
+        state.withLock { state in
+            body(&state)
+            switchesOn.store(state.partition != nil || !state.slowMs.isEmpty || state.paused, ordering: .relaxed)
+        }
+    }
+
+    public var partitionGroups: [[NodeID]]? { state.withLock { $0.partition } }
+    public func slowDelay(of node: NodeID) -> Int { state.withLock { $0.slowMs[node] ?? 0 } }
+    public var slowDelays: [NodeID: Int] { state.withLock { $0.slowMs } }
+
+    /// Whether `node` is cut off from some other node of `nodes`.
+    public func isPartitioned(_ node: NodeID, among nodes: [NodeID]) -> Bool {
+        state.withLock { state in nodes.contains { !Self.canReach(node, $0, state.partition) } }
+    }
+
+    // MARK: - Pause and step
+
+    public var isPaused: Bool { state.withLock { $0.paused } }
+
+    public func pause() {
+        change { $0.paused = true }
+    }
+
+    /// Ends the pause: every held message is delivered, in order.
+    public func resume() {
+        var held: [HeldMessage] = []
+        change { state in
+            state.paused = false
+            held = state.held
+            state.held.removeAll()
+        }
+        deliver(held.map(\.envelope))
+    }
+
+    public var heldMessages: [HeldMessage] { state.withLock { $0.held } }
+
+    /// Delivers held message `id` (the oldest when nil); returns it, or nil when there is none.
+    public func deliverHeld(_ id: Int?) -> HeldMessage? {
+        let message = state.withLock { state -> HeldMessage? in
+            guard let position = id.map({ id in state.held.firstIndex { $0.id == id } }) ?? (state.held.isEmpty ? nil : 0) else {
+                return nil
+            }
+            return state.held.remove(at: position)
+        }
+        if let message { deliver([message.envelope]) }
+        return message
+    }
+
+    /// Drops held message `id`; returns it, or nil when there is none.
+    public func dropHeld(_ id: Int) -> HeldMessage? {
+        state.withLock { state in
+            guard let position = state.held.firstIndex(where: { $0.id == id }) else { return nil }
+            return state.held.remove(at: position)
+        }
+    }
+}

@@ -1,0 +1,158 @@
+import RaftCore
+import RaftStorage
+
+/// The one path that changes a node: queued proposals and reads go to the core, then every Ready
+/// is worked off in the order `Ready` documents — snapshot and term/vote durable, a leader's
+/// replication sent, the log written and synced, the core told, the other messages sent, entries
+/// applied, clients answered.
+extension NodeEngine {
+    public func flush() {
+        guard !isStopped else { return }
+        appendWaitingProposals()
+        askForReadRound()
+        while raft.hasReady, !isStopped {
+            let ready = raft.takeReady()
+            if !ready.committedEntries.isEmpty, let observe = hooks.committed { observe(ready.committedEntries) }
+            guard persistAndSend(ready) else { return }
+            if let snapshot = ready.snapshot, !installSnapshot(snapshot) { return }
+            apply(ready.committedEntries)
+            serveReads(ready.readStates)
+            metrics.record(ready)
+            for event in ready.events { hooks.log(.info, event.description) }
+        }
+        dropUnconfirmedReadsIfNotLeader()
+        snapshotIfDue()
+        runWatchers()
+    }
+
+    private func appendWaitingProposals() {
+        guard !waiting.isEmpty else { return }
+        let batch = waiting
+        waiting.removeAll()
+        switch raft.propose(batch: batch.map(\.command)) {
+        case .accepted(let index, let term):
+            metrics.proposals += batch.count
+            for (offset, item) in batch.enumerated() {
+                pending[index + offset] = PendingWrite(term: term, finish: item.finish)
+                item.appended(index + offset, term)
+            }
+        case .notLeader(let hint):
+            for item in batch { item.finish(.notLeader(leaderHint: hint)) }
+        }
+    }
+
+    /// Steps 1–4 of a Ready. Returns false when storage failed (the engine is then stopped).
+    private func persistAndSend(_ ready: Ready) -> Bool {
+        let started = hooks.clock()
+        do {
+            if let snapshot = ready.snapshot { try stores.snapshot.save(snapshot) }
+            if let hardState = ready.hardState { try stores.meta.save(hardState) }
+            if !ready.earlyMessages.isEmpty { hooks.send(ready.earlyMessages) }
+            if ready.logReplaced {
+                try stores.log.replace(with: ready.entries)
+            } else {
+                try stores.log.write(ready.entries)
+            }
+        } catch {
+            fail("storage failed (\(error))")
+            return false
+        }
+        if let last = ready.entries.last {
+            raft.persisted(through: last.index, term: last.term)
+        } else if let snapshot = ready.snapshot, ready.logReplaced {
+            raft.persisted(through: snapshot.index, term: snapshot.term)
+        }
+        if ready.needsPersisting {
+            let micros = Int((hooks.clock() &- started) / 1000)
+            metrics.fsyncs += 1
+            metrics.fsyncLatency.add(micros)
+            reportSlowDisk(micros: micros)
+        }
+        if !ready.messages.isEmpty { hooks.send(ready.messages) }
+        return true
+    }
+
+    /// A write slower than the heartbeat interval delays heartbeats and can cost elections (etcd
+    /// warns the same way); said at most once a second.
+    private func reportSlowDisk(micros: Int) {
+        guard slowPersistWarningNanos > 0, UInt64(micros) * 1000 > slowPersistWarningNanos else { return }
+        metrics.slowWrites += 1
+        let now = hooks.clock()
+        guard now &- lastSlowDiskReport >= 1_000_000_000 else { return }
+        lastSlowDiskReport = now
+        hooks.log(.warning, "slow disk: writing to disk took \(micros / 1000) ms, longer than the heartbeat interval (\(slowPersistWarningNanos / 1_000_000) ms); expect missed heartbeats and elections")
+    }
+
+    func apply(_ entries: [Entry]) {
+        for entry in entries {
+            var result: Output?
+            if entry.data.isEmpty {
+                machine.skip(to: entry.index)
+            } else {
+                do {
+                    result = try machine.apply(command: entry.data, at: entry.index)
+                } catch {
+                    hooks.log(.error, "entry \(entry.index) holds an unreadable command (\(error)); skipped")
+                }
+            }
+            if let waiter = pending.removeValue(forKey: entry.index) {
+                if waiter.term == entry.term, let result {
+                    waiter.finish(.applied(result))
+                } else {
+                    waiter.finish(.lost)
+                }
+            }
+        }
+        if let last = entries.last {
+            hooks.log(.debug, entries.count == 1 ? "applied entry \(last.index)" : "applied entries \(entries[0].index)...\(last.index)")
+        }
+    }
+
+    // MARK: - Linearizable reads
+
+    /// Asks the core for one leadership round covering every read that arrived since the last flush.
+    private func askForReadRound() {
+        guard !newReads.isEmpty else { return }
+        let reads = newReads
+        newReads.removeAll()
+        guard raft.readIndex(ids: reads.map(\.id)) else {
+            for read in reads { read.serve(nil) }
+            return
+        }
+        for read in reads { unconfirmedReads[read.id] = read }
+    }
+
+    /// Moves confirmed reads along and answers those the state machine has caught up with.
+    func serveReads(_ states: [ReadState]) {
+        for state in states {
+            if let read = unconfirmedReads.removeValue(forKey: state.id) {
+                confirmedReads.append((state.index, read))
+            }
+        }
+        guard !confirmedReads.isEmpty else { return }
+        let applied = machine.appliedIndex
+        confirmedReads.removeAll { entry in
+            guard entry.index <= applied else { return false }
+            entry.read.serve(machine)
+            return true
+        }
+    }
+
+    /// After losing leadership, reads not yet confirmed will never be: send them elsewhere.
+    private func dropUnconfirmedReadsIfNotLeader() {
+        guard !raft.isLeader, !unconfirmedReads.isEmpty else { return }
+        for id in unconfirmedReads.keys.sorted() {
+            unconfirmedReads[id]!.serve(nil)
+        }
+        unconfirmedReads.removeAll()
+    }
+
+    private func runWatchers() {
+        guard !watchers.isEmpty else { return }
+        let core = raft
+        let current = watchers
+        watchers.removeAll()
+        let remaining = current.filter { !$0(core) }
+        watchers = remaining + watchers  // a watcher may have added another
+    }
+}

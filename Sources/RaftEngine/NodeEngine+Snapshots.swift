@@ -1,0 +1,105 @@
+import RaftCore
+import RaftStorage
+
+/// Snapshots: taking one of the applied state (serialized off the engine's thread when large),
+/// and loading one received from the leader.
+extension NodeEngine {
+    /// Starts a snapshot of the applied state. The state is frozen here (a cheap copy), serialized
+    /// and written to a temporary file by the executor, then committed back on the engine's
+    /// thread, where the log prefix is cut and the core told.
+    func beginSnapshot() {
+        guard !isStopped, !snapshotInProgress else { return }
+        let index = machine.appliedIndex
+        guard index > raft.log.snapshotIndex else {
+            answerSnapshotWaiters(.success(raft.log.snapshotIndex))
+            return
+        }
+        let snapshotTerm = raft.log.term(at: index)!
+        let configuration = raft.configuration(at: index)
+        let frozen = machine.freeze()
+        let items = machine.itemCount
+        let store = stores.snapshot
+        snapshotInProgress = true
+        let work: @Sendable () -> Result<PreparedSnapshot, StorageError> = {
+            let snapshot = Snapshot(index: index, term: snapshotTerm, data: Machine.serialize(frozen), configuration: configuration)
+            do throws(StorageError) { return .success(try store.prepare(snapshot)) } catch { return .failure(error) }
+        }
+        if items <= inlineSnapshotItems {
+            // Small states serialize in a few milliseconds: do it here, so a busy machine cannot
+            // delay the snapshot while the log keeps growing.
+            finishSnapshot(work(), items: items)
+            return
+        }
+        executor.offload(work) { [self] prepared in self.finishSnapshot(prepared, items: items) }
+    }
+
+    private func finishSnapshot(_ prepared: Result<PreparedSnapshot, StorageError>, items: Int) {
+        guard !isStopped else {
+            if case .success(let file) = prepared { stores.snapshot.discard(file) }
+            return
+        }
+        snapshotInProgress = false
+        let file: PreparedSnapshot
+        switch prepared {
+        case .failure(let error):
+            hooks.log(.error, "snapshot failed: \(error)")
+            answerSnapshotWaiters(.failure(SnapshotFailure(reason: "\(error)")))
+            return
+        case .success(let done):
+            file = done
+        }
+        let snapshot = file.snapshot
+        guard snapshot.index > raft.log.snapshotIndex else {
+            // A newer snapshot arrived from the leader meanwhile.
+            stores.snapshot.discard(file)
+            answerSnapshotWaiters(.success(raft.log.snapshotIndex))
+            return
+        }
+        do {
+            try stores.snapshot.commit(file)
+            try stores.log.compact(through: snapshot.index)
+        } catch {
+            fail("storage failed while snapshotting (\(error))")
+            return
+        }
+        raft.compact(through: snapshot.index, data: snapshot.data)
+        metrics.snapshotsTaken += 1
+        hooks.log(.info, "snapshot taken through entry \(snapshot.index): \(items) items, \(snapshot.data.count) bytes; the log now holds \(raft.log.entries.count) entries")
+        answerSnapshotWaiters(.success(snapshot.index))
+        snapshotIfDue()  // entries that arrived meanwhile may already call for the next one
+    }
+
+    private func answerSnapshotWaiters(_ result: Result<LogIndex, SnapshotFailure>) {
+        let waiters = snapshotWaiters
+        snapshotWaiters.removeAll()
+        for waiter in waiters { waiter(result) }
+    }
+
+    /// Snapshots automatically once the log holds `snapshotEveryEntries` applied entries.
+    func snapshotIfDue() {
+        guard snapshotEveryEntries > 0, !snapshotInProgress,
+              machine.appliedIndex - raft.log.snapshotIndex >= snapshotEveryEntries else { return }
+        beginSnapshot()
+    }
+
+    /// Loads a snapshot received from the leader into the state machine. Returns false when it
+    /// cannot be loaded (the engine is then stopped).
+    func installSnapshot(_ snapshot: Snapshot) -> Bool {
+        do {
+            machine = try Machine(restoring: snapshot.data, appliedIndex: snapshot.index)
+        } catch {
+            fail("the leader's snapshot through entry \(snapshot.index) cannot be loaded (\(error))")
+            return false
+        }
+        // Proposals this node accepted at or below the snapshot: their fate is inside it, unknown here.
+        for index in pending.keys.sorted() where index <= snapshot.index {
+            pending.removeValue(forKey: index)!.finish(.unknown)
+        }
+        confirmedReads.removeAll { entry in
+            guard entry.index <= snapshot.index else { return false }
+            entry.read.serve(machine)
+            return true
+        }
+        return true
+    }
+}

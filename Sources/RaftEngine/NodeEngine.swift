@@ -1,0 +1,180 @@
+import RaftCore
+import RaftStorage
+
+/// One live node without threads or clocks: the core (`RaftNode`), its stores, the state machine,
+/// the clients waiting on it, and the one pipeline that turns the core's `Ready` into work —
+/// persist, send, apply, answer. Whoever owns it (a DispatchQueue and timer in the server, an
+/// event loop in the simulator) calls the inputs below and then `flush()`, always from one
+/// thread at a time. Inputs that arrive between flushes share one flush: many proposals, one
+/// fsync. After `stop` (or a storage failure) it is dead; a restart builds a new one from disk.
+///
+/// @unchecked Sendable: confined to its owner's thread (the owner says which).
+public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Sendable {
+    public typealias Output = Machine.Output
+
+    public let id: NodeID
+    public internal(set) var raft: RaftNode
+    let stores: NodeStores
+    public internal(set) var machine: Machine
+    let hooks: EngineHooks
+    let executor: EngineExecutor
+    /// Snapshot once this many applied entries follow the last snapshot (0: only on request).
+    public var snapshotEveryEntries: Int
+    /// A snapshot of at most this many items is serialized on the engine's thread.
+    public var inlineSnapshotItems = 20_000
+    /// Writing one Ready taking longer than this (nanoseconds) is reported as a slow disk (0: never).
+    public var slowPersistWarningNanos: UInt64 = 0
+    public var metrics = NodeMetrics()
+    /// The engine stopped (storage failure or `stop`); nothing more happens.
+    public internal(set) var isStopped = false
+
+    /// Proposals since the last flush, appended together (group commit).
+    var waiting: [ProposalWaiter] = []
+    /// Appended proposals by log index, waiting to be applied (or overwritten).
+    var pending: [LogIndex: PendingWrite] = [:]
+    /// Linearizable reads: new ones (asked at the next flush), ones waiting for the leadership
+    /// round, and confirmed ones waiting for the state machine to reach their index.
+    var newReads: [PendingRead] = []
+    var unconfirmedReads: [UInt64: PendingRead] = [:]
+    var confirmedReads: [(index: LogIndex, read: PendingRead)] = []
+    var nextReadID: UInt64 = 1
+    /// Called after every flush with the core; each returns true once it is done with.
+    var watchers: [(RaftNode) -> Bool] = []
+    /// A snapshot is being serialized; who waits for it.
+    var snapshotInProgress = false
+    var snapshotWaiters: [(Result<LogIndex, SnapshotFailure>) -> Void] = []
+    var lastSlowDiskReport: UInt64 = 0
+
+    struct ProposalWaiter {
+        var command: String
+        var appended: (LogIndex, Term) -> Void
+        var finish: (WriteOutcome<Output>) -> Void
+    }
+
+    struct PendingWrite {
+        var term: Term
+        var finish: (WriteOutcome<Output>) -> Void
+    }
+
+    struct PendingRead {
+        var id: UInt64
+        /// Runs with the state machine once the read is safe; nil: this node cannot serve it.
+        var serve: (Machine?) -> Void
+    }
+
+    init(raft: RaftNode, stores: NodeStores, machine: Machine, hooks: EngineHooks, executor: EngineExecutor,
+         snapshotEveryEntries: Int) {
+        self.id = raft.id
+        self.raft = raft
+        self.stores = stores
+        self.machine = machine
+        self.hooks = hooks
+        self.executor = executor
+        self.snapshotEveryEntries = snapshotEveryEntries
+    }
+
+    // MARK: - Inputs (then call flush)
+
+    public func tick() {
+        guard !isStopped else { return }
+        raft.tick()
+    }
+
+    public func receive(_ envelope: Envelope) {
+        guard !isStopped else { return }
+        if case .appendResponse(let response) = envelope.message, !response.success, raft.isLeader {
+            metrics.appendsRejected += 1
+        }
+        raft.receive(envelope)
+    }
+
+    /// Queues a command for the next flush. `appended` runs (with the entry's index and term) if
+    /// a leader appends it; `finish` runs exactly once with its fate.
+    public func propose(_ command: String, appended: @escaping (LogIndex, Term) -> Void = { _, _ in },
+                        finish: @escaping (WriteOutcome<Output>) -> Void) {
+        guard !isStopped else { return finish(.nodeDown) }
+        guard raft.isLeader, raft.transferee == nil else { return finish(.notLeader(leaderHint: raft.isLeader ? nil : raft.leaderID)) }
+        waiting.append(ProposalWaiter(command: command, appended: appended, finish: finish))
+    }
+
+    /// A linearizable read (ReadIndex): `serve` runs with the state machine once a quorum has
+    /// confirmed this leader and the machine has caught up, or with nil when this node cannot
+    /// serve it (not the leader, leadership lost, node down) — ask elsewhere.
+    public func readLinearizable(_ serve: @escaping (Machine?) -> Void) {
+        guard !isStopped, raft.isLeader else { return serve(nil) }
+        newReads.append(PendingRead(id: nextReadID, serve: serve))
+        nextReadID += 1
+    }
+
+    /// Appends a membership change at this leader (one at a time; see `RaftNode`).
+    public func proposeConfigurationChange(_ change: ConfigurationChange)
+        -> Result<(index: LogIndex, term: Term), ConfigurationChangeError> {
+        guard !isStopped else { return .failure(.notLeader(leaderHint: nil)) }
+        return raft.proposeConfigurationChange(change)
+    }
+
+    /// Starts handing leadership to `target`.
+    public func transferLeadership(to target: NodeID) -> Result<Void, TransferError> {
+        guard !isStopped else { return .failure(.notLeader(leaderHint: nil)) }
+        return raft.transferLeadership(to: target)
+    }
+
+    /// Calls `check` with the core after every flush until it returns true (or the engine stops,
+    /// when it is called no more: watchers must not wait forever on a dead node).
+    public func watch(_ check: @escaping (RaftNode) -> Bool) {
+        guard !isStopped else { return }
+        if !check(raft) { watchers.append(check) }
+    }
+
+    /// Takes a snapshot now; `reply` gets the index it covers, or why it failed.
+    public func snapshotNow(reply: @escaping (Result<LogIndex, SnapshotFailure>) -> Void) {
+        guard !isStopped else { return reply(.failure(SnapshotFailure(reason: "the node is down"))) }
+        snapshotWaiters.append(reply)
+        beginSnapshot()
+    }
+
+    /// Stops the node: waiting writers learn `unknown` (appended entries may still commit
+    /// elsewhere), readers and watchers are dropped, files are closed. Memory is all that is lost.
+    public func stop() {
+        guard !isStopped else { return }
+        isStopped = true
+        failWaiters()
+        stores.log.close()
+    }
+
+    func failWaiters() {
+        for index in pending.keys.sorted() {
+            pending[index]!.finish(.unknown)
+        }
+        pending.removeAll()
+        for item in waiting { item.finish(.nodeDown) }
+        waiting.removeAll()
+        for read in newReads + unconfirmedReads.keys.sorted().map({ unconfirmedReads[$0]! }) + confirmedReads.map(\.read) {
+            read.serve(nil)
+        }
+        newReads.removeAll()
+        unconfirmedReads.removeAll()
+        confirmedReads.removeAll()
+        watchers.removeAll()
+        let snapshotWaiters = self.snapshotWaiters
+        self.snapshotWaiters.removeAll()
+        for waiter in snapshotWaiters { waiter(.failure(SnapshotFailure(reason: "the node went down"))) }
+    }
+
+    /// Storage failed: nothing this node holds in memory can be trusted to match its disk.
+    func fail(_ reason: String) {
+        stop()
+        hooks.stopped(reason)
+    }
+}
+
+/// Why a snapshot could not be taken.
+public struct SnapshotFailure: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+
+    public init(reason: String) {
+        self.reason = reason
+    }
+
+    public var description: String { reason }
+}
