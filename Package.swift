@@ -27,7 +27,7 @@ let package = Package(
         .executableTarget(name: "KVBench", dependencies: ["ClusterServer", "KVClient", "RaftCore"]),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"]),
         .testTarget(name: "RaftSimulationTests", dependencies: ["RaftCore", "RaftEngine", "RaftStorage", "RaftVerification"]),
-        .testTarget(name: "StorageAndWireTests", dependencies: ["RaftStorage", "KVStore", "KVWire", "JSONText", "RaftCore"]),
+        .testTarget(name: "StorageAndWireTests", dependencies: ["RaftStorage", "RaftWire", "KVStore", "KVWire", "JSONText", "RaftCore"]),
         .testTarget(name: "KVClientTests", dependencies: ["KVClient", "JSONText"]),
         .testTarget(name: "ClusterServerTests", dependencies: ["ClusterServer", "KVClient", "KVWire", "JSONText", "RaftCore"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ServerMain", "ClientMain", "KVClient", "JSONText"]),

@@ -16,8 +16,10 @@ extension ClusterServer {
     }
 
     /// A server that runs node `id` alone. Its raft, client and HTTP addresses come from the
-    /// config's `members` entry for `id`.
-    public static func member(config: ServerConfig, id: NodeID, events: EventLog = EventLog()) throws(MemberSetupError) -> ClusterServer {
+    /// config's `members` entry for `id`. A `joining` node is not one of the founders: it knows
+    /// no configuration until the leader sends it one (after `add`).
+    public static func member(config: ServerConfig, id: NodeID, joining: Bool = false,
+                              events: EventLog = EventLog()) throws(MemberSetupError) -> ClusterServer {
         guard let entry = config.member(id) else {
             throw MemberSetupError(description: "node \(id) is not in \"members\"; give it an entry with its raft and client addresses")
         }
@@ -34,7 +36,7 @@ extension ClusterServer {
             memberConfig.httpPort = split.port
         }
         let peers = PeerNetwork(localID: id, listenAddress: raft, events: events, lineBytes: config.limits.lineBytes)
-        let server = ClusterServer(config: memberConfig, storage: nil, events: events, memberID: id, peers: peers)
+        let server = ClusterServer(config: memberConfig, storage: nil, events: events, memberID: id, peers: peers, joining: joining)
         peers.attach(registry: server.registry, switchboard: server.switchboard, router: server.router)
         return server
     }

@@ -48,7 +48,8 @@ public final class ClusterServer: Sendable {
         self.init(config: config, storage: storage, events: events, memberID: nil, peers: nil)
     }
 
-    init(config: ServerConfig, storage: NodeStorage?, events: EventLog, memberID: NodeID?, peers: PeerNetwork?) {
+    init(config: ServerConfig, storage: NodeStorage?, events: EventLog, memberID: NodeID?, peers: PeerNetwork?,
+         joining: Bool = false) {
         self.config = config
         self.memberID = memberID
         self.events = events
@@ -63,7 +64,9 @@ public final class ClusterServer: Sendable {
         self.switchboard = Switchboard(localHosts: { [weak registry] id in registry?.host(id) })
         let metrics = ServerMetrics()
         self.metrics = metrics
-        self.settings = config.nodeSettings(memberID: memberID)
+        var settings = config.nodeSettings(memberID: memberID)
+        if joining { settings.bootstrap = .empty }  // it learns the configuration from the leader
+        self.settings = settings
         self.faultBroadcaster = peers
         self.router = RequestRouter(registry: registry, requestTimeoutMs: config.requestTimeoutMs, metrics: metrics,
                                     clock: PauseClock(), forwarder: peers, unsafeLocalReads: config.unsafeLocalReads)

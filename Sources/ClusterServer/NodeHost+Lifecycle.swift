@@ -19,7 +19,8 @@ extension NodeHost {
             clock: { MonotonicClock.now() })
         let started: (KVEngine, LoadReport)
         do {
-            started = try KVEngine.start(id: id, bootstrap: settings.bootstrap, raftConfig: settings.raftConfig,
+            let bootstrap = try storage.bootstrap(for: id, proposing: settings.bootstrap)
+            started = try KVEngine.start(id: id, bootstrap: bootstrap, raftConfig: settings.raftConfig,
                                          stores: storage.stores(for: id), seed: seed, hooks: hooks,
                                          executor: DispatchExecutor(queue: queue),
                                          snapshotEveryEntries: settings.snapshotEveryEntries, logName: logName)

@@ -177,7 +177,8 @@ public final class NodeHost: @unchecked Sendable {
     public func restart(done: (@Sendable (String?) -> Void)? = nil) {
         queue.async {
             if self.engine != nil { done?(nil); return }
-            done?(self.start())
+            let failure = self.start()  // not inside `done?(...)`: that would skip the call when done is nil
+            done?(failure)
         }
     }
 

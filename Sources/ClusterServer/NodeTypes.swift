@@ -68,6 +68,9 @@ public protocol NodeStorage: Sendable {
     func logName(for node: NodeID) -> String
     /// The node's disk, for fault injection (nil: this storage cannot fail on purpose).
     func disk(for node: NodeID) -> DiskFaults?
+    /// The configuration the node's cluster started with: stored on the node's first start
+    /// (`proposed`), read back on every later one.
+    func bootstrap(for node: NodeID, proposing proposed: ClusterConfiguration) throws(StorageError) -> ClusterConfiguration
 }
 
 /// `metaX.txt`, `log0X.txt` and `snapshotX.json` under the data directory, each node's on its
@@ -101,11 +104,17 @@ public final class FileNodeStorage: NodeStorage {
     public func logName(for node: NodeID) -> String {
         String(directory.logPath(node: node).split(separator: "/").last ?? "")
     }
+
+    public func bootstrap(for node: NodeID, proposing proposed: ClusterConfiguration) throws(StorageError) -> ClusterConfiguration {
+        try BootstrapFile(path: directory.bootstrapPath(node: node), syncWrites: fsync, disk: disk(for: node))
+            .configuration(proposing: proposed)
+    }
 }
 
 /// Stores kept in memory across restarts of a node (its "disk" is the object).
 public final class InMemoryNodeStorage: NodeStorage, @unchecked Sendable {
     private let stores = Mutex<[NodeID: (InMemoryLogStore, InMemoryMetaStore, InMemorySnapshotStore)]>([:])
+    private let bootstraps = Mutex<[NodeID: ClusterConfiguration]>([:])
 
     public init() {}
 
@@ -121,4 +130,12 @@ public final class InMemoryNodeStorage: NodeStorage, @unchecked Sendable {
 
     public func logName(for node: NodeID) -> String { "memory log \(node)" }
     public func disk(for node: NodeID) -> DiskFaults? { nil }
+
+    public func bootstrap(for node: NodeID, proposing proposed: ClusterConfiguration) throws(StorageError) -> ClusterConfiguration {
+        bootstraps.withLock { stored in
+            if let existing = stored[node] { return existing }
+            stored[node] = proposed
+            return proposed
+        }
+    }
 }

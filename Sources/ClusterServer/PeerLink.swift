@@ -211,7 +211,10 @@ final class PeerLink: @unchecked Sendable {
             self.socket = socket
             self.reader = reader
             self.becomeConnected(socket)
-            if !frames.isEmpty { self.network.received(frames, from: self.peer) }
+            if !frames.isEmpty, let problem = self.network.received(frames, from: self.peer) {
+                self.network.events.log(.warning, "node \(self.peer) sent \(problem); connection closed")
+                self.disconnect(reason: nil)
+            }
         }
     }
 
@@ -238,7 +241,11 @@ final class PeerLink: @unchecked Sendable {
             if count > 0 {
                 do {
                     let frames = try receiveBuffer.withUnsafeBytes { try reader.feed(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-                    if !frames.isEmpty { network.received(frames, from: peer) }
+                    if !frames.isEmpty, let problem = network.received(frames, from: peer) {
+                        network.events.log(.warning, "node \(peer) sent \(problem); connection closed")
+                        disconnect(reason: nil)
+                        return
+                    }
                 } catch {
                     network.events.log(.warning, "node \(peer) sent \(error); connection closed")
                     disconnect(reason: nil)

@@ -109,8 +109,9 @@ final class PeerNetwork: PeerTransport, RequestForwarder, FaultBroadcaster, @unc
 
     /// A peer said hello on `fd`: it is node `peer`.
     fileprivate func identified(_ fd: Int32, as peer: NodeID, reader: PeerFrameReader, frames: [PeerFrame]) {
-        guard peer != localID, peer >= 0, peer <= ClusterRegistry.maxNodeID else {
-            events.log(.warning, "a peer introduced itself as node \(peer), which cannot be; connection closed")
+        guard peer >= 0, peer < localID else {
+            // Only a lower id dials a higher one; anything else is not a member of this cluster.
+            events.log(.warning, "a connection to the raft port introduced itself as node \(peer), which never dials node \(localID); closed")
             Glibc.close(fd)
             return
         }
@@ -119,22 +120,23 @@ final class PeerNetwork: PeerTransport, RequestForwarder, FaultBroadcaster, @unc
 
     // MARK: - Frames
 
-    /// Frames from `peer` (on its link's queue).
-    func received(_ frames: [PeerFrame], from peer: NodeID) {
-        guard let (registry, switchboard, router) = context.withLock({ $0 }) else { return }
+    /// Frames from `peer` (on its link's queue). Returns why the link should be closed, when
+    /// the peer sent something no member would.
+    func received(_ frames: [PeerFrame], from peer: NodeID) -> String? {
+        guard let (registry, switchboard, router) = context.withLock({ $0 }) else { return nil }
         for frame in frames {
             switch frame.kind {
             case .raft:
+                let envelopes: [Envelope]
                 do {
-                    let envelopes = try MessageCodec.decode(frame.payload)
-                    let valid = envelopes.filter { $0.from == peer && $0.to == localID }
-                    if valid.count < envelopes.count {
-                        events.log(.warning, "node \(peer) sent \(envelopes.count - valid.count) messages not from it or not for node \(localID); dropped")
-                    }
-                    switchboard.receiveFromPeer(valid)
+                    envelopes = try MessageCodec.decode(frame.payload)
                 } catch {
-                    events.log(.warning, "node \(peer) sent unreadable Raft messages (\(error)); dropped")
+                    return "unreadable Raft messages (\(error))"
                 }
+                guard envelopes.allSatisfy({ $0.from == peer && $0.to == localID }) else {
+                    return "Raft messages not from node \(peer) or not for node \(localID)"
+                }
+                switchboard.receiveFromPeer(envelopes)
             case .status:
                 if let status = NodeStatusCodec.decode(frame.payload), status.id == peer {
                     registry.updateFromPeer(status, metrics: nil)
@@ -145,9 +147,10 @@ final class PeerNetwork: PeerTransport, RequestForwarder, FaultBroadcaster, @unc
                     router.handle(.admin(request), id: nil, hops: RequestRouter.maxHops) { _ in }
                 }
             case .hello:
-                break
+                return "a second hello"
             }
         }
+        return nil
     }
 
     // MARK: - PeerTransport

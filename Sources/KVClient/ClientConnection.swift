@@ -5,7 +5,9 @@ import Darwin
 #endif
 
 /// A blocking JSON-lines connection to the proxy: send a line, read a line.
-public final class ClientConnection {
+///
+/// @unchecked Sendable: it may be handed to another thread, but is used by one at a time.
+public final class ClientConnection: @unchecked Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
     }

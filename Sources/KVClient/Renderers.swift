@@ -24,19 +24,28 @@ public enum Renderers {
         for node in nodes {
             let id = node["id"]?.intValue ?? -1
             let alive = node["alive"]?.boolValue ?? false
-            let role = alive ? (node["role"]?.stringValue ?? "?") : "down"
+            var role = alive ? (node["role"]?.stringValue ?? "?") : "down"
+            if alive && node["member"]?.boolValue == false {
+                role = "not member"  // removed, or waiting to be added
+            } else if alive && role == "follower" && node["voter"]?.boolValue == false {
+                role = "learner"
+            }
             let roleText = role == "leader" ? "LEADER" : role
             let roleColor: String
             switch role {
             case "leader": roleColor = "1;32"
             case "candidate", "precandidate": roleColor = "33"
             case "down": roleColor = "31"
+            case "learner", "not member": roleColor = "34"
             default: roleColor = "36"
             }
             var state = alive ? "up" : "down"
-            if node["failure"] != nil { state = "damaged" }
+            if let failure = node["failure"]?.stringValue {
+                state = failure == "not heard from" ? "unreachable" : "failed"
+            }
             if alive && node["partitioned"]?.boolValue == true { state = "partitioned" }
             if let slow = node["slowMs"]?.intValue, slow > 0, alive { state += " +\(slow)ms" }
+            if let disk = node["disk"]?.stringValue { state += disk == "full" ? " disk full" : " disk slow" }
             let stateColor = state == "up" ? "32" : (state.hasPrefix("partitioned") ? "35" : "31")
             let heard: String
             if !alive {
@@ -67,6 +76,18 @@ public enum Renderers {
             lines.append("leader: node \(leader), term \(int(nodes.first { $0["id"]?.intValue == leader }?["term"]))")
         } else {
             lines.append("no leader" + (term.map { " (highest term \($0))" } ?? ""))
+        }
+        if let configuration = status["configuration"]?.objectValue {
+            func ids(_ key: String) -> String {
+                (configuration[key]?.arrayValue ?? []).compactMap(\.intValue).map(String.init).joined(separator: ",")
+            }
+            let learners = ids("learners")
+            let pending = configuration["committed"]?.boolValue == false ? " (change not yet committed)" : ""
+            lines.append("voters: \(ids("voters"))" + (learners.isEmpty ? "" : "   learners: \(learners)") + pending)
+        }
+        if status["paused"]?.boolValue == true {
+            let held = status["heldMessages"]?.intValue ?? 0
+            lines.append(color("PAUSED", "1;33", enabled) + ": timers stopped, \(held) message\(held == 1 ? "" : "s") held (messages, deliver, drop, tick, resume)")
         }
         return lines.joined(separator: "\n")
     }
@@ -136,6 +157,37 @@ public enum Renderers {
         if !requests.isEmpty {
             lines.append("requests: " + requests.map { "\($0["op"]?.stringValue ?? "?") \($0["outcome"]?.stringValue ?? "?") \(int($0["count"]))" }
                 .joined(separator: ", "))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// `members`: one line per member.
+    public static func members(_ answer: JSONObject) -> String {
+        let members = answer["members"]?.arrayValue?.compactMap(\.objectValue) ?? []
+        var lines = ["node  kind      raft                   client                 http"]
+        for member in members {
+            let kind = member["voter"]?.boolValue == true ? "voter" : (member["promoting"]?.boolValue == true ? "learner*" : "learner")
+            lines.append([pad(int(member["id"]), 4, right: true), "  ", pad(kind, 8), "  ",
+                          pad(member["raft"]?.stringValue ?? "-", 21), "  ", pad(member["client"]?.stringValue ?? "-", 21), "  ",
+                          member["http"]?.stringValue ?? "-"].joined())
+        }
+        if members.contains(where: { $0["promoting"]?.boolValue == true }) {
+            lines.append("* becomes a voter once it has caught up with the leader")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// `messages`: the held messages, oldest first.
+    public static func heldMessages(_ answer: JSONObject) -> String {
+        let messages = answer["messages"]?.arrayValue?.compactMap(\.objectValue) ?? []
+        if messages.isEmpty {
+            return answer["paused"]?.boolValue == true ? "no message is held" : "not paused (pause holds every message)"
+        }
+        var lines = ["  id  from  to  term  message"]
+        for message in messages {
+            lines.append([pad(int(message["id"]), 4, right: true), "  ", pad(int(message["from"]), 4, right: true), "  ",
+                          pad(int(message["to"]), 2, right: true), "  ", pad(int(message["term"]), 4, right: true), "  ",
+                          message["summary"]?.stringValue ?? message["type"]?.stringValue ?? "?"].joined())
         }
         return lines.joined(separator: "\n")
     }

@@ -130,6 +130,8 @@ public struct Repl {
         case .logSizes: print(Renderers.logSizes(object))
         case .logEntries: print(Renderers.logEntries(object))
         case .metrics: print(Renderers.metrics(object))
+        case .members: print(Renderers.members(object))
+        case .heldMessages: print(Renderers.heldMessages(object))
         }
     }
 

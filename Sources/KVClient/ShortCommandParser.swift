@@ -5,8 +5,9 @@ public enum ResponseDisplay: Equatable, Sendable {
     /// Print the response line exactly as received.
     case raw
     /// The cluster table (`status`), a one-paragraph summary (`cluster`), per-node log sizes
-    /// (`logsize`), log entries (`logs`), or metrics (`metrics`).
-    case statusTable, clusterSummary, logSizes, logEntries, metrics
+    /// (`logsize`), log entries (`logs`), metrics (`metrics`), the members (`members`), or the
+    /// messages held while paused (`messages`).
+    case statusTable, clusterSummary, logSizes, logEntries, metrics, members, heldMessages
 }
 
 /// What one line typed at the client means.
@@ -151,6 +152,83 @@ public enum ShortCommandParser {
             object.member("admin", string: "partition")
             object.member("groups", .array(parsed))
             display = .raw
+        case "members":
+            try arguments.finish("members")
+            object.member("admin", string: "members")
+            display = .members
+        case "add":
+            let usage = "add NODE [RAFT CLIENT HTTP]   (addresses host:port; leave them out in one process)"
+            let node = try nodeNumber(try arguments.take("node", usage: usage))
+            let raft = arguments.takeOptional("raft")
+            let client = arguments.takeOptional("client")
+            let http = arguments.takeOptional("http")
+            try arguments.finish(usage)
+            object.member("admin", string: "add")
+            object.member("node", int: node)
+            if let raft { object.member("raft", string: raft) }
+            if let client { object.member("client", string: client) }
+            if let http { object.member("http", string: http) }
+            display = .members
+        case "remove", "transfer", "crash":
+            let name = first.lowercased()
+            let lose = name == "crash" && (arguments.takeFlag("lose-unsynced"))
+            let node = try nodeNumber(try arguments.take("node", usage: "\(name) NODE\(name == "crash" ? " [--lose-unsynced]" : "")"))
+            try arguments.finish("\(name) NODE")
+            object.member("admin", string: name)
+            object.member("node", int: node)
+            if name == "crash" { object.member("loseUnsynced", .bool(lose)) }
+            display = name == "remove" ? .members : .raw
+        case "pause", "resume":
+            try arguments.finish(first.lowercased())
+            object.member("admin", string: first.lowercased())
+            display = .raw
+        case "messages":
+            try arguments.finish("messages")
+            object.member("admin", string: "messages")
+            display = .heldMessages
+        case "deliver":
+            let message = arguments.takeOptional("message")
+            try arguments.finish("deliver [MESSAGE]")
+            object.member("admin", string: "deliver")
+            if let message { object.member("message", int: try number(message, "MESSAGE")) }
+            display = .raw
+        case "drop":
+            let message = try arguments.take("message", usage: "drop MESSAGE")
+            try arguments.finish("drop MESSAGE")
+            object.member("admin", string: "drop")
+            object.member("message", int: try number(message, "MESSAGE"))
+            display = .raw
+        case "tick":
+            let node = try nodeNumber(try arguments.take("node", usage: "tick NODE [COUNT]"))
+            let count = arguments.takeOptional("count")
+            try arguments.finish("tick NODE [COUNT]")
+            object.member("admin", string: "tick")
+            object.member("node", int: node)
+            if let count { object.member("count", int: try number(count, "COUNT")) }
+            display = .raw
+        case "disk":
+            let usage = "disk NODE slow MS | disk NODE full | disk NODE ok"
+            let node = try nodeNumber(try arguments.take("node", usage: usage))
+            let fault = try arguments.take("fault", usage: usage).lowercased()
+            object.member("admin", string: "disk")
+            object.member("node", int: node)
+            switch fault {
+            case "slow":
+                let ms = try number(try arguments.take("ms", usage: usage), "MS")
+                object.member("fault", string: "slow")
+                object.member("ms", int: ms)
+            case "full": object.member("fault", string: "full")
+            case "ok", "none", "heal": object.member("fault", string: "none")
+            default: throw Problem("usage: \(usage)")
+            }
+            try arguments.finish(usage)
+            display = .raw
+        case "trace":
+            let node = try arguments.takeOptional("node").map(nodeNumber)
+            try arguments.finish("trace [NODE]")
+            object.member("admin", string: "trace")
+            if let node { object.member("node", int: node) }
+            display = .raw
         case "watch":
             let seconds = arguments.takeOptional("seconds")
             try arguments.finish("watch [SECONDS]")
@@ -170,6 +248,11 @@ public enum ShortCommandParser {
     static func nodeNumber(_ text: String) throws(Problem) -> Int {
         guard let number = Int(text), number >= 0 else { throw Problem("\"\(text)\" is not a node id") }
         return number
+    }
+
+    static func number(_ text: String, _ name: String) throws(Problem) -> Int {
+        guard let value = Int(text), value >= 0 else { throw Problem("\(name) must be a non-negative number, not \"\(text)\"") }
+        return value
     }
 
     /// Positional and `--name value` arguments; named ones win over positional ones.
@@ -195,6 +278,20 @@ public enum ShortCommandParser {
 
         mutating func takeNamed(_ name: String) -> String? {
             named.removeValue(forKey: name)
+        }
+
+        /// A `--name` flag without a value, anywhere among the words.
+        mutating func takeFlag(_ name: String) -> Bool {
+            if let position = positional.firstIndex(of: "--" + name) {
+                positional.remove(at: position)
+                return true
+            }
+            // `--name value` was read as a named pair: the value was really a positional word.
+            if let value = named.removeValue(forKey: name) {
+                positional.insert(value, at: 0)
+                return true
+            }
+            return false
         }
 
         mutating func takeOptional(_ name: String) -> String? {
@@ -271,11 +368,24 @@ public enum ShortCommandParser {
           metrics [prometheus]       counters and latencies
         Faults:
           kill N / restart N         crash node N / bring it back from its files
+          crash N --lose-unsynced    power cut: kill N and drop every byte it had not fsynced
           partition 0,1 | 2          nodes talk only inside their group
           isolate N                  cut node N off from everyone
           slow N MS                  delay every message to and from node N
-          heal                       remove partitions and delays
+          disk N slow MS | full | ok every fsync of node N takes MS longer / writes fail / normal
+          heal                       remove partitions, delays and disk faults
           snapshot [N]               snapshot every node (or node N) now
+        Membership:
+          members                    voters, learners and their addresses
+          add N [RAFT CLIENT HTTP]   add node N (a learner until it has caught up, then a voter)
+          remove N                   remove node N (leadership moves first if N leads)
+          transfer N                 hand leadership to node N
+        Step by step (every node in one process):
+          pause / resume             stop timers and hold every message / deliver them and go on
+          messages                   the held messages, oldest first
+          deliver [M] / drop M       deliver (the oldest, or message M) / drop message M
+          tick N [K]                 advance node N's timer K ticks (default 1)
+          trace [N]                  write the flight recorder of node N (or all) to traceX.jsonl
         Client:
           history, !!, !N            list, repeat the last, repeat number N
           clear, help (?), exit

@@ -164,8 +164,10 @@ extension RaftNode {
         let candidate = Quorum.committedIndex(matchIndexes: matches)
         guard candidate > commitIndex, log.term(at: candidate) == term else { return }
         commitIndex = candidate
-        noteCommitAdvanced()
+        // The notice goes out before a committed removal drops the removed node from those we
+        // replicate to: it is the removed node's last chance to learn it is out.
         broadcastAppends(mode: .commitNotice)
+        noteCommitAdvanced()
         startReadRound()
         maybePromoteLearners()
     }

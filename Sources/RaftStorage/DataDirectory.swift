@@ -15,6 +15,7 @@ public struct DataDirectory: Sendable {
     public func metaPath(node: Int) -> String { "\(path)/meta\(node).txt" }
     public func logPath(node: Int) -> String { "\(path)/log0\(node).txt" }
     public func snapshotPath(node: Int) -> String { "\(path)/snapshot\(node).json" }
+    public func bootstrapPath(node: Int) -> String { "\(path)/bootstrap\(node).json" }
 
     /// Creates the directory (and its parents) when missing.
     public func create() throws(StorageError) {

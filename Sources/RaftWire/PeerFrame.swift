@@ -50,6 +50,11 @@ public struct PeerFrameReader: Sendable {
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> [PeerFrame] {
         buffer.append(contentsOf: bytes)
         var frames: [PeerFrame] = []
+        // Refuse a stranger as soon as its first bytes show it, not once a whole header came.
+        let available = buffer.count - start
+        if available >= 1 && buffer[start] != 0x52 { throw .badMagic }
+        if available >= 2 && buffer[start + 1] != 0x4B { throw .badMagic }
+        if available >= 3 && buffer[start + 2] != PeerFrame.version { throw .unsupportedVersion(buffer[start + 2]) }
         while buffer.count - start >= PeerFrame.headerBytes {
             guard buffer[start] == 0x52, buffer[start + 1] == 0x4B else { throw .badMagic }
             guard buffer[start + 2] == PeerFrame.version else { throw .unsupportedVersion(buffer[start + 2]) }

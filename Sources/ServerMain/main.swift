@@ -67,7 +67,7 @@ let events = EventLog(minimumLevel: options.logLevel, format: options.logFormat)
 let server: ClusterServer
 if let node = options.node {
     do {
-        server = try ClusterServer.member(config: config, id: node, events: events)
+        server = try ClusterServer.member(config: config, id: node, joining: options.join != nil, events: events)
     } catch {
         fail("\(configPath): \(error)")
     }

@@ -42,6 +42,7 @@ final class TestCluster: Sendable {
     }
 
     /// One request on a fresh connection; the response parsed.
+    @discardableResult
     func request(_ line: String) throws -> JSONObject {
         let connection = try connect()
         let response = try #require(try connection.request(line))

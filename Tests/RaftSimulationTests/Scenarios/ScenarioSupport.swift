@@ -37,3 +37,23 @@ extension SimCluster {
 
 /// Seeds for scenarios that run over several seeds.
 let scenarioSeeds: [UInt64] = [1, 2, 3, 7, 11, 19, 23, 42]
+
+extension Result {
+    var failureValue: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+}
+
+extension SimCluster {
+    /// Waits for a stable leader that has committed an entry of its own term (so it may change
+    /// the membership), and returns it.
+    func awaitLeaderReadyForChanges(withinTicks ticks: Int = 200, sourceLocation: SourceLocation = #_sourceLocation) -> NodeID? {
+        let found = run(upTo: ticks) { cluster in
+            guard let leader = cluster.stableLeader, let raft = cluster.raft(leader) else { return false }
+            return raft.log.term(at: raft.commitIndex) == raft.term
+        }
+        #expect(found, "no leader ready for membership changes within \(ticks) ticks (seed \(seed))", sourceLocation: sourceLocation)
+        return found ? stableLeader : nil
+    }
+}
