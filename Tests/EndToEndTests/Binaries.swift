@@ -49,14 +49,17 @@ final class ServerProcess {
     let logPath: String
     private(set) var port = 0
 
-    init(directory: String? = nil, configText: String? = nil, extraArguments: [String] = []) throws {
+    init(directory: String? = nil, configText: String? = nil, configPath existing: String? = nil,
+         extraArguments: [String] = []) throws {
         self.directory = directory ?? NSTemporaryDirectory() + "raftkv-e2e-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
-        let configPath = self.directory + "/cluster.json"
-        try (configText ?? """
-            {"nodes": 3, "proxy": {"host": "127.0.0.1", "port": 0}, "dataDir": "\(self.directory)/data",
-             "beatTimeMs": 20, "electionTimeoutMs": {"min": 100, "max": 200}, "fsync": true}
-            """).write(toFile: configPath, atomically: true, encoding: .utf8)
+        let configPath = existing ?? self.directory + "/cluster.json"
+        if existing == nil {
+            try (configText ?? """
+                {"nodes": 3, "proxy": {"host": "127.0.0.1", "port": 0}, "dataDir": "\(self.directory)/data",
+                 "beatTimeMs": 20, "electionTimeoutMs": {"min": 100, "max": 200}, "fsync": true, "http": {"port": 0}}
+                """).write(toFile: configPath, atomically: true, encoding: .utf8)
+        }
         logPath = self.directory + "/server-\(UUID().uuidString).log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: Binaries.path("ServerMain"))

@@ -89,9 +89,10 @@ import Testing
                                      input: "put note \"two words\"\nGET note\nstatus\n")
         #expect(short.status == 0)
         let lines = short.stdout.split(separator: "\n")
-        #expect(lines.count == 7)
+        #expect(lines.count == 8)
         #expect(lines.first == #"{"key":"note","value":"two words","status":"ok"}"#)
         #expect(lines.count >= 3 && lines[2].hasPrefix("node  role"), "status prints a plain table in a pipe")
+        #expect(lines.last == "voters: 0,1,2")
 
         server.signal(SIGTERM)
         #expect(server.waitForExit(seconds: 10) == 0)
