@@ -57,6 +57,10 @@ extension AdminHandler {
             guard !unknown(node) else { return }
             switchboard.setSlow(node: node, delayMs: delayMs)
             events.log(.warning, node: node, delayMs > 0 ? "every message to and from this node now waits \(delayMs) ms" : "message delay removed")
+        case .slowMotion(let factor):
+            router.slowMotion.store(factor, ordering: .relaxed)
+            for host in registry.localHosts { host.setTickScale(factor) }
+            events.log(.warning, factor == 1 ? "slow motion off: normal speed" : "slow motion: every timer and client deadline \(factor) times longer")
         case .heal:
             switchboard.heal()
             for host in registry.localHosts {

@@ -62,6 +62,9 @@ extension AdminHandler {
             ]))))
         }
         result.append(("paused", .bool(switchboard.isPaused)))
+        let slowMotion = router.slowMotion.load(ordering: .relaxed)
+        result.append(("slowMotion", .int(slowMotion)))
+        result.append(("tickMs", .int(server.config.effectiveTickMs * slowMotion)))
         if switchboard.isPaused { result.append(("heldMessages", .int(switchboard.heldMessages.count))) }
         if let groups = switchboard.partitionGroups {
             result.append(("partition", .array(groups.map { .array($0.map(JSONValue.int)) })))

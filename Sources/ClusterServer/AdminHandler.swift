@@ -60,7 +60,7 @@ public final class AdminHandler: Sendable {
         case .kill(let node): kill(node: node, loseUnsynced: false, reply)
         case .crash(let node, let loseUnsynced): kill(node: node, loseUnsynced: loseUnsynced, reply)
         case .restart(let node): restart(node: node, reply)
-        case .partition, .isolate, .slow, .heal: networkSwitch(request, reply, broadcast: hops == 0)
+        case .partition, .isolate, .slow, .heal, .slowMotion: networkSwitch(request, reply, broadcast: hops == 0)
         case .disk(let node, let fault): disk(node: node, fault: fault, reply)
         case .add(let node, let addresses): add(node: node, addresses: addresses, reply, hops: hops)
         case .remove(let node): remove(node: node, reply, hops: hops)

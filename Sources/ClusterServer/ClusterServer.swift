@@ -1,4 +1,6 @@
 import Dispatch
+import HTTPServer
+import NetworkIO
 import KVWire
 import RaftCore
 import RaftEngine
@@ -17,12 +19,14 @@ public final class ClusterServer: Sendable {
         case dataDirectory(StorageError)
         case proxy(Proxy.StartError)
         case peers(String)
+        case http(Sockets.Failure)
 
         public var description: String {
             switch self {
             case .dataDirectory(let error): return "cannot prepare the data directory: \(error)"
             case .proxy(let error): return "\(error)"
             case .peers(let reason): return reason
+            case .http(let failure): return "\(failure)"
             }
         }
     }
@@ -36,6 +40,9 @@ public final class ClusterServer: Sendable {
     public let metrics: ServerMetrics
     public let router: RequestRouter
     public let proxy: Proxy
+    /// The HTTP API and web page (nil when `http.enabled` is false), and what feeds the page.
+    public let http: HTTPListener?
+    let feed = ConsoleFeed()
     let storage: NodeStorage
     let settings: NodeSettings
     let faultBroadcaster: FaultBroadcaster?
@@ -73,9 +80,26 @@ public final class ClusterServer: Sendable {
         self.proxy = Proxy(host: config.proxyHost, port: config.proxyPort, limits: config.limits,
                            idleTimeoutSeconds: config.idleTimeoutSeconds, router: router, metrics: metrics,
                            events: events, ioQueueCount: 4)
+        if config.httpEnabled {
+            let api = HTTPAPI(router: router, limits: config.limits, feed: feed,
+                              metricsReport: MetricsReport(registry: registry, server: metrics), adminEnabled: config.adminEnabled)
+            http = HTTPListener(host: config.httpHost, port: config.httpPort, handler: api, bodyLimit: config.limits.lineBytes,
+                                idleSeconds: max(1, min(config.idleTimeoutSeconds, 300)),
+                                partialRequestSeconds: config.httpRequestTimeoutSeconds,
+                                errorBody: { status, message in
+                                    let code: ErrorCode = status == 413 || status == 431 ? .tooLarge : .badRequest
+                                    return ClientResponse.error(RequestError(code, message), id: nil)
+                                })
+        } else {
+            http = nil
+        }
         router.attach(admin: AdminHandler(server: self))
+        feed.attach(self)
         if let peers { switchboard.attach(remote: peers) }
     }
+
+    /// The HTTP port actually bound (nil when HTTP is off).
+    public var httpPort: Int? { http?.port }
 
     /// The proxy's bound port.
     public var port: Int { proxy.port }
@@ -92,6 +116,14 @@ public final class ClusterServer: Sendable {
             try proxy.start()
         } catch {
             throw .proxy(error)
+        }
+        if let http {
+            do {
+                try http.start()
+            } catch {
+                proxy.stopAccepting()
+                throw .http(error)
+            }
         }
         if let peerNetwork {
             do {
@@ -115,6 +147,7 @@ public final class ClusterServer: Sendable {
             ?? "cluster of \(config.nodes) node\(config.nodes == 1 ? "" : "s")"
         events.log("\(shape), data in \(config.dataDir)/, fsync \(config.fsync ? "on" : "off"); tick \(config.effectiveTickMs) ms, heartbeat every \(timing.heartbeatTicks) ticks, election timeout \(timing.electionTicksMin)-\(timing.electionTicksMax) ticks")
         events.log("listening on \(config.proxyHost):\(proxy.port)")
+        if let http { events.log("HTTP API and live view on http://\(config.httpHost):\(http.port)/") }
         if memberID == nil { startReconciling() }
     }
 
@@ -124,6 +157,7 @@ public final class ClusterServer: Sendable {
         events.log("shutting down: no new connections; finishing requests in flight")
         reconciler.withLock { $0?.source.cancel() }
         proxy.stopAccepting()
+        http?.stop()
         peerNetwork?.stop()
         let deadline = MonotonicClock.now() + UInt64(config.requestTimeoutMs + 1000) * 1_000_000
         while proxy.openConnections > 0 && MonotonicClock.now() < deadline {
@@ -143,6 +177,7 @@ public final class ClusterServer: Sendable {
         host.registry = registry
         host.switchboard = switchboard
         host.ticking = !switchboard.isPaused
+        host.tickScale = router.slowMotion.load(ordering: .relaxed)
         registry.add(host)
         return host
     }

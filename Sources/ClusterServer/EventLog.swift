@@ -27,7 +27,7 @@ public final class EventLog: Sendable {
             }
         }
 
-        var name: String {
+        public var name: String {
             switch self {
             case .debug: return "debug"
             case .info: return "info"
@@ -42,6 +42,8 @@ public final class EventLog: Sendable {
     public let minimumLevel: Level
     public let format: Format
     private let sink: Mutex<(@Sendable (String) -> Void)?>
+    /// Also sees every event (the web page's feed), whatever the level and format.
+    private let observer = Mutex<(@Sendable (EventRecord) -> Void)?>(nil)
 
     /// `sink` receives each finished line (for tests); by default lines go to stderr.
     public init(minimumLevel: Level = .info, format: Format = .text, sink: (@Sendable (String) -> Void)? = nil) {
@@ -58,7 +60,23 @@ public final class EventLog: Sendable {
         log(.info, node: nil, message)
     }
 
+    /// One event, for observers.
+    public struct EventRecord: Sendable {
+        public var time: String
+        public var level: Level
+        public var node: Int?
+        public var message: String
+    }
+
+    /// Sends every event of level info and above to `observer` too (nil stops it).
+    public func observe(_ observer: (@Sendable (EventRecord) -> Void)?) {
+        self.observer.withLock { $0 = observer }
+    }
+
     public func log(_ level: Level = .info, node: Int? = nil, _ message: String) {
+        if level >= .info, let observer = observer.withLock({ $0 }) {
+            observer(EventRecord(time: Self.timestamp(), level: level, node: node, message: message))
+        }
         guard level >= minimumLevel else { return }
         let line = Self.format(level: level, node: node, message: message, format: format, timestamp: Self.timestamp())
         sink.withLock { sink in

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Dispatch
+import NetworkIO
 import KVWire
 import RaftStorage
 import Synchronization

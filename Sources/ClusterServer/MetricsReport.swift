@@ -38,6 +38,11 @@ struct MetricsReport: Sendable {
     }
 
     func prometheusResponse(id: JSONValue?) -> String {
+        ClientResponse.adminOK([("format", .string("prometheus")), ("text", .string(prometheusText()))], id: id)
+    }
+
+    /// The Prometheus text exposition format (version 0.0.4).
+    func prometheusText() -> String {
         var text = ""
         func family(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: Int)]) {
             text += "# HELP raftkv_\(name) \(help)\n# TYPE raftkv_\(name) \(type)\n"
@@ -65,7 +70,7 @@ struct MetricsReport: Sendable {
         family("requests_total", "counter", "Client requests by op and outcome.",
                server.requestCounts.map { ("op=\"\($0.op)\",outcome=\"\($0.outcome)\"", $0.count) })
         family("open_connections", "gauge", "Client connections open now.", [("", server.openConnections)])
-        return ClientResponse.adminOK([("format", .string("prometheus")), ("text", .string(text))], id: id)
+        return text
     }
 
     private func number(_ value: Int) -> JSONValue { .number(String(value)) }

@@ -41,11 +41,10 @@ extension NodeHost {
         restarts += 1
         lastCommitIndex = engine.raft.commitIndex
         let timer = DispatchSource.makeTimerSource(queue: queue)
-        let tick = Int(settings.tickNanos)
-        timer.schedule(deadline: .now() + .nanoseconds(tick), repeating: .nanoseconds(tick), leeway: .nanoseconds(tick / 10))
         timer.setEventHandler { [weak self] in self?.timerFired() }
-        timer.resume()
         self.timer = timer
+        scheduleTimer()
+        timer.resume()
         let torn = loaded.droppedTornTail ? " (dropped a torn final line)" : ""
         let stale = loaded.droppedStaleSuffix ? " (dropped entries a later snapshot replaced)" : ""
         let fromSnapshot = loaded.snapshotIndex.map { "restored a snapshot through entry \($0) (\(loaded.stateItems) keys), " } ?? ""
@@ -113,6 +112,13 @@ extension NodeHost {
             self.events.log(node: self.id, "disk healed: restarting from the files")
             _ = self.start()
         }
+    }
+
+    /// (Re)arms the timer at the tick period, stretched by slow motion.
+    func scheduleTimer() {
+        guard let timer else { return }
+        let tick = Int(settings.tickNanos) * tickScale
+        timer.schedule(deadline: .now() + .nanoseconds(tick), repeating: .nanoseconds(tick), leeway: .nanoseconds(tick / 10))
     }
 
     private func timerFired() {

@@ -1,4 +1,5 @@
 import Dispatch
+import JSONText
 import KVStore
 import RaftCore
 import RaftEngine
@@ -47,6 +48,8 @@ public final class NodeHost: @unchecked Sendable {
     var flushScheduled = false
     /// Ticks advance the node only while this is true (false while the cluster is paused).
     var ticking = true
+    /// Slow motion: the timer fires this many times less often.
+    var tickScale = 1
     var lastLeaderContact: UInt64 = 0
     var restarts = 0
     /// Counters that survive restarts of the node (the process keeps them).
@@ -146,6 +149,24 @@ public final class NodeHost: @unchecked Sendable {
         }
     }
 
+    /// The last `count` entries in brief, for the web page: the first index shown, each entry's
+    /// term and kind (`w` a command, `n` a leader's no-op, `c` a configuration), the snapshot
+    /// base and the commit index. Null while the node is down.
+    func logTail(_ count: Int, reply: @escaping @Sendable (JSONValue) -> Void) {
+        queue.async {
+            guard let engine = self.engine else { return reply(.null) }
+            let log = engine.raft.log
+            let first = max(log.firstIndex, log.lastIndex - count + 1)
+            let entries = log.entries(from: first, through: log.lastIndex)
+            let kinds = String(entries.map { $0.isConfiguration ? "c" : ($0.data.isEmpty ? "n" : "w") })
+            reply(.object(JSONObject([
+                ("first", .int(first)), ("terms", .array(entries.map { .int($0.term) })), ("kinds", .string(kinds)),
+                ("snapshot", .int(log.snapshotIndex)), ("snapshotTerm", .int(log.snapshotTerm)),
+                ("commit", .int(engine.raft.commitIndex)), ("last", .int(log.lastIndex)),
+            ])))
+        }
+    }
+
     /// Runs `body` on the node's queue with its engine (nil while down), then flushes.
     func withEngine(_ body: @escaping @Sendable (KVEngine?) -> Void) {
         queue.async {
@@ -195,6 +216,15 @@ public final class NodeHost: @unchecked Sendable {
     /// Stops (false) or restarts (true) the node's own timer's effect.
     func setTicking(_ on: Bool) {
         queue.async { self.ticking = on }
+    }
+
+    /// Slow motion: every tick `scale` times further apart (the core, which counts ticks, does
+    /// everything `scale` times slower).
+    func setTickScale(_ scale: Int) {
+        queue.async {
+            self.tickScale = max(1, scale)
+            self.scheduleTimer()
+        }
     }
 
     /// Stops cleanly at shutdown: everything handed out is already durable; close the files.

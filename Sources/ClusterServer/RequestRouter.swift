@@ -46,7 +46,9 @@ final class PauseClock: Sendable {
 /// or `timeout` as the contract says.
 public final class RequestRouter: Sendable {
     let registry: ClusterRegistry
-    let requestTimeoutNanos: UInt64
+    let baseRequestTimeoutNanos: UInt64
+    /// Slow motion stretches client deadlines with the nodes' timers.
+    let slowMotion = Atomic<Int>(1)
     let retryQueue = DispatchQueue(label: "raft.router.retry")
     let metrics: ServerMetrics
     let clock: PauseClock
@@ -65,7 +67,7 @@ public final class RequestRouter: Sendable {
          forwarder: RequestForwarder?, unsafeLocalReads: Bool) {
         self.registry = registry
         self.unsafeLocalReads = unsafeLocalReads
-        self.requestTimeoutNanos = UInt64(requestTimeoutMs) * 1_000_000
+        self.baseRequestTimeoutNanos = UInt64(requestTimeoutMs) * 1_000_000
         self.metrics = metrics
         self.clock = clock
         self.forwarder = forwarder
@@ -82,6 +84,9 @@ public final class RequestRouter: Sendable {
         adminHandler.withLock { $0 = admin }
     }
 
+    var admin: AdminHandler? { adminHandler.withLock { $0 } }
+
+    var requestTimeoutNanos: UInt64 { baseRequestTimeoutNanos * UInt64(slowMotion.load(ordering: .relaxed)) }
     var deadline: UInt64 { clock.now() + requestTimeoutNanos }
 
     /// Answers every write whose deadline passed; forgets the ones already answered.

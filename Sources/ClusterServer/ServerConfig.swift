@@ -47,6 +47,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var httpHost = "127.0.0.1"
     public var httpPort = 7080
     public var httpEnabled = true
+    /// A request whose head or body is still incomplete after this long is answered 408.
+    public var httpRequestTimeoutSeconds = 10
     /// Extension, unsafe on purpose: leaders answer linearizable reads from their own state
     /// without confirming leadership, and never step down for lack of a quorum.
     public var unsafeLocalReads = false
@@ -136,6 +138,9 @@ public struct ServerConfig: Sendable, Equatable {
             if let host = http["host"] { config.httpHost = try reader.string(host, "http.host") }
             if let port = http["port"] { config.httpPort = try reader.int(port, "http.port", min: 0, max: 65535) }
             if let enabled = http["enabled"] { config.httpEnabled = try reader.bool(enabled, "http.enabled") }
+            if let seconds = http["requestTimeoutSeconds"] {
+                config.httpRequestTimeoutSeconds = try reader.int(seconds, "http.requestTimeoutSeconds", min: 1, max: 3600)
+            }
         }
         if let value = root["unsafeLocalReads"] { config.unsafeLocalReads = try reader.bool(value, "unsafeLocalReads") }
         if let value = root["record"] { config.record = try reader.bool(value, "record") }

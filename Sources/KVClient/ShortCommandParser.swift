@@ -223,6 +223,12 @@ public enum ShortCommandParser {
             }
             try arguments.finish(usage)
             display = .raw
+        case "slowmotion":
+            let factor = try number(try arguments.take("factor", usage: "slowmotion FACTOR"), "FACTOR")
+            try arguments.finish("slowmotion FACTOR")
+            object.member("admin", string: "slowmotion")
+            object.member("factor", int: factor)
+            display = .raw
         case "trace":
             let node = try arguments.takeOptional("node").map(nodeNumber)
             try arguments.finish("trace [NODE]")
@@ -385,6 +391,7 @@ public enum ShortCommandParser {
           messages                   the held messages, oldest first
           deliver [M] / drop M       deliver (the oldest, or message M) / drop message M
           tick N [K]                 advance node N's timer K ticks (default 1)
+          slowmotion F               every timer and deadline F times slower (1: normal speed)
           trace [N]                  write the flight recorder of node N (or all) to traceX.jsonl
         Client:
           history, !!, !N            list, repeat the last, repeat number N

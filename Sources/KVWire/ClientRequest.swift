@@ -62,6 +62,8 @@ public enum AdminRequest: Sendable, Equatable {
     case crash(node: Int, loseUnsynced: Bool)
     /// Extension: write the flight recorder of one node (or every node) to traceX.jsonl.
     case trace(node: Int?)
+    /// Extension: slow motion — every node's tick, and every client deadline, `factor` times longer.
+    case slowMotion(factor: Int)
 
     /// The node the request is about, when it names one (it is served where that node runs).
     public var targetNode: Int? {
@@ -299,6 +301,10 @@ public enum RequestParser {
             return .crash(node: try nodeField(object), loseUnsynced: lose)
         case "trace":
             return .trace(node: object["node"] == nil ? nil : try nodeField(object))
+        case "slowmotion":
+            let factor = try nodeField(object, "factor")
+            if factor < 1 || factor > 1000 { throw RequestError(.badRequest, "\"factor\" must be between 1 and 1000") }
+            return .slowMotion(factor: factor)
         case "status": return .status
         case "kill": return .kill(node: try nodeField(object))
         case "restart": return .restart(node: try nodeField(object))
@@ -339,7 +345,7 @@ public enum RequestParser {
             }
             return .partition(groups: result)
         default:
-            throw RequestError(.badRequest, "unknown admin request \(JSONWriter.quoted(name)); use status, kill, restart, partition, isolate, heal, slow, snapshot, logs, metrics, members, add, remove, transfer, pause, messages, deliver, drop, tick, resume, disk, crash or trace")
+            throw RequestError(.badRequest, "unknown admin request \(JSONWriter.quoted(name)); use status, kill, restart, partition, isolate, heal, slow, snapshot, logs, metrics, members, add, remove, transfer, pause, messages, deliver, drop, tick, resume, disk, crash, trace or slowmotion")
         }
     }
 }

@@ -74,6 +74,9 @@ public enum RequestEncoder {
         case .trace(let id):
             name("trace")
             if let id { node(id) }
+        case .slowMotion(let factor):
+            name("slowmotion")
+            object.member("factor", int: factor)
         }
     }
 

@@ -1,0 +1,127 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import NetworkIO
+import Synchronization
+
+/// An HTTP/1.1 server: accepts connections on `host:port` and spreads them over a few serial
+/// queues, so many browsers cost sockets and buffers, not threads. It knows nothing of what the
+/// requests mean: `handler` answers them.
+public final class HTTPListener: Sendable {
+    struct State {
+        var listenFD: Int32 = -1
+        var boundPort = 0
+        var acceptSource: DispatchSourceBoxed?
+        var sweeper: DispatchSourceBoxed?
+        var connections: [Int: HTTPConnection] = [:]
+        var nextNumber = 0
+    }
+
+    public let host: String
+    public let requestedPort: Int
+    let handler: HTTPHandler
+    /// Largest body accepted (413 beyond).
+    let bodyLimit: Int
+    let idleNanos: UInt64
+    let partialNanos: UInt64
+    /// Builds the JSON body of an error the server itself answers (400, 408, 413, 431, ...).
+    let errorBody: @Sendable (Int, String) -> String
+    private let acceptQueue = DispatchQueue(label: "raft.http.accept")
+    private let ioQueues: [DispatchQueue]
+    private let state = Mutex(State())
+
+    public init(host: String, port: Int, handler: HTTPHandler, bodyLimit: Int, idleSeconds: Int = 60,
+                partialRequestSeconds: Int = 10, ioQueueCount: Int = 2,
+                errorBody: @escaping @Sendable (Int, String) -> String) {
+        self.host = host
+        self.requestedPort = port
+        self.handler = handler
+        self.bodyLimit = bodyLimit
+        self.idleNanos = UInt64(max(1, idleSeconds)) * 1_000_000_000
+        self.partialNanos = UInt64(max(1, partialRequestSeconds)) * 1_000_000_000
+        self.errorBody = errorBody
+        self.ioQueues = (0..<max(1, ioQueueCount)).map { DispatchQueue(label: "raft.http.io.\($0)", qos: .userInitiated) }
+    }
+
+    /// The port actually bound (port 0 asks the kernel for a free one).
+    public var port: Int { state.withLock { $0.boundPort } }
+
+    public var openConnections: Int { state.withLock { $0.connections.count } }
+
+    public func start() throws(Sockets.Failure) {
+        let fd = try Sockets.listen(host: host, port: requestedPort)
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: acceptQueue)
+        source.setEventHandler { [weak self] in self?.acceptAll() }
+        source.setCancelHandler { Glibc.close(fd) }
+        let sweeper = DispatchSource.makeTimerSource(queue: acceptQueue)
+        sweeper.schedule(deadline: .now() + .seconds(1), repeating: .seconds(1), leeway: .milliseconds(100))
+        sweeper.setEventHandler { [weak self] in self?.sweep() }
+        state.withLock {
+            $0.listenFD = fd
+            $0.boundPort = Sockets.boundPort(fd)
+            $0.acceptSource = DispatchSourceBoxed(source)
+            $0.sweeper = DispatchSourceBoxed(sweeper)
+        }
+        source.resume()
+        sweeper.resume()
+    }
+
+    /// Stops accepting and closes every connection.
+    public func stop() {
+        let (source, sweeper, connections) = state.withLock { state -> (DispatchSourceBoxed?, DispatchSourceBoxed?, [HTTPConnection]) in
+            defer {
+                state.acceptSource = nil
+                state.sweeper = nil
+                state.listenFD = -1
+            }
+            return (state.acceptSource, state.sweeper, Array(state.connections.values))
+        }
+        source?.source.cancel()
+        sweeper?.source.cancel()
+        for connection in connections { connection.queue.async { connection.closeNow() } }
+    }
+
+    private func acceptAll() {
+        let listenFD = state.withLock { $0.listenFD }
+        guard listenFD >= 0 else { return }
+        while let fd = Sockets.accept(listenFD) {
+            let connection = state.withLock { state -> HTTPConnection in
+                let number = state.nextNumber
+                state.nextNumber += 1
+                let connection = HTTPConnection(number: number, fd: fd, queue: ioQueues[number % ioQueues.count], listener: self)
+                state.connections[number] = connection
+                return connection
+            }
+            connection.start()
+        }
+    }
+
+    private func sweep() {
+        let now = Self.now()
+        for connection in state.withLock({ Array($0.connections.values) }) {
+            connection.queue.async { connection.sweep(now: now, idleNanos: self.idleNanos, partialNanos: self.partialNanos) }
+        }
+    }
+
+    func connectionClosed(_ connection: HTTPConnection) {
+        state.withLock { _ = $0.connections.removeValue(forKey: connection.number) }
+    }
+
+    static func now() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+    }
+}
+
+/// A dispatch source inside lock-protected state (sources are thread-safe objects).
+final class DispatchSourceBoxed: @unchecked Sendable {
+    let source: any DispatchSourceProtocol
+
+    init(_ source: any DispatchSourceProtocol) {
+        self.source = source
+    }
+}

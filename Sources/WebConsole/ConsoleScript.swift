@@ -1,0 +1,397 @@
+// The page's behaviour. It keeps no Raft logic: it draws the last `state` event, animates between
+// events (timer arcs, messages in flight), and turns clicks into requests on /v1/request.
+let consoleScript = #"""
+'use strict';
+const SVG = 'http://www.w3.org/2000/svg';
+const $ = (id) => document.getElementById(id);
+const TERM_COLORS = ['#4aa8ff', '#3ddc84', '#ffb347', '#ff6fa8', '#b48cff', '#4fd1c5', '#f6e05e', '#fc8181', '#90cdf4', '#9ae6b4'];
+const SPEEDS = [1, 2, 5, 10, 20, 50, 100];
+let state = null;
+let stateAt = 0;
+let source = null;
+const flights = [];
+let positions = {};
+let layoutKey = '';
+
+function el(name, attributes = {}, parent = null) {
+  const node = document.createElementNS(SVG, name);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+function termColor(term) { return TERM_COLORS[(term - 1 + TERM_COLORS.length * 100) % TERM_COLORS.length]; }
+
+// ---------- connection ----------
+
+function connect() {
+  if (source) source.close();
+  setConnection('connecting…', '');
+  source = new EventSource('/v1/events');
+  source.addEventListener('state', (event) => {
+    state = JSON.parse(event.data);
+    stateAt = performance.now();
+    setConnection('live', 'live');
+    render();
+    launch(state.messages || []);
+  });
+  source.addEventListener('log', (event) => addEvents(JSON.parse(event.data)));
+  source.onerror = () => {
+    setConnection('reconnecting… (is the server running?)', 'lost');
+    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 2000);
+  };
+}
+
+function setConnection(text, kind) {
+  const box = $('connection');
+  box.textContent = text;
+  box.className = 'connection ' + kind;
+}
+
+async function send(request) {
+  try {
+    const response = await fetch('/v1/request', { method: 'POST', body: JSON.stringify(request) });
+    const answer = await response.json();
+    if (answer.status !== 'ok') showAnswer(JSON.stringify(answer), true);
+    return answer;
+  } catch (error) {
+    showAnswer('the server cannot be reached: ' + error, true);
+    return null;
+  }
+}
+
+// ---------- drawing ----------
+
+function nodeRole(node) {
+  if (!node.alive) return 'down';
+  if (node.member === false) return 'removed';
+  if (node.role === 'follower' && node.voter === false) return 'learner';
+  return node.role;
+}
+
+function layout(nodes) {
+  const key = nodes.map((n) => n.id).join(',');
+  if (key === layoutKey) return;
+  layoutKey = key;
+  positions = {};
+  const count = Math.max(nodes.length, 1);
+  nodes.forEach((node, index) => {
+    const angle = -Math.PI / 2 + (2 * Math.PI * index) / count;
+    positions[node.id] = { x: 300 + 205 * Math.cos(angle), y: 290 + 205 * Math.sin(angle) };
+  });
+}
+
+function canReach(a, b) {
+  if (!state.partition) return true;
+  return state.partition.some((group) => group.includes(a) && group.includes(b));
+}
+
+function render() {
+  const nodes = state.nodes || [];
+  layout(nodes);
+  document.body.dataset.leader = state.leader === null ? '' : String(state.leader);
+  document.body.dataset.paused = state.paused ? 'true' : 'false';
+  const leader = nodes.find((n) => n.id === state.leader);
+  $('leader').textContent = leader ? `leader: node ${leader.id}` : 'no leader';
+  $('term').textContent = leader ? `term ${leader.term}` : '';
+  $('pause').disabled = state.paused;
+  $('resume').disabled = !state.paused;
+  $('step').disabled = !state.paused || !(state.held && state.held.length);
+  const speedIndex = Math.max(0, SPEEDS.indexOf(state.slowMotion || 1));
+  $('slowmotion').value = String(speedIndex);
+  $('slowmotion-value').textContent = `${state.slowMotion || 1}×`;
+  const perSecond = Math.round((state.messagesSent || 0) * 1000 / (state.intervalMs || 100));
+  $('rates').textContent = `${perSecond} Raft messages/s`;
+
+  const links = $('links');
+  links.replaceChildren();
+  for (let i = 0; i < nodes.length; i++) {
+    for (let j = i + 1; j < nodes.length; j++) {
+      const a = positions[nodes[i].id];
+      const b = positions[nodes[j].id];
+      el('line', { x1: a.x, y1: a.y, x2: b.x, y2: b.y, class: canReach(nodes[i].id, nodes[j].id) ? 'link' : 'link cut' }, links);
+    }
+  }
+
+  const group = $('nodes');
+  group.replaceChildren();
+  for (const node of nodes) drawNode(group, node);
+  drawHeld();
+  drawLogs(nodes);
+}
+
+function drawNode(parent, node) {
+  const p = positions[node.id];
+  const role = nodeRole(node);
+  const g = el('g', { class: 'node', 'data-id': node.id, 'data-role': role, 'data-alive': String(node.alive),
+                      transform: `translate(${p.x},${p.y})` }, parent);
+  el('circle', { r: 46, class: 'body' }, g);
+  if (node.partitioned) el('circle', { r: 56, class: 'ring-partitioned' }, g);
+  el('path', { class: 'arc', 'data-arc': node.id }, g);
+  const label = el('text', { y: 8, class: 'label' }, g);
+  label.textContent = `N${node.id}`;
+  const facts = el('text', { y: 68, class: 'facts' }, g);
+  if (node.alive) {
+    const vote = node.votedFor === null || node.votedFor === undefined ? '–' : node.votedFor;
+    facts.textContent = `${role} · term ${node.term} · vote ${vote}`;
+    const second = el('text', { y: 84, class: 'facts' }, g);
+    second.textContent = `commit ${node.commitIndex} · applied ${node.lastApplied} · log ${node.logLength}`;
+  } else {
+    facts.textContent = node.failure ? `down: ${node.failure.slice(0, 40)}` : 'down';
+  }
+  const badges = [];
+  if (node.slowMs > 0) badges.push(`slow +${node.slowMs}ms`);
+  if (node.disk) badges.push(`disk ${node.disk}`);
+  if (node.transferringTo !== undefined) badges.push(`→ node ${node.transferringTo}`);
+  if (state.paused && node.alive) badges.push('paused');
+  if (badges.length) {
+    const badge = el('text', { y: -56, class: 'badge' }, g);
+    badge.textContent = badges.join(' · ');
+  }
+  g.addEventListener('click', (event) => openNodeMenu(node, event));
+}
+
+function drawHeld() {
+  const layer = $('held-layer');
+  layer.replaceChildren();
+  const held = state.held || [];
+  $('held-count').textContent = String(held.length);
+  $('held-summary').className = state.paused ? '' : 'none';
+  const perLink = {};
+  for (const message of held) {
+    const a = positions[message.from];
+    const b = positions[message.to];
+    if (!a || !b) continue;
+    const key = `${message.from}-${message.to}`;
+    const slot = (perLink[key] = (perLink[key] || 0) + 1);
+    const t = Math.min(0.3 + slot * 0.07, 0.75);
+    const circle = el('circle', { cx: a.x + (b.x - a.x) * t, cy: a.y + (b.y - a.y) * t, r: 8,
+                                  class: `held ${kindClass(message.type)}`, 'data-held-id': message.id }, layer);
+    const title = el('title', {}, circle);
+    title.textContent = `#${message.id} ${message.summary}`;
+    circle.addEventListener('click', (event) => openHeldMenu(message, event));
+  }
+}
+
+function kindClass(type) {
+  return type === 'appendResponse' || type === 'voteResponse' || type === 'preVoteResponse' || type === 'snapshotResponse' ? 'response' : type;
+}
+
+function drawLogs(nodes) {
+  const box = $('logs');
+  box.replaceChildren();
+  const logs = state.logs || {};
+  const leaderLog = state.leader !== null ? logs[String(state.leader)] : null;
+  for (const node of nodes) {
+    const row = document.createElement('div');
+    row.className = 'row';
+    row.dataset.id = node.id;
+    const name = document.createElement('span');
+    name.className = 'name';
+    name.textContent = `node ${node.id}`;
+    const strip = document.createElement('div');
+    strip.className = 'strip';
+    row.append(name, strip);
+    const log = logs[String(node.id)];
+    if (!log) {
+      strip.textContent = node.alive ? '' : '(down)';
+    } else {
+      if (log.snapshot > 0 && log.first === log.snapshot + 1) {
+        const snap = document.createElement('span');
+        snap.className = 'snap';
+        snap.textContent = `S ≤ ${log.snapshot}`;
+        strip.append(snap);
+      }
+      log.terms.forEach((term, offset) => {
+        const index = log.first + offset;
+        const cell = document.createElement('span');
+        const kind = log.kinds[offset];
+        cell.className = `box ${kind}` + (index > log.commit ? ' uncommitted' : '');
+        if (leaderLog && node.id !== state.leader) {
+          const at = index - leaderLog.first;
+          if (at >= 0 && at < leaderLog.terms.length && leaderLog.terms[at] !== term) cell.classList.add('conflict');
+        }
+        cell.style.background = termColor(term);
+        cell.title = `entry ${index}, term ${term}` + (kind === 'n' ? ' (no-op)' : kind === 'c' ? ' (configuration)' : '');
+        strip.append(cell);
+        if (index === log.commit) {
+          const mark = document.createElement('span');
+          mark.className = 'commit';
+          mark.title = `commit index ${log.commit}`;
+          strip.append(mark);
+        }
+      });
+    }
+    box.append(row);
+  }
+}
+
+// ---------- animation ----------
+
+function launch(messages) {
+  if (state.paused) return;  // held messages are drawn where they wait
+  const now = performance.now();
+  const slow = state.slowMotion || 1;
+  const spacing = (state.intervalMs || 100) / Math.max(messages.length, 1);
+  messages.forEach((message, index) => {
+    flights.push({ from: message.from, to: message.to, type: kindClass(message.type), entries: message.entries || 0,
+                   start: now + index * spacing, duration: Math.min(350 * slow, 6000) });
+  });
+  if (flights.length > 400) flights.splice(0, flights.length - 400);
+}
+
+function animate(now) {
+  if (state) {
+    const layer = $('flights');
+    layer.replaceChildren();
+    for (let i = flights.length - 1; i >= 0; i--) {
+      const flight = flights[i];
+      const t = (now - flight.start) / flight.duration;
+      if (t > 1) { flights.splice(i, 1); continue; }
+      if (t < 0) continue;
+      const a = positions[flight.from];
+      const b = positions[flight.to];
+      if (!a || !b) continue;
+      el('circle', { cx: a.x + (b.x - a.x) * t, cy: a.y + (b.y - a.y) * t, r: flight.entries > 0 ? 7 : 4,
+                     class: flight.type }, layer);
+    }
+    const tickMs = state.tickMs || 10;
+    const elapsedTicks = state.paused ? 0 : (now - stateAt) / tickMs;
+    for (const node of state.nodes || []) {
+      const arc = document.querySelector(`path[data-arc="${node.id}"]`);
+      if (!arc) continue;
+      if (!node.alive || node.role === 'leader' || !node.electionTimeout) { arc.setAttribute('d', ''); continue; }
+      const left = Math.max(0, 1 - (node.electionElapsed + elapsedTicks) / node.electionTimeout);
+      arc.setAttribute('d', arcPath(52, left));
+    }
+  }
+  requestAnimationFrame(animate);
+}
+
+function arcPath(radius, fraction) {
+  if (fraction <= 0) return '';
+  const angle = Math.min(fraction, 0.9999) * 2 * Math.PI;
+  const x = radius * Math.sin(angle);
+  const y = -radius * Math.cos(angle);
+  return `M 0 ${-radius} A ${radius} ${radius} 0 ${angle > Math.PI ? 1 : 0} 1 ${x} ${y}`;
+}
+
+// ---------- menus and controls ----------
+
+function openMenu(title, items, event) {
+  const menu = $('menu');
+  menu.replaceChildren();
+  const heading = document.createElement('h3');
+  heading.textContent = title;
+  menu.append(heading);
+  for (const [label, action, request] of items) {
+    const button = document.createElement('button');
+    button.textContent = label;
+    button.dataset.action = action;
+    button.addEventListener('click', async () => {
+      menu.hidden = true;
+      const answer = await send(request);
+      if (answer && answer.status === 'ok') showAnswer(`${label}: ok`, false);
+    });
+    menu.append(button);
+  }
+  menu.style.left = Math.min(event.clientX, window.innerWidth - 220) + 'px';
+  menu.style.top = Math.min(event.clientY, window.innerHeight - 40 * (items.length + 1)) + 'px';
+  menu.hidden = false;
+  event.stopPropagation();
+}
+
+function openNodeMenu(node, event) {
+  const id = node.id;
+  const items = [];
+  if (node.alive) items.push(['Kill', 'kill', { admin: 'kill', node: id }]);
+  else items.push(['Restart', 'restart', { admin: 'restart', node: id }]);
+  items.push(['Isolate', 'isolate', { admin: 'isolate', node: id }]);
+  items.push(node.slowMs > 0 ? ['Speed up (no delay)', 'fast', { admin: 'slow', node: id, ms: 0 }]
+                             : ['Slow: +200 ms per message', 'slow', { admin: 'slow', node: id, ms: 200 }]);
+  if (node.alive && node.role !== 'leader' && node.voter !== false) items.push(['Make it the leader', 'transfer', { admin: 'transfer', node: id }]);
+  if (state.paused) {
+    items.push(['Tick once', 'tick', { admin: 'tick', node: id, count: 1 }]);
+    items.push(['Tick 10 times', 'tick10', { admin: 'tick', node: id, count: 10 }]);
+  }
+  items.push(node.disk ? ['Disk back to normal', 'disk-ok', { admin: 'disk', node: id, fault: 'none' }]
+                       : ['Disk: every fsync +200 ms', 'disk-slow', { admin: 'disk', node: id, fault: 'slow', ms: 200 }]);
+  if (!node.disk) items.push(['Disk: full', 'disk-full', { admin: 'disk', node: id, fault: 'full' }]);
+  openMenu(`node ${id} (${nodeRole(node)})`, items, event);
+}
+
+function openHeldMenu(message, event) {
+  openMenu(`message #${message.id}: ${message.type} ${message.from}→${message.to}`, [
+    ['Deliver', 'deliver', { admin: 'deliver', message: message.id }],
+    ['Drop', 'drop', { admin: 'drop', message: message.id }],
+  ], event);
+}
+
+function showAnswer(text, isError) {
+  const box = $('client-answer');
+  box.textContent = text;
+  box.className = isError ? 'error' : '';
+}
+
+function addEvents(lines) {
+  const list = $('events');
+  for (const line of lines) {
+    const item = document.createElement('li');
+    item.className = line.level;
+    item.textContent = `${line.time} ${line.node === undefined ? 'cluster' : 'node ' + line.node}  ${line.text}`;
+    list.prepend(item);
+  }
+  while (list.children.length > 300) list.lastChild.remove();
+}
+
+function wireControls() {
+  document.addEventListener('click', (event) => { if (!$('menu').contains(event.target)) $('menu').hidden = true; });
+  $('pause').addEventListener('click', () => send({ admin: 'pause' }));
+  $('resume').addEventListener('click', () => send({ admin: 'resume' }));
+  $('step').addEventListener('click', () => send({ admin: 'deliver' }));
+  $('heal').addEventListener('click', () => send({ admin: 'heal' }));
+  $('slowmotion').addEventListener('change', (event) => send({ admin: 'slowmotion', factor: SPEEDS[Number(event.target.value)] }));
+  $('partition-open').addEventListener('click', () => {
+    const box = $('partition-nodes');
+    box.replaceChildren();
+    for (const node of (state && state.nodes) || []) {
+      const label = document.createElement('label');
+      label.innerHTML = `node ${node.id} <select data-id="${node.id}"><option>A</option><option>B</option></select>`;
+      box.append(label);
+    }
+    $('partition-dialog').showModal();
+  });
+  $('partition-dialog').addEventListener('close', () => {
+    if ($('partition-dialog').returnValue !== 'apply') return;
+    const groups = { A: [], B: [] };
+    for (const select of $('partition-nodes').querySelectorAll('select')) groups[select.value].push(Number(select.dataset.id));
+    send({ admin: 'partition', groups: [groups.A, groups.B].filter((g) => g.length) });
+  });
+  for (const button of $('client').querySelectorAll('button[data-op]')) {
+    button.addEventListener('click', async () => {
+      const key = $('client-key').value;
+      if (!key) return showAnswer('type a key first', true);
+      const value = $('client-value').value;
+      const expect = $('client-expect').value;
+      const request = {
+        put: { op: 'put', key, value },
+        get: { op: 'get', key },
+        getlin: { op: 'get', key, consistency: 'linearizable' },
+        delete: { op: 'delete', key },
+        cas: { op: 'cas', key, expect: expect === '' || expect === 'null' ? null : expect, value },
+      }[button.dataset.op];
+      try {
+        const response = await fetch('/v1/request', { method: 'POST', body: JSON.stringify(request) });
+        const text = await response.text();
+        showAnswer(`${response.status} ${text.trim()}`, !response.ok);
+      } catch (error) {
+        showAnswer('the server cannot be reached: ' + error, true);
+      }
+    });
+  }
+}
+
+wireControls();
+connect();
+requestAnimationFrame(animate);
+"""#

@@ -1,0 +1,84 @@
+// The page's look: dark, large type, readable on a projector at 1280×720.
+let consoleStyle = #"""
+:root {
+  --bg: #10141b; --panel: #171d27; --line: #2a3342; --text: #e7ecf3; --muted: #8d99ab;
+  --leader: #3ddc84; --follower: #4aa8ff; --candidate: #ffb347; --learner: #b48cff; --down: #59606b; --alien: #394150;
+  --danger: #ff5c6c;
+}
+* { box-sizing: border-box; }
+html, body { margin: 0; height: 100%; background: var(--bg); color: var(--text);
+  font: 15px/1.35 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+header { display: flex; align-items: center; gap: 18px; padding: 8px 14px; background: var(--panel); border-bottom: 1px solid var(--line); }
+h1 { font-size: 20px; margin: 0; white-space: nowrap; }
+h1 .sub { color: var(--leader); font-weight: 400; }
+h2 { font-size: 14px; margin: 10px 0 6px; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
+.hint { color: var(--muted); font-size: 12px; text-transform: none; letter-spacing: 0; font-weight: 400; }
+#summary { font-size: 17px; min-width: 190px; }
+.controls { display: flex; gap: 6px; align-items: center; flex-wrap: wrap; }
+button { background: #243044; color: var(--text); border: 1px solid #35445c; border-radius: 6px; padding: 5px 10px; font: inherit; cursor: pointer; }
+button:hover { background: #2e3d56; }
+button:disabled { opacity: .4; cursor: default; }
+.slider { color: var(--muted); display: flex; align-items: center; gap: 6px; }
+.connection { margin-left: auto; font-size: 13px; color: var(--muted); }
+.connection.live { color: var(--leader); }
+.connection.lost { color: var(--danger); }
+body { display: flex; flex-direction: column; height: 100vh; overflow: hidden; }
+main { flex: 1; min-height: 0; display: grid; grid-template-columns: minmax(480px, 1fr) minmax(420px, 540px);
+  grid-template-rows: minmax(0, 1fr); gap: 10px; padding: 8px 12px; }
+#stage { position: relative; min-height: 0; background: var(--panel); border-radius: 10px; border: 1px solid var(--line); }
+#ring { position: absolute; top: 26px; left: 0; width: 100%; height: calc(100% - 52px); }
+#side { min-height: 0; overflow: auto; padding-right: 4px; }
+#held-summary { position: absolute; top: 8px; left: 12px; color: var(--candidate); font-weight: 600; }
+#held-summary.none { display: none; }
+#rates { position: absolute; top: 8px; right: 12px; color: var(--muted); font-size: 13px; }
+#legend { position: absolute; bottom: 6px; left: 12px; right: 12px; color: var(--muted); font-size: 12px; }
+.dot { display: inline-block; width: 9px; height: 9px; border-radius: 50%; margin: 0 3px 0 10px; vertical-align: middle; }
+.dot.appendEntries, circle.appendEntries { background: #4aa8ff; fill: #4aa8ff; }
+.dot.heartbeat, circle.heartbeat { background: #7d8796; fill: #7d8796; }
+.dot.requestVote, circle.requestVote { background: #ff8f3d; fill: #ff8f3d; }
+.dot.preVote, circle.preVote { background: #ffd23d; fill: #ffd23d; }
+.dot.response, circle.response { background: #cfd8e6; fill: #cfd8e6; }
+.dot.installSnapshot, circle.installSnapshot { background: #b48cff; fill: #b48cff; }
+.dot.timeoutNow, circle.timeoutNow { background: #ff5c6c; fill: #ff5c6c; }
+.link { stroke: var(--line); stroke-width: 2; }
+.link.cut { stroke: var(--danger); stroke-dasharray: 6 6; opacity: .6; }
+.node { cursor: pointer; }
+.node .body { stroke: #0b0f15; stroke-width: 3; }
+.node[data-role="leader"] .body { fill: var(--leader); }
+.node[data-role="follower"] .body { fill: var(--follower); }
+.node[data-role="candidate"] .body, .node[data-role="precandidate"] .body { fill: var(--candidate); }
+.node[data-role="learner"] .body { fill: var(--learner); }
+.node[data-role="down"] .body { fill: var(--down); }
+.node[data-role="removed"] .body { fill: var(--alien); }
+.node .label { fill: #0b0f15; font-weight: 700; font-size: 22px; text-anchor: middle; }
+.node[data-role="down"] .label, .node[data-role="removed"] .label { fill: #c9ced6; }
+.node .facts { fill: var(--text); font-size: 13px; text-anchor: middle; }
+.node .arc { fill: none; stroke: #ffffff; stroke-width: 4; stroke-linecap: round; opacity: .75; }
+.node .ring-partitioned { fill: none; stroke: var(--danger); stroke-width: 3; stroke-dasharray: 5 5; }
+.node .badge { fill: var(--candidate); font-size: 12px; text-anchor: middle; font-weight: 600; }
+circle.held { stroke: #fff; stroke-width: 2; cursor: pointer; }
+#logs .row { display: grid; grid-template-columns: 72px 1fr; align-items: center; margin: 3px 0; }
+#logs .name { color: var(--muted); font-size: 13px; }
+#logs .strip { display: flex; gap: 2px; flex-wrap: nowrap; overflow: hidden; height: 24px; align-items: center; justify-content: flex-end; }
+#logs .box { width: 10px; height: 20px; border-radius: 2px; flex: none; position: relative; }
+#logs .box.n { opacity: .55; }
+#logs .box.c { height: 24px; outline: 2px solid #fff; }
+#logs .box.uncommitted { opacity: .45; }
+#logs .box.conflict { outline: 2px solid var(--danger); }
+#logs .commit { width: 3px; height: 24px; background: #fff; flex: none; }
+#logs .snap { padding: 0 5px; height: 20px; border-radius: 3px; background: #333c4c; color: var(--muted); font-size: 11px; line-height: 20px; flex: none; }
+#client { display: grid; grid-template-columns: 1fr 1fr 1fr; gap: 6px; }
+#client input { background: #0d1118; color: var(--text); border: 1px solid var(--line); border-radius: 5px; padding: 5px 7px; font: inherit; }
+#client .buttons { grid-column: 1 / -1; display: flex; gap: 6px; flex-wrap: wrap; }
+#client-answer { grid-column: 1 / -1; margin: 0; min-height: 1.4em; white-space: pre-wrap; word-break: break-all; color: var(--leader); font-size: 13px; }
+#client-answer.error { color: var(--danger); }
+#events { list-style: none; margin: 0; padding: 0; font: 12px/1.4 ui-monospace, Menlo, Consolas, monospace; max-height: 220px; overflow: auto; }
+#events li { border-bottom: 1px solid #1f2734; padding: 1px 0; }
+#events .warning { color: var(--candidate); }
+#events .error { color: var(--danger); }
+.menu { position: fixed; z-index: 10; background: #1d2533; border: 1px solid #3a4a63; border-radius: 8px; padding: 6px; min-width: 200px; box-shadow: 0 8px 30px #0008; }
+.menu h3 { margin: 2px 6px 6px; font-size: 14px; }
+.menu button { display: block; width: 100%; text-align: left; margin: 2px 0; }
+dialog { background: var(--panel); color: var(--text); border: 1px solid var(--line); border-radius: 10px; }
+#partition-nodes label { display: inline-flex; gap: 6px; margin: 4px 10px 4px 0; align-items: center; }
+"""#
