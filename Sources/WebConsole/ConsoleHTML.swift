@@ -32,7 +32,7 @@ let consoleHTML = #"""
       <g id="nodes"></g>
       <g id="held-layer"></g>
     </svg>
-    <div id="held-summary"><span id="held-count">0</span> held messages <span class="hint">(click one to deliver or drop it)</span></div>
+    <div id="held-summary"><span id="held-count">0</span> <span id="held-noun">held messages</span> <span class="hint">(click one to deliver or drop it)</span></div>
     <div id="rates"></div>
     <div id="legend">
       <span class="dot appendEntries"></span>append <span class="dot heartbeat"></span>heartbeat

@@ -113,8 +113,10 @@ function render() {
     }
   }
 
+  // Nodes are kept from one update to the next (a click must not land on a replaced element).
   const group = $('nodes');
-  group.replaceChildren();
+  const present = new Set(nodes.map((n) => String(n.id)));
+  for (const g of [...group.children]) if (!present.has(g.dataset.id)) g.remove();
   for (const node of nodes) drawNode(group, node);
   drawHeld();
   drawLogs(nodes);
@@ -122,41 +124,53 @@ function render() {
 
 function drawNode(parent, node) {
   const p = positions[node.id];
+  let g = parent.querySelector(`g.node[data-id="${node.id}"]`);
+  if (!g) {
+    g = el('g', { class: 'node', 'data-id': node.id }, parent);
+    el('circle', { r: 56, class: 'ring-partitioned' }, g);
+    el('circle', { r: 46, class: 'body' }, g);
+    el('path', { class: 'arc', 'data-arc': node.id }, g);
+    el('text', { y: 8, class: 'label' }, g).textContent = `N${node.id}`;
+    el('text', { y: 68, class: 'facts first' }, g);
+    el('text', { y: 84, class: 'facts second' }, g);
+    el('text', { y: -56, class: 'badge' }, g);
+    g.addEventListener('click', (event) => {
+      const current = (state.nodes || []).find((n) => String(n.id) === g.dataset.id);
+      if (current) openNodeMenu(current, event);
+    });
+  }
   const role = nodeRole(node);
-  const g = el('g', { class: 'node', 'data-id': node.id, 'data-role': role, 'data-alive': String(node.alive),
-                      transform: `translate(${p.x},${p.y})` }, parent);
-  el('circle', { r: 46, class: 'body' }, g);
-  if (node.partitioned) el('circle', { r: 56, class: 'ring-partitioned' }, g);
-  el('path', { class: 'arc', 'data-arc': node.id }, g);
-  const label = el('text', { y: 8, class: 'label' }, g);
-  label.textContent = `N${node.id}`;
-  const facts = el('text', { y: 68, class: 'facts' }, g);
+  g.dataset.role = role;
+  g.dataset.alive = String(node.alive);
+  g.setAttribute('transform', `translate(${p.x},${p.y})`);
+  g.querySelector('.ring-partitioned').style.display = node.partitioned ? '' : 'none';
+  const first = g.querySelector('.facts.first');
+  const second = g.querySelector('.facts.second');
   if (node.alive) {
     const vote = node.votedFor === null || node.votedFor === undefined ? '–' : node.votedFor;
-    facts.textContent = `${role} · term ${node.term} · vote ${vote}`;
-    const second = el('text', { y: 84, class: 'facts' }, g);
+    first.textContent = `${role} · term ${node.term} · vote ${vote}`;
     second.textContent = `commit ${node.commitIndex} · applied ${node.lastApplied} · log ${node.logLength}`;
   } else {
-    facts.textContent = node.failure ? `down: ${node.failure.slice(0, 40)}` : 'down';
+    first.textContent = node.failure ? `down: ${node.failure.slice(0, 40)}` : 'down';
+    second.textContent = '';
   }
   const badges = [];
   if (node.slowMs > 0) badges.push(`slow +${node.slowMs}ms`);
   if (node.disk) badges.push(`disk ${node.disk}`);
   if (node.transferringTo !== undefined) badges.push(`→ node ${node.transferringTo}`);
   if (state.paused && node.alive) badges.push('paused');
-  if (badges.length) {
-    const badge = el('text', { y: -56, class: 'badge' }, g);
-    badge.textContent = badges.join(' · ');
-  }
-  g.addEventListener('click', (event) => openNodeMenu(node, event));
+  g.querySelector('.badge').textContent = badges.join(' · ');
 }
 
+// Held messages are kept by id, like nodes, so they can be clicked while updates arrive.
 function drawHeld() {
   const layer = $('held-layer');
-  layer.replaceChildren();
   const held = state.held || [];
   $('held-count').textContent = String(held.length);
+  $('held-noun').textContent = held.length === 1 ? 'held message' : 'held messages';
   $('held-summary').className = state.paused ? '' : 'none';
+  const present = new Set(held.map((m) => String(m.id)));
+  for (const circle of [...layer.children]) if (!present.has(circle.dataset.heldId)) circle.remove();
   const perLink = {};
   for (const message of held) {
     const a = positions[message.from];
@@ -165,11 +179,14 @@ function drawHeld() {
     const key = `${message.from}-${message.to}`;
     const slot = (perLink[key] = (perLink[key] || 0) + 1);
     const t = Math.min(0.3 + slot * 0.07, 0.75);
-    const circle = el('circle', { cx: a.x + (b.x - a.x) * t, cy: a.y + (b.y - a.y) * t, r: 8,
-                                  class: `held ${kindClass(message.type)}`, 'data-held-id': message.id }, layer);
-    const title = el('title', {}, circle);
-    title.textContent = `#${message.id} ${message.summary}`;
-    circle.addEventListener('click', (event) => openHeldMenu(message, event));
+    let circle = layer.querySelector(`circle[data-held-id="${message.id}"]`);
+    if (!circle) {
+      circle = el('circle', { r: 8, class: `held ${kindClass(message.type)}`, 'data-held-id': message.id }, layer);
+      el('title', {}, circle).textContent = `#${message.id} ${message.summary}`;
+      circle.addEventListener('click', (event) => openHeldMenu(message, event));
+    }
+    circle.setAttribute('cx', a.x + (b.x - a.x) * t);
+    circle.setAttribute('cy', a.y + (b.y - a.y) * t);
   }
 }
 
@@ -229,7 +246,10 @@ function drawLogs(nodes) {
 // ---------- animation ----------
 
 function launch(messages) {
-  if (state.paused) return;  // held messages are drawn where they wait
+  if (state.paused) {  // held messages are drawn where they wait
+    flights.length = 0;
+    return;
+  }
   const now = performance.now();
   const slow = state.slowMotion || 1;
   const spacing = (state.intervalMs || 100) / Math.max(messages.length, 1);

@@ -56,6 +56,7 @@ main { flex: 1; min-height: 0; display: grid; grid-template-columns: minmax(480p
 .node .arc { fill: none; stroke: #ffffff; stroke-width: 4; stroke-linecap: round; opacity: .75; }
 .node .ring-partitioned { fill: none; stroke: var(--danger); stroke-width: 3; stroke-dasharray: 5 5; }
 .node .badge { fill: var(--candidate); font-size: 12px; text-anchor: middle; font-weight: 600; }
+.node .ring-partitioned { pointer-events: none; }
 circle.held { stroke: #fff; stroke-width: 2; cursor: pointer; }
 #logs .row { display: grid; grid-template-columns: 72px 1fr; align-items: center; margin: 3px 0; }
 #logs .name { color: var(--muted); font-size: 13px; }
