@@ -83,6 +83,6 @@ do {
     stderrLine("ClientMain: \(error). Is ServerMain running? Start it with: swift run ServerMain")
     exit(1)
 }
-var repl = Repl(connection: connection, interactive: Terminal.inputIsTTY,
+var repl = Repl(connection: connection, host: target.host, port: target.port, interactive: Terminal.inputIsTTY,
                 color: Terminal.outputIsTTY && getenv("NO_COLOR") == nil, historyPath: History.defaultPath)
 exit(repl.run())

@@ -6,10 +6,9 @@ import Darwin
 
 /// What to measure, from the command line.
 struct BenchOptions {
-    enum Workload: String { case put, get, mixed }
+    enum Workload: String { case put, get, mixed, check }
 
-    var host = "127.0.0.1"
-    var port = 7070
+    var targets: [(host: String, port: Int)] = [("127.0.0.1", 7070)]
     var connections = 64
     var pipeline = 1
     var workload = Workload.put
@@ -21,21 +20,34 @@ struct BenchOptions {
     var warmupSeconds = 2.0
     var json = false
     var preload = true
+    /// Speak HTTP (GET/PUT /v1/kv/KEY) instead of the line protocol; `targets` are HTTP ports.
+    var http = false
+    /// Server-sent-event readers to keep open on `/v1/events` meanwhile (a class of browsers).
+    var sseReaders = 0
+    var sseTarget: (host: String, port: Int)?
+    var histogram = false
+    /// Record every operation and check the history for linearizability afterwards.
+    var check = false
+    var checkTimeLimitSeconds = 30.0
+    var checkReport: String?
     /// Start a cluster inside this process (temporary data directory) instead of using a running one.
     var embedded = false
     var nodes = 3
     var fsync = true
 
     static let usage = """
-        KVBench — closed-loop load for a running ServerMain (or one it starts itself).
+        KVBench — closed-loop load for a running ServerMain (or one it starts itself), with a
+        linearizability check of what it saw.
 
         Usage: swift run -c release KVBench [options]
 
-          --host H              proxy host (default 127.0.0.1)
-          --port P              proxy port (default 7070)
+          --host H              server host (default 127.0.0.1)
+          --port P              server port (default 7070)
+          --targets H:P,H:P     several members: connections are spread over them (overrides --host/--port)
           --connections C       client connections (default 64), each with one request outstanding
           --pipeline D          requests outstanding per connection (default 1)
-          --workload W          put, get or mixed (default put)
+          --workload W          put, get, mixed, or check (default put; check = --check with a mix of
+                                put, get, cas and delete on few keys)
           --consistency C       eventual or linearizable, for gets (default: the server's, eventual)
           --get-ratio R         share of gets in mixed (default 0.9)
           --value-bytes N       value size (default 100)
@@ -43,6 +55,14 @@ struct BenchOptions {
           --duration S          measured seconds (default 10)
           --warmup S            unmeasured seconds first (default 2)
           --no-preload          do not write every key before a get or mixed run
+          --http                speak HTTP to the targets' HTTP ports: GET/PUT /v1/kv/KEY
+          --sse N               keep N readers of /v1/events open during the run (browsers watching)
+          --sse-target H:P      where they read (default: the first target; an HTTP port)
+          --histogram           print a latency histogram
+          --check               record every operation and check the history is linearizable
+                                (gets are made linearizable; the run is not measured for speed)
+          --check-time-limit S  give up checking after S seconds (default 30)
+          --check-report FILE   write the failing operations as an HTML timeline (SVG) to FILE
           --json                one JSON object on stdout instead of text
           --embedded            start a cluster in this process on a temporary data directory
           --nodes N             nodes of the embedded cluster (default 3)
@@ -50,11 +70,15 @@ struct BenchOptions {
           -h, --help            this help
 
         Prints ops/s and latency p50/p90/p99/p99.9/max (milliseconds, send to response).
+        Exit status: 0 when done (and, with --check, the history is linearizable), 1 when the
+        server cannot be reached, 2 for a bad command line, 3 when the history is not linearizable.
         """
 
     static func parse(_ arguments: [String]) -> BenchOptions {
         var options = BenchOptions()
         var remaining = arguments
+        var host = "127.0.0.1"
+        var port = 7070
         func fail(_ message: String) -> Never {
             FileHandleOut.error("KVBench: \(message) (see --help)\n")
             exit(2)
@@ -67,18 +91,26 @@ struct BenchOptions {
             guard let parsed = Double(value(flag)), parsed >= min else { fail("\(flag) must be a number of at least \(min)") }
             return parsed
         }
+        func address(_ text: String, _ flag: String) -> (host: String, port: Int) {
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), port > 0, port < 65536 else {
+                fail("\(flag) needs host:port, not \"\(text)\"")
+            }
+            return (String(text[..<colon]), port)
+        }
+        var targets: [(host: String, port: Int)]?
         while !remaining.isEmpty {
             let flag = remaining.removeFirst()
             switch flag {
             case "-h", "--help":
                 print(usage)
                 exit(0)
-            case "--host": options.host = value(flag)
-            case "--port": options.port = Int(number(flag, min: 1))
+            case "--host": host = value(flag)
+            case "--port": port = Int(number(flag, min: 1))
+            case "--targets": targets = value(flag).split(separator: ",").map { address(String($0), flag) }
             case "--connections", "-c": options.connections = Int(number(flag, min: 1))
             case "--pipeline", "-p": options.pipeline = Int(number(flag, min: 1))
             case "--workload":
-                guard let workload = Workload(rawValue: value(flag)) else { fail("--workload must be put, get or mixed") }
+                guard let workload = Workload(rawValue: value(flag)) else { fail("--workload must be put, get, mixed or check") }
                 options.workload = workload
             case "--consistency":
                 let name = value(flag)
@@ -90,6 +122,13 @@ struct BenchOptions {
             case "--duration": options.durationSeconds = number(flag, min: 0.1)
             case "--warmup": options.warmupSeconds = number(flag, min: 0)
             case "--no-preload": options.preload = false
+            case "--http": options.http = true
+            case "--sse": options.sseReaders = Int(number(flag, min: 0))
+            case "--sse-target": options.sseTarget = address(value(flag), flag)
+            case "--histogram": options.histogram = true
+            case "--check": options.check = true
+            case "--check-time-limit": options.checkTimeLimitSeconds = number(flag, min: 0.1)
+            case "--check-report": options.checkReport = value(flag)
             case "--json": options.json = true
             case "--embedded": options.embedded = true
             case "--nodes": options.nodes = Int(number(flag, min: 1))
@@ -102,6 +141,12 @@ struct BenchOptions {
             default:
                 fail("unknown argument \"\(flag)\"")
             }
+        }
+        options.targets = targets ?? [(host, port)]
+        if options.workload == .check { options.check = true }
+        if options.check {
+            options.consistency = "linearizable"
+            if options.workload != .check { options.workload = .check }
         }
         return options
     }

@@ -4,19 +4,22 @@ import Glibc
 import Darwin
 #endif
 import Foundation
-import KVClient
+import JSONText
+import LinCheck
 import RaftCore
 import Synchronization
 
-/// Closed-loop load: each connection keeps `pipeline` requests outstanding and sends the next
-/// as soon as an answer arrives. Answers in the measured window count; latency is from send to
-/// answer.
+/// Closed-loop load: each connection keeps `pipeline` requests outstanding and sends the next as
+/// soon as an answer arrives. Answers in the measured window count; latency is from send to
+/// answer. In check mode every operation, its times and its answer are recorded for the
+/// linearizability checker.
 final class LoadGenerator: Sendable {
     struct ConnectionResult: Sendable {
         var latenciesMicros: [UInt32] = []
         var ok = 0
         var errors: [String: Int] = [:]
         var failure: String?
+        var history: [KVOperation] = []
     }
 
     struct Summary {
@@ -25,16 +28,16 @@ final class LoadGenerator: Sendable {
         var errors: [String: Int]
         var seconds: Double
         var latenciesMs: (p50: Double, p90: Double, p99: Double, p999: Double, max: Double)
+        var histogram: [(upToMs: Double, count: Int)]
         var failure: String?
+        var history: [KVOperation]
     }
 
     let options: BenchOptions
-    let port: Int
     let results = Mutex<[ConnectionResult]>([])
 
-    init(options: BenchOptions, port: Int) {
+    init(options: BenchOptions) {
         self.options = options
-        self.port = port
     }
 
     static func now() -> UInt64 {
@@ -48,19 +51,21 @@ final class LoadGenerator: Sendable {
         return "k" + String(repeating: "0", count: max(0, 5 - digits.count)) + digits
     }
 
+    func connect(_ number: Int) throws -> BenchConnection {
+        let target = options.targets[number % options.targets.count]
+        if options.http { return try HTTPBenchConnection(host: target.host, port: target.port) }
+        return try LineBenchConnection(host: target.host, port: target.port)
+    }
+
     /// Writes every key once, so gets find values.
     func preload() throws {
-        let connection = try ClientConnection(host: options.host, port: port)
+        let connection = try connect(0)
         let value = String(repeating: "v", count: options.valueBytes)
         var sent = 0
         while sent < options.keys {
-            let batch = min(1000, options.keys - sent)
-            var text = ""
-            for number in sent..<(sent + batch) {
-                text += #"{"op":"put","key":"\#(Self.key(number))","value":"\#(value)"}"# + "\n"
-            }
-            try connection.send(String(text.dropLast()))
-            for _ in 0..<batch { _ = try connection.receiveLine() }
+            let batch = min(500, options.keys - sent)
+            for number in sent..<(sent + batch) { try connection.send(.put(key: Self.key(number), value: value)) }
+            for _ in 0..<batch { _ = try connection.receive() }
             sent += batch
         }
     }
@@ -83,12 +88,13 @@ final class LoadGenerator: Sendable {
         group.wait()
         let all = results.withLock { $0 }
         var latencies: [UInt32] = []
-        var summary = Summary(operations: 0, ok: 0, errors: [:], seconds: options.durationSeconds,
-                              latenciesMs: (0, 0, 0, 0, 0), failure: all.compactMap(\.failure).first)
+        var summary = Summary(operations: 0, ok: 0, errors: [:], seconds: options.durationSeconds, latenciesMs: (0, 0, 0, 0, 0),
+                              histogram: [], failure: all.compactMap(\.failure).first, history: [])
         for result in all {
             latencies.append(contentsOf: result.latenciesMicros)
             summary.ok += result.ok
             for (code, count) in result.errors { summary.errors[code, default: 0] += count }
+            summary.history.append(contentsOf: result.history)
         }
         summary.operations = latencies.count
         latencies.sort()
@@ -97,74 +103,139 @@ final class LoadGenerator: Sendable {
             return Double(latencies[min(latencies.count - 1, Int(Double(latencies.count) * fraction))]) / 1000
         }
         summary.latenciesMs = (at(0.5), at(0.9), at(0.99), at(0.999), Double(latencies.last ?? 0) / 1000)
+        summary.histogram = Self.histogram(latencies)
         return summary
+    }
+
+    /// Counts per latency bucket: powers of two from 0.25 ms.
+    static func histogram(_ sorted: [UInt32]) -> [(upToMs: Double, count: Int)] {
+        var buckets: [(upToMs: Double, count: Int)] = []
+        var bound = 250.0
+        var index = 0
+        while index < sorted.count {
+            var count = 0
+            while index < sorted.count && Double(sorted[index]) <= bound {
+                count += 1
+                index += 1
+            }
+            buckets.append((bound / 1000, count))
+            bound *= 2
+        }
+        return buckets
     }
 
     private func drive(connectionNumber: Int, measureFrom: UInt64, stopAt: UInt64) -> ConnectionResult {
         var result = ConnectionResult()
-        let connection: ClientConnection
+        let connection: BenchConnection
         do {
-            connection = try ClientConnection(host: options.host, port: port)
+            connection = try connect(connectionNumber)
         } catch {
             result.failure = "\(error)"
             return result
         }
         var random = SplitMix64(seed: UInt64(connectionNumber) &* 0x9E37_79B9 &+ 17)
         let value = String(repeating: "x", count: options.valueBytes)
-        let consistency = options.consistency.map { #","consistency":"\#($0)""# } ?? ""
-        func request() -> String {
+        let linearizable = options.consistency == "linearizable"
+        var written = 0
+        func request() -> BenchRequest {
             let key = Self.key(Int.random(in: 0..<options.keys, using: &random))
-            let isGet: Bool
             switch options.workload {
-            case .put: isGet = false
-            case .get: isGet = true
-            case .mixed: isGet = Double.random(in: 0..<1, using: &random) < options.getRatio
+            case .put: return .put(key: key, value: value)
+            case .get: return .get(key: key, linearizable: linearizable)
+            case .mixed:
+                return Double.random(in: 0..<1, using: &random) < options.getRatio
+                    ? .get(key: key, linearizable: linearizable) : .put(key: key, value: value)
+            case .check:
+                // Distinct values, so that every answer tells which write it saw.
+                written += 1
+                let fresh = "c\(connectionNumber)-\(written)"
+                switch Int.random(in: 0..<20, using: &random) {
+                case 0..<8: return .get(key: key, linearizable: true)
+                case 8..<14: return .put(key: key, value: fresh)
+                case 14..<17: return .cas(key: key, expect: Bool.random(using: &random) ? nil : "c\(Int.random(in: 0..<options.connections, using: &random))-\(max(1, written - Int.random(in: 0...3, using: &random)))", value: fresh)
+                default: return .delete(key: key)
+                }
             }
-            return isGet ? #"{"op":"get","key":"\#(key)"\#(consistency)}"#
-                         : #"{"op":"put","key":"\#(key)","value":"\#(value)"}"#
         }
-        var sendTimes: [UInt64] = []
+        var outstanding: [(request: BenchRequest, sentAt: UInt64)] = []
         var head = 0
+        func record(_ item: (request: BenchRequest, sentAt: UInt64), answer: String?, at time: UInt64) {
+            guard options.check, let outcome = Self.outcome(of: answer) else { return }
+            result.history.append(KVOperation(id: connectionNumber << 40 | result.history.count, client: connectionNumber,
+                                            key: item.request.key, kind: Self.kind(of: item.request),
+                                            call: item.sentAt, response: answer == nil ? nil : time, outcome: outcome))
+        }
         do {
             for _ in 0..<options.pipeline {
-                sendTimes.append(Self.now())
-                try connection.send(request())
+                let next = request()
+                outstanding.append((next, Self.now()))
+                try connection.send(next)
             }
             while true {
-                guard let line = try connection.receiveLine() else {
+                guard let line = try connection.receive() else {
                     result.errors["conn_closed", default: 0] += 1
                     break
                 }
                 let received = Self.now()
-                let sentAt = sendTimes[head]
+                let item = outstanding[head]
                 head += 1
+                record(item, answer: line, at: received)
                 if received >= measureFrom && received < stopAt {
-                    result.latenciesMicros.append(UInt32(min(UInt64(UInt32.max), (received - sentAt) / 1000)))
-                    if line.contains(#""status":"ok""#) || line.contains(#""code":"not_found""#) {
+                    result.latenciesMicros.append(UInt32(min(UInt64(UInt32.max), (received - item.sentAt) / 1000)))
+                    if line.contains(#""status":"ok""#) || line.contains(#""code":"not_found""#) || line.contains(#""code":"cas_failed""#) {
                         result.ok += 1
                     } else {
                         result.errors[Self.code(in: line), default: 0] += 1
                     }
                 }
                 if received >= stopAt {
-                    if head == sendTimes.count { break }
+                    if head == outstanding.count { break }
                     continue  // drain what is outstanding
                 }
                 if head > 4096 {
-                    sendTimes.removeFirst(head)
+                    outstanding.removeFirst(head)
                     head = 0
                 }
-                sendTimes.append(Self.now())
-                try connection.send(request())
+                let next = request()
+                outstanding.append((next, Self.now()))
+                try connection.send(next)
             }
         } catch {
             result.failure = "\(error)"
         }
+        // Requests never answered: their fate is unknown.
+        while head < outstanding.count {
+            record(outstanding[head], answer: nil, at: 0)
+            head += 1
+        }
         return result
     }
 
+    static func kind(of request: BenchRequest) -> KVOperation.Kind {
+        switch request {
+        case .put(_, let value): return .put(value)
+        case .get: return .get
+        case .delete: return .delete
+        case .cas(_, let expect, let value): return .cas(expect: expect, value: value)
+        }
+    }
+
+    /// What an answer says happened; nil for answers that say nothing happened at all
+    /// (`unavailable`, `bad_request`: the operation had no effect and is left out).
+    static func outcome(of line: String?) -> KVOperation.Outcome? {
+        guard let line else { return .unknown }
+        guard case .object(let object)? = try? JSONParser.parse(line) else { return .unknown }
+        if object["status"] == .string("ok") { return .ok(object["value"]?.stringValue) }
+        switch object["code"]?.stringValue {
+        case "not_found": return .ok(nil)
+        case "cas_failed": return .casFailed(current: object["current"]?.stringValue)
+        case "timeout": return .unknown
+        default: return nil
+        }
+    }
+
     static func code(in line: String) -> String {
-        guard let range = line.range(of: #""code":""#) else { return "bad_response" }
+        guard let range = line.firstRange(of: #""code":""#) else { return "bad_response" }
         let rest = line[range.upperBound...]
         return String(rest.prefix { $0 != "\"" })
     }

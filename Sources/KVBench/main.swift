@@ -5,13 +5,13 @@ import Darwin
 #endif
 import ClusterServer
 import Foundation
+import LinCheck
 
-let options = BenchOptions.parse(Array(CommandLine.arguments.dropFirst()))
+var options = BenchOptions.parse(Array(CommandLine.arguments.dropFirst()))
 signal(SIGPIPE, SIG_IGN)
 
 var server: ClusterServer?
 var temporaryDirectory: String?
-var port = options.port
 if options.embedded {
     var template = Array("/tmp/kvbench-XXXXXX".utf8CString)
     let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
@@ -19,6 +19,7 @@ if options.embedded {
     var config = ServerConfig()
     config.nodes = options.nodes
     config.proxyPort = 0
+    config.httpPort = 0
     config.dataDir = directory
     config.fsync = options.fsync
     let embedded = ClusterServer(config: config, events: EventLog(minimumLevel: .warning))
@@ -29,22 +30,34 @@ if options.embedded {
         exit(1)
     }
     server = embedded
-    port = embedded.port
+    options.targets = [("127.0.0.1", options.http ? embedded.httpPort ?? 0 : embedded.port)]
+    if options.sseReaders > 0 && options.sseTarget == nil { options.sseTarget = ("127.0.0.1", embedded.httpPort ?? 0) }
     // Wait for a leader before loading.
     let deadline = LoadGenerator.now() + 10_000_000_000
     while embedded.registry.leader == nil && LoadGenerator.now() < deadline { usleep(10_000) }
 }
 
-let generator = LoadGenerator(options: options, port: port)
-if options.preload && options.workload != .put {
+let generator = LoadGenerator(options: options)
+if options.preload && (options.workload == .get || options.workload == .mixed) {
     do {
         try generator.preload()
     } catch {
-        FileHandleOut.error("KVBench: cannot reach \(options.host):\(port): \(error)\n")
+        FileHandleOut.error("KVBench: cannot reach \(options.targets[0].host):\(options.targets[0].port): \(error)\n")
+        exit(1)
+    }
+}
+var readers: SSEReaders?
+if options.sseReaders > 0 {
+    let target = options.sseTarget ?? options.targets[0]
+    do {
+        readers = try SSEReaders(count: options.sseReaders, host: target.host, port: target.port)
+    } catch {
+        FileHandleOut.error("KVBench: cannot open the event streams at \(target.host):\(target.port): \(error)\n")
         exit(1)
     }
 }
 let summary = generator.run()
+readers?.stop()
 server?.stop()
 if let temporaryDirectory {
     try? FileManager.default.removeItem(atPath: temporaryDirectory)
@@ -58,22 +71,58 @@ let rate = Double(summary.operations) / summary.seconds
 let okRate = Double(summary.ok) / summary.seconds
 let latency = summary.latenciesMs
 func fixed(_ value: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", value) }
+let targetText = options.embedded ? "embedded \(options.nodes)-node cluster, fsync \(options.fsync ? "on" : "off")"
+    : options.targets.map { "\($0.host):\($0.port)" }.joined(separator: ",")
+
+// The linearizability check, when asked for.
+var checkText: String?
+var checkFailed = false
+if options.check {
+    let result = LinearizabilityChecker.check(summary.history, timeLimitSeconds: options.checkTimeLimitSeconds, clock: LoadGenerator.now)
+    switch result.verdict {
+    case .linearizable:
+        checkText = "linearizable (\(result.operations) operations on \(result.keys) keys, checked in \(fixed(result.seconds, 2)) s)"
+    case .violation(let key, let minimal):
+        checkFailed = true
+        checkText = "NOT linearizable (\(result.operations) operations, checked in \(fixed(result.seconds, 2)) s)\n" + Timeline.text(key: key, operations: minimal)
+        if let path = options.checkReport {
+            try? Timeline.html(key: key, operations: minimal).write(toFile: path, atomically: true, encoding: .utf8)
+            checkText! += "\ntimeline written to \(path)"
+        }
+    case .unknown(let reason):
+        checkText = "unknown: \(reason) (\(result.operations) operations)"
+    }
+}
+
 if options.json {
     let errors = summary.errors.keys.sorted().map { "\"\($0)\":\(summary.errors[$0]!)" }.joined(separator: ",")
+    let histogram = summary.histogram.map { "[\($0.upToMs),\($0.count)]" }.joined(separator: ",")
+    let check = checkText.map { ",\"check\":\"\($0.split(separator: "\n").first ?? "")\"" } ?? ""
     print("""
         {"workload":"\(options.workload.rawValue)","consistency":\(options.consistency.map { "\"\($0)\"" } ?? "null"),\
+        "protocol":"\(options.http ? "http" : "jsonl")","targets":"\(targetText)",\
         "connections":\(options.connections),"pipeline":\(options.pipeline),"value_bytes":\(options.valueBytes),\
-        "keys":\(options.keys),"seconds":\(options.durationSeconds),"embedded":\(options.embedded),\
+        "keys":\(options.keys),"seconds":\(options.durationSeconds),"embedded":\(options.embedded),"sse_readers":\(options.sseReaders),\
         "ops":\(summary.operations),"ok":\(summary.ok),"throughput_ops_s":\(fixed(rate, 1)),"ok_ops_s":\(fixed(okRate, 1)),\
         "latency_ms":{"p50":\(fixed(latency.p50, 3)),"p90":\(fixed(latency.p90, 3)),"p99":\(fixed(latency.p99, 3)),\
-        "p999":\(fixed(latency.p999, 3)),"max":\(fixed(latency.max, 3))},"errors":{\(errors)}}
+        "p999":\(fixed(latency.p999, 3)),"max":\(fixed(latency.max, 3))},"histogram_ms":[\(histogram)],"errors":{\(errors)}\(check)}
         """)
 } else {
-    let target = options.embedded ? "embedded \(options.nodes)-node cluster, fsync \(options.fsync ? "on" : "off")" : "\(options.host):\(port)"
-    print("\(options.workload.rawValue)\(options.consistency.map { " (\($0))" } ?? "") against \(target): \(options.connections) connections × pipeline \(options.pipeline), \(options.valueBytes)-byte values, \(options.keys) keys, \(fixed(options.durationSeconds, 0)) s after \(fixed(options.warmupSeconds, 0)) s warm-up")
+    print("\(options.workload.rawValue)\(options.consistency.map { " (\($0))" } ?? "") over \(options.http ? "HTTP" : "the line protocol") against \(targetText): \(options.connections) connections × pipeline \(options.pipeline), \(options.valueBytes)-byte values, \(options.keys) keys, \(fixed(options.durationSeconds, 0)) s after \(fixed(options.warmupSeconds, 0)) s warm-up\(options.sseReaders > 0 ? ", \(options.sseReaders) event-stream readers" : "")")
     print("throughput  \(fixed(rate, 0)) ops/s (ok \(fixed(okRate, 0))/s)")
     print("latency ms  p50 \(fixed(latency.p50))  p90 \(fixed(latency.p90))  p99 \(fixed(latency.p99))  p99.9 \(fixed(latency.p999))  max \(fixed(latency.max))")
+    if options.histogram {
+        let total = max(1, summary.operations)
+        var previous = 0.0
+        for bucket in summary.histogram where bucket.count > 0 {
+            let bar = String(repeating: "█", count: max(1, bucket.count * 50 / total))
+            print("  \(fixed(previous, 2))–\(fixed(bucket.upToMs, 2)) ms  \(String(repeating: " ", count: max(0, 8 - String(bucket.count).count)))\(bucket.count)  \(bar)")
+            previous = bucket.upToMs
+        }
+    }
     if !summary.errors.isEmpty {
         print("errors      " + summary.errors.keys.sorted().map { "\($0) \(summary.errors[$0]!)" }.joined(separator: ", "))
     }
+    if let checkText { print(checkText) }
 }
+exit(checkFailed ? 3 : 0)

@@ -49,6 +49,9 @@ public final class ClientConnection: @unchecked Sendable {
 
     deinit { close(fd) }
 
+    /// The socket, for a caller that speaks another protocol over the same connection.
+    public var socketDescriptor: Int32 { fd }
+
     public func send(_ line: String) throws(Failure) {
         var bytes = Array(line.utf8)
         bytes.append(0x0A)

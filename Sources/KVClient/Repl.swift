@@ -13,9 +13,15 @@ public struct Repl {
     let interactive: Bool
     let color: Bool
     var history: History
+    /// Where the server is, for commands that open connections of their own (`check`).
+    let host: String
+    let port: Int
 
-    public init(connection: ClientConnection, interactive: Bool, color: Bool, historyPath: String?) {
+    public init(connection: ClientConnection, host: String = "127.0.0.1", port: Int = 7070, interactive: Bool, color: Bool,
+                historyPath: String?) {
         self.connection = connection
+        self.host = host
+        self.port = port
         self.interactive = interactive
         self.color = color
         self.history = History(path: interactive ? historyPath : nil)
@@ -100,6 +106,18 @@ public struct Repl {
             }
         case .watch(let seconds):
             return watch(seconds: seconds) ? .keepGoing : .stop(1)
+        case .check(let seconds, let clients, let keys):
+            print("checking: \(clients) connections write, read (linearizable), cas and delete \(keys) keys for \(seconds) s…")
+            let outcome = CheckRun(host: host, port: port, seconds: seconds, clients: clients, keys: keys).run()
+            print(outcome.report)
+            if let html = outcome.html {
+                let path = "check-report.html"
+                if let file = fopen(path, "w") {
+                    _ = html.withCString { fputs($0, file) }
+                    fclose(file)
+                    print("timeline written to \(path)")
+                }
+            }
         }
         return .keepGoing
     }

@@ -18,6 +18,8 @@ public enum ClientCommand: Equatable, Sendable {
     case watch(seconds: Double?)
     /// Snapshot every node (or one): one request per node.
     case snapshot(node: Int?)
+    /// Run a checked workload for `seconds` and report whether its history is linearizable.
+    case check(seconds: Double, clients: Int, keys: Int)
     case history, clear, help, exit
     /// Nothing to do (an empty line).
     case nothing
@@ -235,6 +237,19 @@ public enum ShortCommandParser {
             object.member("admin", string: "trace")
             if let node { object.member("node", int: node) }
             display = .raw
+        case "check":
+            let usage = "check [SECONDS] [--clients C] [--keys K]"
+            var clients = 4, keys = 5
+            if let text = arguments.takeNamed("clients") { clients = try number(text, "C") }
+            if let text = arguments.takeNamed("keys") { keys = try number(text, "K") }
+            var duration = 10.0
+            if let text = arguments.takeOptional("seconds") {
+                guard let value = Double(text), value > 0, value <= 3600 else { throw Problem("SECONDS must be a number from 0 to 3600") }
+                duration = value
+            }
+            try arguments.finish(usage)
+            guard clients >= 1, clients <= 64, keys >= 1 else { throw Problem("usage: \(usage) (1 to 64 clients, at least 1 key)") }
+            return .check(seconds: duration, clients: clients, keys: keys)
         case "watch":
             let seconds = arguments.takeOptional("seconds")
             try arguments.finish("watch [SECONDS]")
@@ -393,6 +408,10 @@ public enum ShortCommandParser {
           tick N [K]                 advance node N's timer K ticks (default 1)
           slowmotion F               every timer and deadline F times slower (1: normal speed)
           trace [N]                  write the flight recorder of node N (or all) to traceX.jsonl
+        Checking:
+          check [S] [--clients C] [--keys K]
+                                     for S seconds (10), C connections (4) write, read, cas and delete
+                                     K keys (5); then says whether the history is linearizable
         Client:
           history, !!, !N            list, repeat the last, repeat number N
           clear, help (?), exit

@@ -1,0 +1,90 @@
+/// Operations that cannot be ordered, drawn for people: one line per operation in call order with
+/// its interval in milliseconds from the first call, and an HTML page with the same as an SVG
+/// timeline (one row per client, a bar from call to answer).
+public enum Timeline {
+    public static func text(key: String, operations: [KVOperation]) -> String {
+        let sorted = operations.sorted { $0.call < $1.call }
+        guard let origin = sorted.first?.call else { return "no operations" }
+        func ms(_ time: UInt64) -> String {
+            let value = Double(time - origin) / 1e6
+            return String(Int(value)) + "." + String(Int((value * 10).rounded()) % 10)
+        }
+        var lines = ["These \(sorted.count) operations on key \(KVOperation.quote(key)) cannot be put in any order that respects",
+                     "their times and gives every answer shown (times in ms from the first call):"]
+        for operation in sorted {
+            let end = operation.response.map(ms) ?? "never"
+            lines.append("  client \(operation.client)  [\(ms(operation.call)) – \(end)]  \(operation.summary)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The page: an SVG with one row per operation and the calls and answers in their order
+    /// along the axis, evenly spaced (real gaps differ by orders of magnitude; the order is what
+    /// matters), each end labelled with its real time in ms.
+    public static func html(key: String, operations: [KVOperation]) -> String {
+        let sorted = operations.sorted { $0.call < $1.call }
+        guard let origin = sorted.first?.call else { return "<p>no operations</p>" }
+        var times = Set<UInt64>()
+        for operation in sorted {
+            times.insert(operation.call)
+            if let response = operation.response { times.insert(response) }
+        }
+        let ordered = times.sorted()
+        let left = 230.0, step = 110.0, rowHeight = 44.0
+        let width = left + step * Double(ordered.count) + 60
+        func x(_ time: UInt64?) -> Double {
+            guard let time, let position = ordered.firstIndex(of: time) else { return width - 30 }
+            return left + step * Double(position) + 20
+        }
+        func ms(_ time: UInt64) -> String { format(Double(time - origin) / 1e6) }
+        let height = rowHeight * Double(sorted.count) + 30
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"13\">"
+        for (row, operation) in sorted.enumerated() {
+            let y = 14 + rowHeight * Double(row)
+            let start = x(operation.call)
+            let stop = x(operation.response)
+            let color = operation.outcome == .unknown ? "#c9a227" : (isWrite(operation) ? "#3d7be0" : "#2f9e58")
+            svg += "<text x=\"8\" y=\"\(format(y + 16))\">client \(operation.client): \(escape(operation.summary))</text>"
+            svg += "<rect x=\"\(format(start))\" y=\"\(format(y + 3))\" width=\"\(format(max(stop - start, 4)))\" height=\"18\" rx=\"4\" fill=\"\(color)\"/>"
+            svg += "<text x=\"\(format(start))\" y=\"\(format(y + 36))\" fill=\"#555\" font-size=\"11\">\(ms(operation.call)) ms</text>"
+            if let response = operation.response {
+                svg += "<text x=\"\(format(stop))\" y=\"\(format(y + 36))\" fill=\"#555\" font-size=\"11\" text-anchor=\"end\">\(ms(response)) ms</text>"
+            }
+        }
+        svg += "</svg>"
+        return """
+            <!doctype html><html><head><meta charset="utf-8"><title>Not linearizable: key \(escape(key))</title></head>
+            <body style="font-family:sans-serif;background:#fff;color:#111;margin:20px">
+            <h1>Not linearizable</h1>
+            <p>These operations on key <code>\(escape(key))</code> cannot be placed in any order that respects their
+            times and gives every answer shown. Each bar runs from the call to the answer (blue: a write, green: a read,
+            yellow: no answer); left to right is the order in which things happened.</p>
+            \(svg)
+            <pre>\(escape(text(key: key, operations: operations)))</pre>
+            </body></html>
+            """
+    }
+
+    static func isWrite(_ operation: KVOperation) -> Bool {
+        if case .get = operation.kind { return false }
+        return true
+    }
+
+    static func format(_ value: Double) -> String {
+        String(Int((value * 10).rounded()) / 10) + "." + String(abs(Int((value * 10).rounded())) % 10)
+    }
+
+    static func escape(_ text: String) -> String {
+        var result = ""
+        for character in text {
+            switch character {
+            case "<": result += "&lt;"
+            case ">": result += "&gt;"
+            case "&": result += "&amp;"
+            case "\"": result += "&quot;"
+            default: result.append(character)
+            }
+        }
+        return result
+    }
+}
