@@ -223,6 +223,7 @@ public final class RequestRouter: Sendable {
         }
         let place = whereIs(leader, hops: ticket.hops)
         if let host = place.local {
+            ticket.dispatched()
             host.propose(ticket.command, waiter: ticket)
         } else if place.remote {
             ticket.forwarded(to: leader)
@@ -237,11 +238,14 @@ public final class RequestRouter: Sendable {
 }
 
 /// One client write in flight: it may be proposed several times (refused, lost) but is
-/// answered once. Whether some attempt is appended and unresolved decides, at the deadline,
-/// between `timeout` (it may still commit) and `unavailable` (it never will).
+/// answered once. Whether some attempt is appended and unresolved — or handed to a node that
+/// has not said yet whether it appended it — decides, at the deadline, between `timeout` (it
+/// may still commit) and `unavailable` (it never will).
 final class WriteTicket: WriteWaiter, Sendable {
     struct State {
         var done = false
+        /// Proposals handed to a node that has neither appended nor refused them yet.
+        var dispatched = 0
         var unresolvedAppends = 0
     }
 
@@ -269,8 +273,16 @@ final class WriteTicket: WriteWaiter, Sendable {
 
     var isDone: Bool { state.withLock { $0.done } }
 
+    /// A proposal is on its way to a node's queue.
+    func dispatched() {
+        state.withLock { $0.dispatched += 1 }
+    }
+
     func appended() {
-        state.withLock { $0.unresolvedAppends += 1 }
+        state.withLock {
+            $0.dispatched -= 1
+            $0.unresolvedAppends += 1
+        }
     }
 
     func finish(_ outcome: WriteOutcome<KVResult>) {
@@ -278,6 +290,7 @@ final class WriteTicket: WriteWaiter, Sendable {
         case .applied(let result):
             answer(response(for: result), outcome: result.isCasFailure ? "cas_failed" : "ok")
         case .notLeader, .nodeDown:
+            state.withLock { $0.dispatched -= 1 }  // refused before it was appended
             router.retrySoon(self)
         case .lost:
             state.withLock { $0.unresolvedAppends -= 1 }
@@ -305,7 +318,8 @@ final class WriteTicket: WriteWaiter, Sendable {
 
     /// The request timeout ran out.
     func expire() {
-        let appended = state.withLock { $0.unresolvedAppends > 0 }
+        // A proposal still on its way may yet be appended: its fate is as unknown as an appended one's.
+        let appended = state.withLock { $0.unresolvedAppends > 0 || $0.dispatched > 0 }
         if appended {
             answer(ClientResponse.error(RequestError(.timeout, "the write reached a leader but did not commit in time; it may still commit"),
                                         key: command.key, id: id), outcome: "timeout")
