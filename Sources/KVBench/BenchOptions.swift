@@ -30,6 +30,8 @@ struct BenchOptions {
     var check = false
     var checkTimeLimitSeconds = 30.0
     var checkReport: String?
+    /// Time the linearizability checker alone on a made-up history of this many operations.
+    var checkerBenchmark: Int?
     /// Start a cluster inside this process (temporary data directory) instead of using a running one.
     var embedded = false
     var nodes = 3
@@ -63,6 +65,8 @@ struct BenchOptions {
                                 (gets are made linearizable; the run is not measured for speed)
           --check-time-limit S  give up checking after S seconds (default 30)
           --check-report FILE   write the failing operations as an HTML timeline (SVG) to FILE
+          --checker-benchmark N time the checker alone on a made-up linearizable history of N
+                                operations over --keys keys and --connections clients (no server)
           --json                one JSON object on stdout instead of text
           --embedded            start a cluster in this process on a temporary data directory
           --nodes N             nodes of the embedded cluster (default 3)
@@ -127,6 +131,7 @@ struct BenchOptions {
             case "--sse-target": options.sseTarget = address(value(flag), flag)
             case "--histogram": options.histogram = true
             case "--check": options.check = true
+            case "--checker-benchmark": options.checkerBenchmark = Int(number(flag, min: 1))
             case "--check-time-limit": options.checkTimeLimitSeconds = number(flag, min: 0.1)
             case "--check-report": options.checkReport = value(flag)
             case "--json": options.json = true

@@ -9,6 +9,10 @@ import LinCheck
 
 var options = BenchOptions.parse(Array(CommandLine.arguments.dropFirst()))
 signal(SIGPIPE, SIG_IGN)
+if let operations = options.checkerBenchmark {
+    exit(CheckerBenchmark.run(operations: operations, keys: options.keys, clients: options.connections,
+                              timeLimitSeconds: options.checkTimeLimitSeconds))
+}
 
 var server: ClusterServer?
 var temporaryDirectory: String?

@@ -26,7 +26,7 @@ public struct CheckRun: Sendable {
         self.keys = keys
     }
 
-    public struct Outcome {
+    public struct Outcome: Sendable {
         public var operations: Int
         public var result: LinearizabilityChecker.Result
         /// The text to print (verdict, and a timeline when not linearizable).

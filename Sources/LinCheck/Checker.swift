@@ -54,19 +54,82 @@ public enum LinearizabilityChecker {
         return search.run(deadline: deadline, clock: clock)
     }
 
-    /// Removes operations one at a time while what is left still cannot be ordered: reads first,
-    /// then writes — but never the write of a value some kept operation saw, so the report tells
-    /// where each value came from (a stale read stays a stale read, not "a value never written").
+    /// A small set of the operations that still cannot be ordered. First the time window: the
+    /// shortest run of operations (by call time) from the start that fails, then the latest
+    /// start within it that still fails (binary searches, a few checks of the whole history).
+    /// Then chunks, halving in size down to single operations, are removed while what is left
+    /// still fails: reads first, then writes — but never a write whose value a kept operation
+    /// may have seen. Removing a read, or a write whose value nobody left saw, cannot make an
+    /// orderable history unorderable; so the set shown fails for a reason the full history has
+    /// (a stale read stays a stale read, not "a value never written").
     static func minimize(_ operations: [KVOperation], deadline: UInt64, clock: () -> UInt64) -> [KVOperation] {
-        var kept = operations
-        let order = operations.filter { !isWrite($0) } + operations.filter(isWrite)
-        for candidate in order {
-            if isWrite(candidate), let written = writtenValue(candidate),
-               kept.contains(where: { $0.id != candidate.id && observedValue($0) == written }) {
-                continue
+        func fails(_ subset: [KVOperation]) -> Bool { checkOneKey(subset, deadline: deadline, clock: clock) == false }
+        let sorted = operations.sorted { $0.call != $1.call ? $0.call < $1.call : $0.id < $1.id }
+
+        // The shortest failing prefix.
+        var low = 1, high = sorted.count
+        while low < high {
+            let middle = (low + high) / 2
+            if fails(Array(sorted[..<middle])) { high = middle } else { low = middle + 1 }
+        }
+        let prefix = Array(sorted[..<high])
+
+        // The latest start that still fails, keeping the writers of values the window saw.
+        func window(from start: Int) -> [KVOperation] {
+            // The writers of every value a kept operation saw, and theirs in turn (a CAS saw the
+            // value it replaced).
+            var kept = Array(prefix[start...])
+            var earlier = Array(prefix[..<start])
+            var seen = Set(kept.compactMap(observedValue))
+            while true {
+                let writers = earlier.filter { isWrite($0) && (writtenValue($0).map(seen.contains) ?? false) }
+                if writers.isEmpty { break }
+                earlier.removeAll { operation in writers.contains { $0.id == operation.id } }
+                kept += writers
+                seen.formUnion(writers.compactMap(observedValue))
             }
-            let trial = kept.filter { $0.id != candidate.id }
-            if checkOneKey(trial, deadline: deadline, clock: clock) == false { kept = trial }
+            return kept.sorted { $0.call != $1.call ? $0.call < $1.call : $0.id < $1.id }
+        }
+        var first = 0, last = prefix.count - 1
+        while first < last {
+            let middle = (first + last + 1) / 2
+            if fails(window(from: middle)) { first = middle } else { last = middle - 1 }
+        }
+        var kept = window(from: first)
+
+        // Chunks, halving down to single operations.
+        func removable(_ candidate: KVOperation, keeping others: [KVOperation]) -> Bool {
+            guard isWrite(candidate), let written = writtenValue(candidate) else { return true }
+            let observers = others.filter { $0.id != candidate.id && observedValue($0) == written }
+            guard let done = candidate.response else { return observers.isEmpty }
+            // Kept only while some operation that saw its value could have seen it from this write:
+            // another write of the same value, wholly after this one and before the observer,
+            // makes it irrelevant to that observer.
+            return observers.allSatisfy { observer in
+                others.contains { other in
+                    other.id != candidate.id && isWrite(other) && writtenValue(other) == written && other.call > done
+                        && (other.response.map { $0 < observer.call } ?? false)
+                }
+            }
+        }
+
+        for writes in [false, true] {
+            var size = max(1, kept.count / 2)
+            while true {
+                var position = 0
+                while position < kept.count {
+                    let chunk = kept[position..<min(kept.count, position + size)]
+                    let removing = chunk.filter { isWrite($0) == writes }
+                    let trial = kept.filter { operation in !removing.contains { $0.id == operation.id } }
+                    if !removing.isEmpty, removing.allSatisfy({ removable($0, keeping: trial) }), fails(trial) {
+                        kept = trial
+                    } else {
+                        position += size
+                    }
+                }
+                if size == 1 { break }
+                size = max(1, size / 2)
+            }
         }
         return kept
     }
@@ -79,17 +142,29 @@ public enum LinearizabilityChecker {
         }
     }
 
-    static func writtenValue(_ operation: KVOperation) -> String? {
+    /// What a key can hold, for matching writes with what reads saw.
+    enum Content: Hashable {
+        case absent
+        case value(String)
+
+        init(_ value: String?) { self = value.map(Content.value) ?? .absent }
+    }
+
+    /// What a write leaves in the key (nil: not a write).
+    static func writtenValue(_ operation: KVOperation) -> Content? {
         switch operation.kind {
-        case .put(let value), .cas(_, let value): return value
-        default: return nil
+        case .put(let value), .cas(_, let value): return .value(value)
+        case .delete: return .absent
+        case .get: return nil
         }
     }
 
-    static func observedValue(_ operation: KVOperation) -> String? {
+    /// What an operation saw in the key (nil: it saw nothing, or its answer is unknown).
+    static func observedValue(_ operation: KVOperation) -> Content? {
         switch (operation.kind, operation.outcome) {
-        case (.get, .ok(let value)): return value
-        case (.cas, .casFailed(let current)): return current
+        case (.get, .ok(let value)): return Content(value)
+        case (.cas, .casFailed(let current)): return Content(current)
+        case (.cas(let expect, _), .ok): return Content(expect)  // it saw the value it replaced
         default: return nil
         }
     }
@@ -153,14 +228,20 @@ struct KeySearch {
         }
     }
 
+    /// A set of linearized operations is named by two 64-bit sums of per-operation random
+    /// words (Zobrist hashing): adding or removing an operation is one XOR, so a step costs the
+    /// same however long the history. Two different sets share a name with odds of 2^-128.
     struct MemoKey: Hashable {
-        var linearized: [UInt64]
+        var low: UInt64
+        var high: UInt64
         var state: String?
     }
 
     mutating func run(deadline: UInt64, clock: () -> UInt64) -> Bool? {
         let head = events.count
-        var linearized = [UInt64](repeating: 0, count: (operations.count + 63) / 64)
+        var generator = SplitMix64Words(seed: 0x5EED_11E4_2026)
+        let words = operations.indices.map { _ in (generator.next(), generator.next()) }
+        var linearized = (low: UInt64(0), high: UInt64(0))
         var state: String? = nil
         var memo = Set<MemoKey>()
         var stack: [(operation: Int, state: String?)] = []
@@ -174,9 +255,8 @@ struct KeySearch {
                 let operation = event.operation
                 let (allowed, newState) = RegisterModel.step(state, operations[operation])
                 if allowed {
-                    var marked = linearized
-                    marked[operation / 64] |= 1 << UInt64(operation % 64)
-                    if memo.insert(MemoKey(linearized: marked, state: newState)).inserted {
+                    let marked = (low: linearized.low ^ words[operation].0, high: linearized.high ^ words[operation].1)
+                    if memo.insert(MemoKey(low: marked.low, high: marked.high, state: newState)).inserted {
                         stack.append((operation, state))
                         state = newState
                         linearized = marked
@@ -190,11 +270,26 @@ struct KeySearch {
                 // An operation returned before every open one could be placed: undo the last choice.
                 guard let (operation, saved) = stack.popLast() else { return false }
                 state = saved
-                linearized[operation / 64] &= ~(1 << UInt64(operation % 64))
+                linearized = (low: linearized.low ^ words[operation].0, high: linearized.high ^ words[operation].1)
                 unlift(operation)
                 cursor = next[callAt[operation]]
             }
         }
         return true
+    }
+}
+
+/// SplitMix64, for the memo's per-operation words (LinCheck depends on nothing).
+struct SplitMix64Words {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

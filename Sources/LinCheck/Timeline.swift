@@ -6,8 +6,8 @@ public enum Timeline {
         let sorted = operations.sorted { $0.call < $1.call }
         guard let origin = sorted.first?.call else { return "no operations" }
         func ms(_ time: UInt64) -> String {
-            let value = Double(time - origin) / 1e6
-            return String(Int(value)) + "." + String(Int((value * 10).rounded()) % 10)
+            let tenths = Int((Double(time - origin) / 1e5).rounded())
+            return "\(tenths / 10).\(tenths % 10)"
         }
         var lines = ["These \(sorted.count) operations on key \(KVOperation.quote(key)) cannot be put in any order that respects",
                      "their times and gives every answer shown (times in ms from the first call):"]

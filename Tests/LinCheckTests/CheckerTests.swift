@@ -60,6 +60,26 @@ import Testing
         #expect(Timeline.html(key: key, operations: minimal).contains("<svg"))
     }
 
+    /// The minimal set must fail for a reason the whole history has: it keeps the delete a
+    /// "not found" relied on and the write a successful CAS replaced.
+    @Test mutating func theMinimalSetKeepsWhatEachAnswerReliedOn() {
+        let history = [
+            op(1, .put("a"), 0, 1, .ok(nil)),
+            op(2, .delete, 2, 3, .ok(nil)),
+            op(3, .get, 4, 5, .ok(nil)),                                // fine: after the delete
+            op(1, .put("x"), 6, 7, .ok(nil)),
+            op(2, .cas(expect: "x", value: "y"), 8, 9, .ok(nil)),     // fine: replaces x
+            op(1, .put("b"), 10, 11, .ok(nil)),
+            op(3, .get, 12, 13, .ok("y")),                             // stale: b was written after y
+        ]
+        guard case .violation(_, let minimal) = verdict(history) else {
+            Issue.record("a stale read was not caught")
+            return
+        }
+        #expect(minimal.map(\.summary) == ["put(\"x\") → ok", "cas(\"x\" → \"y\") → ok", "put(\"b\") → ok", "get → \"y\""])
+        #expect(!BruteForce.isLinearizable(minimal))
+    }
+
     @Test mutating func twoCASWinnersFromOneValueAreNotLinearizable() {
         let history = [
             op(1, .put("x"), 0, 1, .ok(nil)),
@@ -123,6 +143,10 @@ import Testing
                 if disagreements == 1 { Issue.record("checker says \(checked), brute force says \(expected) for \(history.map(\.summary))") }
             }
             if !expected { violations += 1 }
+            if case .violation(_, let minimal) = checked, BruteForce.isLinearizable(minimal) {
+                disagreements += 1
+                Issue.record("the minimal set \(minimal.map(\.summary)) of \(history.map(\.summary)) can be ordered")
+            }
         }
         #expect(disagreements == 0)
         #expect(violations > 300 && violations < 2700, "the sample mixes both answers (\(violations) violations)")
