@@ -66,7 +66,7 @@ public final class AdminHandler: Sendable {
         case .remove(let node): remove(node: node, reply, hops: hops)
         case .transfer(let node): transfer(to: node, reply, hops: hops)
         case .pause, .messages, .deliver, .drop, .tick, .resume: step(request, reply)
-        case .trace(let node): trace(node: node, reply)
+        case .trace(let node): trace(node: node, reply, hops: hops)
         }
     }
 

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Dispatch
+import NetworkIO
 import KVWire
 
 /// One client connection: reads request lines, hands them to the router, and writes the
@@ -17,14 +18,12 @@ final class Connection: @unchecked Sendable {
     let queue: DispatchQueue
     unowned let proxy: Proxy
     private var framer: LineFramer
-    private var readSource: DispatchSourceRead?
+    private var reading = ReadGate()
     private var writeSource: DispatchSourceWrite?
-    private var readPaused = false
     private var liveSources = 0
     private var receiveBuffer = [UInt8](repeating: 0, count: 64 * 1024)
 
-    private var output: [UInt8] = []
-    private var outputStart = 0
+    private var output = OutputBuffer()
     /// Responses by request sequence number, from `slotBase + head` on; nil until answered.
     private var slots: [String?] = []
     private var head = 0
@@ -55,7 +54,7 @@ final class Connection: @unchecked Sendable {
             source.setEventHandler { [unowned self] in self.readAvailable() }
             source.setCancelHandler { [self] in self.sourceCancelled() }
             self.liveSources += 1
-            self.readSource = source
+            self.reading.attach(source)
             source.resume()
         }
     }
@@ -63,7 +62,7 @@ final class Connection: @unchecked Sendable {
     // MARK: - Reading
 
     private func readAvailable() {
-        while !closed && !inputClosed && !readPaused {
+        while !closed && !inputClosed && !reading.isPaused {
             let count = receiveBuffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count > 0 {
                 let events = receiveBuffer.withUnsafeBytes { framer.feed(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
@@ -73,7 +72,7 @@ final class Connection: @unchecked Sendable {
                     case .overflow: handleOverflow()
                     }
                 }
-                if output.count - outputStart > Self.pauseReadingAbove { pauseReading() }
+                if output.pending > Self.pauseReadingAbove { pauseReading() }
                 if count < receiveBuffer.count { break }
             } else if count == 0 {
                 endOfInput()
@@ -121,28 +120,11 @@ final class Connection: @unchecked Sendable {
         stopReading()
     }
 
-    /// Cancels the read source (a suspended source must be resumed to be cancelled).
-    private func stopReading() {
-        guard let readSource else { return }
-        if readPaused {
-            readSource.resume()
-            readPaused = false
-        }
-        readSource.cancel()
-        self.readSource = nil
-    }
+    private func stopReading() { reading.stop() }
 
-    private func pauseReading() {
-        guard !readPaused, let readSource else { return }
-        readSource.suspend()
-        readPaused = true
-    }
+    private func pauseReading() { reading.pause() }
 
-    private func resumeReading() {
-        guard readPaused, let readSource else { return }
-        readPaused = false
-        readSource.resume()
-    }
+    private func resumeReading() { reading.resume() }
 
     // MARK: - Writing
 
@@ -158,7 +140,7 @@ final class Connection: @unchecked Sendable {
         slots[sequence - slotBase] = line
         var wrote = false
         while head < slots.count, let ready = slots[head] {
-            output.append(contentsOf: ready.utf8)
+            output.append(ready.utf8)
             output.append(0x0A)
             slots[head] = nil
             head += 1
@@ -177,24 +159,16 @@ final class Connection: @unchecked Sendable {
 
     private func flushOutput() {
         guard !closed else { return }
-        while outputStart < output.count {
-            let count = output.withUnsafeBytes { buffer in
-                send(fd, buffer.baseAddress! + outputStart, buffer.count - outputStart, Int32(MSG_NOSIGNAL))
-            }
-            if count > 0 {
-                outputStart += count
-            } else if count < 0 && errno == EINTR {
-                continue
-            } else if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                armWriteSource()
-                return
-            } else {
-                closeNow()
-                return
-            }
+        switch output.send(to: fd) {
+        case .sent:
+            break
+        case .wouldBlock:
+            armWriteSource()
+            return
+        case .failed:
+            closeNow()
+            return
         }
-        output.removeAll(keepingCapacity: output.capacity <= 1 << 20)
-        outputStart = 0
         if let writeSource {
             writeSource.cancel()
             self.writeSource = nil
@@ -219,9 +193,9 @@ final class Connection: @unchecked Sendable {
 
     /// Sends `{"close":"ok"}` and closes, if the client has been quiet for `idleNanos`.
     func closeIfIdle(now: UInt64, idleNanos: UInt64) {
-        guard !closed, !closeWhenFlushed, unanswered == 0, outputStart == output.count,
+        guard !closed, !closeWhenFlushed, unanswered == 0, output.isEmpty,
               now >= lastActivity, now - lastActivity >= idleNanos else { return }
-        output.append(contentsOf: ClientResponse.idleClose.utf8)
+        output.append(ClientResponse.idleClose.utf8)
         output.append(0x0A)
         closeWhenFlushed = true
         endOfInput()

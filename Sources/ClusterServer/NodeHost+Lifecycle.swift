@@ -17,13 +17,20 @@ extension NodeHost {
             log: { [weak self] level, text in self?.report(level, text) },
             stopped: { [weak self] reason in self?.engineFailed(reason) },
             clock: { MonotonicClock.now() })
+        if settings.recordContinuously, traceWriter == nil, let recorder {
+            try? settings.traceDirectory.create()
+            let writer = TraceFileWriter(node: id, path: settings.traceDirectory.tracePath(node: id), events: events)
+            recorder.sink = writer
+            traceWriter = writer
+        }
         let started: (KVEngine, LoadReport)
         do {
             let bootstrap = try storage.bootstrap(for: id, proposing: settings.bootstrap)
             started = try KVEngine.start(id: id, bootstrap: bootstrap, raftConfig: settings.raftConfig,
                                          stores: storage.stores(for: id), seed: seed, hooks: hooks,
                                          executor: DispatchExecutor(queue: queue),
-                                         snapshotEveryEntries: settings.snapshotEveryEntries, logName: logName)
+                                         snapshotEveryEntries: settings.snapshotEveryEntries, logName: logName,
+                                         recorder: recorder)
         } catch {
             let reason = "\(error)"
             failure = reason
@@ -61,7 +68,7 @@ extension NodeHost {
         timer?.cancel()
         timer = nil
         carriedMetrics = engine.metrics
-        engine.stop()
+        engine.stop(reason: reason)
         self.engine = nil
         flushScheduled = false
         events.log(.warning, node: id, "\(reason): timer stopped, memory dropped; \(engine.raft.log.lastIndex) entries remain on disk")

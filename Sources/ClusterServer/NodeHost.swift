@@ -1,4 +1,5 @@
 import Dispatch
+import FlightRecording
 import JSONText
 import KVStore
 import RaftCore
@@ -25,6 +26,12 @@ struct NodeSettings: Sendable {
     var slowWriteWarningNanos: UInt64
     /// The "break it on purpose" switch: a leader answers linearizable reads from its own state.
     var unsafeLocalReads: Bool
+    /// Records each node's flight recorder keeps in memory (0: no recorder).
+    var traceCapacity: Int
+    /// Also write every record to `traceN.jsonl` as it happens (`--record`).
+    var recordContinuously: Bool
+    /// Where trace files go (the data directory).
+    var traceDirectory: DataDirectory
 }
 
 /// One node of the cluster: a serial DispatchQueue that owns the node's engine (the core, its
@@ -62,6 +69,10 @@ public final class NodeHost: @unchecked Sendable {
     var unreportedCommits = 0
     var lastCommitReport: UInt64 = 0
     var lastCommitIndex: LogIndex = 0
+    /// Every call into the core, across restarts (nil when `traceCapacity` is 0).
+    let recorder: FlightRecorder?
+    /// Writes the recorder's records to `traceN.jsonl` as they happen (`--record`).
+    var traceWriter: TraceFileWriter?
 
     init(id: NodeID, settings: NodeSettings, storage: NodeStorage, events: EventLog) {
         self.id = id
@@ -69,6 +80,8 @@ public final class NodeHost: @unchecked Sendable {
         self.settings = settings
         self.storage = storage
         self.events = events
+        self.recorder = settings.traceCapacity > 0
+            ? FlightRecorder(node: id, capacity: settings.traceCapacity, clock: { MonotonicClock.now() }) : nil
     }
 
     var disk: DiskFaults? { storage.disk(for: id) }
@@ -232,8 +245,9 @@ public final class NodeHost: @unchecked Sendable {
         queue.sync {
             timer?.cancel()
             timer = nil
-            engine?.stop()
+            engine?.stop(reason: "the server shut down")
             engine = nil
+            traceWriter?.close()
         }
     }
 }

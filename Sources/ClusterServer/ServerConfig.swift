@@ -54,8 +54,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var unsafeLocalReads = false
     /// Extension: write every node's flight recorder to traceX.jsonl continuously.
     public var record = false
-    /// Extension: inputs each node's flight recorder keeps in memory.
-    public var traceCapacity = 200_000
+    /// Extension: records each node's flight recorder keeps in memory (0: no recorder).
+    public var traceCapacity = 100_000
 
     public init() {}
 
@@ -144,7 +144,10 @@ public struct ServerConfig: Sendable, Equatable {
         }
         if let value = root["unsafeLocalReads"] { config.unsafeLocalReads = try reader.bool(value, "unsafeLocalReads") }
         if let value = root["record"] { config.record = try reader.bool(value, "record") }
-        if let value = root["traceCapacity"] { config.traceCapacity = try reader.int(value, "traceCapacity", min: 1000, max: 100_000_000) }
+        if let value = root["traceCapacity"] { config.traceCapacity = try reader.int(value, "traceCapacity", min: 0, max: 100_000_000)
+            if config.traceCapacity > 0 && config.traceCapacity < 1000 {
+                throw Problem(file: file, key: "traceCapacity", message: "must be 0 (no flight recorder) or at least 1000")
+            } }
         try config.validate(file: file)
         return config
     }
@@ -183,7 +186,8 @@ public struct ServerConfig: Sendable, Equatable {
         return NodeSettings(bootstrap: bootstrap, raftConfig: raftConfig, tickNanos: UInt64(effectiveTickMs) * 1_000_000,
                             snapshotEveryEntries: snapshotEveryEntries, seed: seed,
                             slowWriteWarningNanos: UInt64(Double(beatTimeMs) * slowFactor * 1_000_000),
-                            unsafeLocalReads: unsafeLocalReads)
+                            unsafeLocalReads: unsafeLocalReads, traceCapacity: traceCapacity, recordContinuously: record,
+                            traceDirectory: dataDirectory)
     }
 
     /// The tick period actually used: `tickMs`, but never longer than a heartbeat.

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Dispatch
+import NetworkIO
 import Synchronization
 
 /// One HTTP connection: parses requests as they arrive, hands each to the handler, and writes the
@@ -26,13 +27,11 @@ final class HTTPConnection: @unchecked Sendable {
     let queue: DispatchQueue
     unowned let listener: HTTPListener
     private var parser: HTTPParser
-    private var readSource: DispatchSourceRead?
+    private var reading = ReadGate()
     private var writeSource: DispatchSourceWrite?
-    private var readPaused = false
     private var liveSources = 0
     private var receiveBuffer = [UInt8](repeating: 0, count: 64 * 1024)
-    private var output: [UInt8] = []
-    private var outputStart = 0
+    private var output = OutputBuffer()
     /// Answers by request sequence number, from `slotBase + head` on; nil until ready.
     private var slots: [Answer?] = []
     private var head = 0
@@ -67,7 +66,7 @@ final class HTTPConnection: @unchecked Sendable {
             source.setEventHandler { [unowned self] in self.readAvailable() }
             source.setCancelHandler { [self] in self.sourceCancelled() }
             self.liveSources += 1
-            self.readSource = source
+            self.reading.attach(source)
             source.resume()
         }
     }
@@ -75,7 +74,7 @@ final class HTTPConnection: @unchecked Sendable {
     // MARK: - Reading
 
     private func readAvailable() {
-        while !isClosed.load(ordering: .relaxed) && !inputClosed && !readPaused {
+        while !isClosed.load(ordering: .relaxed) && !inputClosed && !reading.isPaused {
             let count = receiveBuffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count > 0 {
                 if streaming != nil { continue }  // nothing more is read once a stream has started
@@ -91,7 +90,7 @@ final class HTTPConnection: @unchecked Sendable {
                 }
                 if inputClosed { stopReading() }
                 partialSince = parser.hasPartialRequest ? partialSince : 0
-                if output.count - outputStart > Self.pauseReadingAbove { pauseReading() }
+                if output.pending > Self.pauseReadingAbove { pauseReading() }
                 if count < receiveBuffer.count { break }
             } else if count == 0 {
                 inputClosed = true
@@ -128,27 +127,11 @@ final class HTTPConnection: @unchecked Sendable {
         fill(sequence, Answer(bytes: HTTPResponse.json(status, body).encoded(keepAlive: false), keepAlive: false, stream: nil))
     }
 
-    private func stopReading() {
-        guard let readSource else { return }
-        if readPaused {
-            readSource.resume()
-            readPaused = false
-        }
-        readSource.cancel()
-        self.readSource = nil
-    }
+    private func stopReading() { reading.stop() }
 
-    private func pauseReading() {
-        guard !readPaused, let readSource else { return }
-        readSource.suspend()
-        readPaused = true
-    }
+    private func pauseReading() { reading.pause() }
 
-    private func resumeReading() {
-        guard readPaused, let readSource else { return }
-        readPaused = false
-        readSource.resume()
-    }
+    private func resumeReading() { reading.resume() }
 
     // MARK: - Writing
 
@@ -157,7 +140,7 @@ final class HTTPConnection: @unchecked Sendable {
         guard !isClosed.load(ordering: .relaxed), streaming == nil else { return }
         slots[sequence - slotBase] = answer
         while head < slots.count, let ready = slots[head] {
-            output.append(contentsOf: ready.bytes)
+            output.append(ready.bytes)
             slots[head] = nil
             head += 1
             lastActivity = HTTPListener.now()
@@ -189,35 +172,27 @@ final class HTTPConnection: @unchecked Sendable {
 
     private func appendStreamBytes(_ bytes: [UInt8]) {
         guard !isClosed.load(ordering: .relaxed) else { return }
-        if output.count - outputStart > Self.streamBacklogLimit {
+        if output.pending > Self.streamBacklogLimit {
             streaming?.close()
             closeNow()  // a reader this far behind is gone or too slow
             return
         }
-        output.append(contentsOf: bytes)
+        output.append(bytes)
         flushOutput()
     }
 
     private func flushOutput() {
         guard !isClosed.load(ordering: .relaxed) else { return }
-        while outputStart < output.count {
-            let count = output.withUnsafeBytes { buffer in
-                send(fd, buffer.baseAddress! + outputStart, buffer.count - outputStart, Int32(MSG_NOSIGNAL))
-            }
-            if count > 0 {
-                outputStart += count
-            } else if count < 0 && errno == EINTR {
-                continue
-            } else if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                armWriteSource()
-                return
-            } else {
-                closeNow()
-                return
-            }
+        switch output.send(to: fd) {
+        case .sent:
+            break
+        case .wouldBlock:
+            armWriteSource()
+            return
+        case .failed:
+            closeNow()
+            return
         }
-        output.removeAll(keepingCapacity: output.capacity <= 1 << 20)
-        outputStart = 0
         if let writeSource {
             writeSource.cancel()
             self.writeSource = nil
@@ -253,7 +228,7 @@ final class HTTPConnection: @unchecked Sendable {
             refuse(408, "the request was not completed within \(partialNanos / 1_000_000_000) seconds")
             return
         }
-        if unanswered == 0 && outputStart == output.count && now > lastActivity && now - lastActivity >= idleNanos {
+        if unanswered == 0 && output.isEmpty && now > lastActivity && now - lastActivity >= idleNanos {
             closeNow()
         }
     }

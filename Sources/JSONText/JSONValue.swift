@@ -20,6 +20,12 @@ public enum JSONValue: Sendable, Equatable {
         return nil
     }
 
+    /// A number's literal text.
+    public var numberText: String? {
+        if case .number(let text) = self { return text }
+        return nil
+    }
+
     public var boolValue: Bool? {
         if case .bool(let flag) = self { return flag }
         return nil

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import Foundation
 import JSONText
+import KVClient
 import LinCheck
 import RaftCore
 import Synchronization
@@ -160,7 +161,7 @@ final class LoadGenerator: Sendable {
         var outstanding: [(request: BenchRequest, sentAt: UInt64)] = []
         var head = 0
         func record(_ item: (request: BenchRequest, sentAt: UInt64), answer: String?, at time: UInt64) {
-            guard options.check, let outcome = Self.outcome(of: answer) else { return }
+            guard options.check, let outcome = CheckRun.outcome(of: answer) else { return }
             result.history.append(KVOperation(id: connectionNumber << 40 | result.history.count, client: connectionNumber,
                                             key: item.request.key, kind: Self.kind(of: item.request),
                                             call: item.sentAt, response: answer == nil ? nil : time, outcome: outcome))
@@ -217,20 +218,6 @@ final class LoadGenerator: Sendable {
         case .get: return .get
         case .delete: return .delete
         case .cas(_, let expect, let value): return .cas(expect: expect, value: value)
-        }
-    }
-
-    /// What an answer says happened; nil for answers that say nothing happened at all
-    /// (`unavailable`, `bad_request`: the operation had no effect and is left out).
-    static func outcome(of line: String?) -> KVOperation.Outcome? {
-        guard let line else { return .unknown }
-        guard case .object(let object)? = try? JSONParser.parse(line) else { return .unknown }
-        if object["status"] == .string("ok") { return .ok(object["value"]?.stringValue) }
-        switch object["code"]?.stringValue {
-        case "not_found": return .ok(nil)
-        case "cas_failed": return .casFailed(current: object["current"]?.stringValue)
-        case "timeout": return .unknown
-        default: return nil
         }
     }
 

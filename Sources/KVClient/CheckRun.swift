@@ -114,8 +114,9 @@ public struct CheckRun: Sendable {
         return recorded
     }
 
-    /// What an answer says happened; nil when it says nothing happened (unavailable, bad request).
-    static func outcome(of line: String?) -> KVOperation.Outcome? {
+    /// What an answer says happened; nil when it says nothing happened (`unavailable`,
+    /// `bad_request`: the operation had no effect and is left out of the history).
+    public static func outcome(of line: String?) -> KVOperation.Outcome? {
         guard let line, case .object(let object)? = try? JSONParser.parse(line) else { return .unknown }
         if object["status"] == .string("ok") { return .ok(object["value"]?.stringValue) }
         switch object["code"]?.stringValue {

@@ -177,6 +177,28 @@ public enum Renderers {
         return lines.joined(separator: "\n")
     }
 
+    /// `trace`: the files written, and how to replay them.
+    public static func traces(_ answer: JSONObject) -> String {
+        let traces = answer["traces"]?.arrayValue?.compactMap(\.objectValue) ?? []
+        var lines: [String] = []
+        var directories: [String] = []
+        for trace in traces {
+            let file = trace["file"]?.stringValue ?? "?"
+            let directory = file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            if !directories.contains(directory) { directories.append(directory) }
+            var line = "node \(int(trace["node"])): \(file), \(int(trace["records"])) records"
+            if let seconds = trace["seconds"]?.numberText { line += ", the last \(seconds) s" }
+            if trace["mode"]?.stringValue == "continuous" { line += " (recording continuously)" }
+            lines.append(line)
+        }
+        for problem in answer["problems"]?.arrayValue?.compactMap(\.stringValue) ?? [] { lines.append("not written: \(problem)") }
+        if !directories.isEmpty {
+            let arguments = directories.map { "--replay " + ($0.isEmpty ? "." : $0) }.joined(separator: " ")
+            lines.append("replay with: ServerMain \(arguments)   (add --until STEP to stop at a step, --steps to list them)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
     /// `messages`: the held messages, oldest first.
     public static func heldMessages(_ answer: JSONObject) -> String {
         let messages = answer["messages"]?.arrayValue?.compactMap(\.objectValue) ?? []

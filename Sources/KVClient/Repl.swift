@@ -150,6 +150,7 @@ public struct Repl {
         case .metrics: print(Renderers.metrics(object))
         case .members: print(Renderers.members(object))
         case .heldMessages: print(Renderers.heldMessages(object))
+        case .traces: print(Renderers.traces(object))
         }
     }
 

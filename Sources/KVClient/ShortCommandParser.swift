@@ -7,7 +7,7 @@ public enum ResponseDisplay: Equatable, Sendable {
     /// The cluster table (`status`), a one-paragraph summary (`cluster`), per-node log sizes
     /// (`logsize`), log entries (`logs`), metrics (`metrics`), the members (`members`), or the
     /// messages held while paused (`messages`).
-    case statusTable, clusterSummary, logSizes, logEntries, metrics, members, heldMessages
+    case statusTable, clusterSummary, logSizes, logEntries, metrics, members, heldMessages, traces
 }
 
 /// What one line typed at the client means.
@@ -236,7 +236,7 @@ public enum ShortCommandParser {
             try arguments.finish("trace [NODE]")
             object.member("admin", string: "trace")
             if let node { object.member("node", int: node) }
-            display = .raw
+            display = .traces
         case "check":
             let usage = "check [SECONDS] [--clients C] [--keys K]"
             var clients = 4, keys = 5

@@ -1,5 +1,5 @@
 /// One member of a cluster configuration.
-public struct Member: Sendable, Equatable, CustomStringConvertible {
+public struct Member: Sendable, Equatable, Codable, CustomStringConvertible {
     public var id: NodeID
     /// Voters elect leaders and count toward every quorum; learners only receive the log.
     public var isVoter: Bool
@@ -21,7 +21,7 @@ public struct Member: Sendable, Equatable, CustomStringConvertible {
 
 /// The members of a cluster, voters and learners, sorted by id. It is data: it travels in log
 /// entries and snapshots, and every quorum is counted against it, never against a fixed size.
-public struct ClusterConfiguration: Sendable, Equatable, CustomStringConvertible {
+public struct ClusterConfiguration: Sendable, Equatable, Codable, CustomStringConvertible {
     public private(set) var members: [Member]
 
     public init(members: [Member]) {
@@ -87,7 +87,7 @@ public struct ClusterConfiguration: Sendable, Equatable, CustomStringConvertible
 }
 
 /// One membership change: the single-server method (thesis §4.1), one node at a time.
-public enum ConfigurationChange: Sendable, Equatable, CustomStringConvertible {
+public enum ConfigurationChange: Sendable, Equatable, Codable, CustomStringConvertible {
     /// Adds a learner; with `promoteWhenCaughtUp` the leader makes it a voter once it has caught up.
     case addLearner(id: NodeID, context: String, promoteWhenCaughtUp: Bool)
     case promote(id: NodeID)
@@ -135,7 +135,7 @@ public enum ConfigurationChangeError: Error, Sendable, Equatable, CustomStringCo
 /// The configurations a node's log holds: the one in force at the snapshot (`base`), then one
 /// per configuration entry, in index order. The latest is in force, committed or not; cutting
 /// the log's tail falls back to the one before (thesis §4.1).
-struct ConfigurationHistory: Sendable, Equatable {
+struct ConfigurationHistory: Sendable, Equatable, Codable {
     private(set) var base: ClusterConfiguration
     private(set) var changes: [(index: LogIndex, configuration: ClusterConfiguration)] = []
 
@@ -178,5 +178,24 @@ struct ConfigurationHistory: Sendable, Equatable {
     static func == (lhs: ConfigurationHistory, rhs: ConfigurationHistory) -> Bool {
         lhs.base == rhs.base && lhs.changes.count == rhs.changes.count
             && zip(lhs.changes, rhs.changes).allSatisfy { $0.index == $1.index && $0.configuration == $1.configuration }
+    }
+
+    private struct Change: Codable {
+        var index: LogIndex
+        var configuration: ClusterConfiguration
+    }
+
+    private enum CodingKeys: String, CodingKey { case base, changes }
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        base = try container.decode(ClusterConfiguration.self, forKey: .base)
+        changes = try container.decode([Change].self, forKey: .changes).map { ($0.index, $0.configuration) }
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(base, forKey: .base)
+        try container.encode(changes.map { Change(index: $0.index, configuration: $0.configuration) }, forKey: .changes)
     }
 }

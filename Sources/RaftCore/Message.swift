@@ -1,7 +1,7 @@
 /// A Raft message on its way between two nodes. `term` is the sender's term, except for a
 /// pre-vote request (the term the sender would campaign in) and a granted pre-vote response
 /// (the term of the request it grants).
-public struct Envelope: Sendable, Equatable, CustomStringConvertible {
+public struct Envelope: Sendable, Equatable, Codable, CustomStringConvertible {
     public var from: NodeID
     public var to: NodeID
     public var term: Term
@@ -18,7 +18,7 @@ public struct Envelope: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The payloads of the Raft protocol (Figure 2), with PreVote folded into the vote messages.
-public enum Message: Sendable, Equatable, CustomStringConvertible {
+public enum Message: Sendable, Equatable, Codable, CustomStringConvertible {
     case voteRequest(VoteRequest)
     case voteResponse(VoteResponse)
     case appendRequest(AppendRequest)
@@ -40,11 +40,46 @@ public enum Message: Sendable, Equatable, CustomStringConvertible {
         case .timeoutNow: return "TimeoutNow"
         }
     }
+    private enum CodingKeys: String, CodingKey {
+        case voteRequest, voteResponse, appendRequest, appendResponse, snapshotRequest, snapshotResponse, timeoutNow
+    }
+
+    private struct Nothing: Codable {}
+
+    /// One key naming the kind, holding its fields: `{"appendRequest": {...}}`.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        guard let key = container.allKeys.first, container.allKeys.count == 1 else {
+            throw DecodingError.dataCorrupted(.init(codingPath: container.codingPath, debugDescription: "a message has exactly one kind"))
+        }
+        switch key {
+        case .voteRequest: self = .voteRequest(try container.decode(VoteRequest.self, forKey: key))
+        case .voteResponse: self = .voteResponse(try container.decode(VoteResponse.self, forKey: key))
+        case .appendRequest: self = .appendRequest(try container.decode(AppendRequest.self, forKey: key))
+        case .appendResponse: self = .appendResponse(try container.decode(AppendResponse.self, forKey: key))
+        case .snapshotRequest: self = .snapshotRequest(try container.decode(SnapshotChunk.self, forKey: key))
+        case .snapshotResponse: self = .snapshotResponse(try container.decode(SnapshotChunkResponse.self, forKey: key))
+        case .timeoutNow: self = .timeoutNow
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .voteRequest(let m): try container.encode(m, forKey: .voteRequest)
+        case .voteResponse(let m): try container.encode(m, forKey: .voteResponse)
+        case .appendRequest(let m): try container.encode(m, forKey: .appendRequest)
+        case .appendResponse(let m): try container.encode(m, forKey: .appendResponse)
+        case .snapshotRequest(let m): try container.encode(m, forKey: .snapshotRequest)
+        case .snapshotResponse(let m): try container.encode(m, forKey: .snapshotResponse)
+        case .timeoutNow: try container.encode(Nothing(), forKey: .timeoutNow)
+        }
+    }
 }
 
 /// RequestVote (§5.2), or its PreVote twin when `preVote` is set. `transfer` marks an election
 /// the old leader asked for (TimeoutNow): voters grant it even within the leader lease.
-public struct VoteRequest: Sendable, Equatable, CustomStringConvertible {
+public struct VoteRequest: Sendable, Equatable, Codable, CustomStringConvertible {
     public var preVote: Bool
     public var lastLogIndex: LogIndex
     public var lastLogTerm: Term
@@ -62,7 +97,7 @@ public struct VoteRequest: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-public struct VoteResponse: Sendable, Equatable, CustomStringConvertible {
+public struct VoteResponse: Sendable, Equatable, Codable, CustomStringConvertible {
     public var preVote: Bool
     public var granted: Bool
 
@@ -75,7 +110,7 @@ public struct VoteResponse: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// AppendEntries (§5.3); with no entries it is a heartbeat that still checks `prevLogIndex`.
-public struct AppendRequest: Sendable, Equatable, CustomStringConvertible {
+public struct AppendRequest: Sendable, Equatable, Codable, CustomStringConvertible {
     public var prevLogIndex: LogIndex
     public var prevLogTerm: Term
     public var entries: [Entry]
@@ -102,7 +137,7 @@ public struct AppendRequest: Sendable, Equatable, CustomStringConvertible {
 /// hint lets the leader skip a whole term per round trip (§5.3): `hintTerm` is the follower's
 /// term at `rejectedIndex` (nil when its log is shorter) and `hintIndex` the first index it holds
 /// in that term (or its last index + 1 when its log is shorter).
-public struct AppendResponse: Sendable, Equatable, CustomStringConvertible {
+public struct AppendResponse: Sendable, Equatable, Codable, CustomStringConvertible {
     public var success: Bool
     public var matchIndex: LogIndex
     public var rejectedIndex: LogIndex
@@ -130,7 +165,7 @@ public struct AppendResponse: Sendable, Equatable, CustomStringConvertible {
 /// One piece of InstallSnapshot (§7): the leader's snapshot at `index`/`term`, sent in chunks
 /// of bytes starting at `offset`; `done` marks the last one. Every chunk carries the snapshot's
 /// configuration (it is small), so the receiver has it whichever chunk completes the snapshot.
-public struct SnapshotChunk: Sendable, Equatable, CustomStringConvertible {
+public struct SnapshotChunk: Sendable, Equatable, Codable, CustomStringConvertible {
     public var index: LogIndex
     public var term: Term
     public var offset: Int
@@ -150,12 +185,33 @@ public struct SnapshotChunk: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         "Snapshot(\(index)@\(term) bytes \(offset)..<\(offset + data.count)\(done ? " done" : ""))"
     }
+    private enum CodingKeys: String, CodingKey { case index, term, offset, data, done, configuration }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        index = try container.decode(LogIndex.self, forKey: .index)
+        term = try container.decode(Term.self, forKey: .term)
+        offset = try container.decode(Int.self, forKey: .offset)
+        data = try Base64.decode(container.decode(String.self, forKey: .data), codingPath: container.codingPath)
+        done = try container.decode(Bool.self, forKey: .done)
+        configuration = try container.decode(ClusterConfiguration.self, forKey: .configuration)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(index, forKey: .index)
+        try container.encode(term, forKey: .term)
+        try container.encode(offset, forKey: .offset)
+        try container.encode(Base64.encode(data), forKey: .data)
+        try container.encode(done, forKey: .done)
+        try container.encode(configuration, forKey: .configuration)
+    }
 }
 
 /// The follower's answer to a chunk that did not complete a snapshot: it holds `received` bytes
 /// of the snapshot at `index` and wants the chunk starting there. (A completed snapshot is
 /// answered with a successful `AppendResponse` instead.)
-public struct SnapshotChunkResponse: Sendable, Equatable, CustomStringConvertible {
+public struct SnapshotChunkResponse: Sendable, Equatable, Codable, CustomStringConvertible {
     public var index: LogIndex
     public var received: Int
 

@@ -1,7 +1,7 @@
 /// A small map from node id to value, kept sorted by id: lookups are a short linear scan (clusters
 /// have a handful of nodes) and iteration order never depends on hashing, so nothing the core
 /// emits varies between runs.
-public struct NodeMap<Value: Sendable & Equatable>: Sendable, Equatable {
+public struct NodeMap<Value: Sendable & Equatable & Codable>: Sendable, Equatable, Codable {
     public private(set) var ids: [NodeID] = []
     public private(set) var values: [Value] = []
 

@@ -5,8 +5,8 @@
 /// streams entries optimistically, at most `maxInflightAppends` messages ahead of the answers.
 /// In `snapshot` the entries the follower needs are compacted away: the leader sends its
 /// snapshot one chunk at a time, then goes back to replicating after it.
-struct Progress: Sendable, Equatable {
-    enum State: Sendable, Equatable { case probe, replicate, snapshot }
+struct Progress: Sendable, Equatable, Codable {
+    enum State: Sendable, Equatable, Codable { case probe, replicate, snapshot }
 
     var next: LogIndex
     var match: LogIndex = 0

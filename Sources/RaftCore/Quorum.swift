@@ -12,12 +12,12 @@ enum Quorum {
 
 /// The answers an election has collected from the voters of the candidate's configuration.
 /// Answers from anyone else are ignored: learners and strangers do not vote.
-struct VoteTally: Sendable, Equatable {
+struct VoteTally: Sendable, Equatable, Codable {
     enum Outcome { case won, lost, pending }
 
     private var answers: NodeMap<Answer>
 
-    enum Answer: Sendable, Equatable { case none, granted, refused }
+    enum Answer: Sendable, Equatable, Codable { case none, granted, refused }
 
     init(voters: [NodeID]) {
         answers = NodeMap(voters) { _ in .none }
@@ -40,7 +40,7 @@ struct VoteTally: Sendable, Equatable {
 }
 
 /// Role-only state lives inside the role, so a follower has no replication progress to touch.
-enum Role: Sendable, Equatable {
+enum Role: Sendable, Equatable, Codable {
     case follower
     case preCandidate(VoteTally)
     case candidate(VoteTally)
@@ -58,7 +58,7 @@ enum Role: Sendable, Equatable {
 
 /// What a leader knows about each node it replicates to (voters, learners, and a removed node
 /// until its removal commits), its ReadIndex bookkeeping, and a leadership transfer in progress.
-struct LeaderState: Sendable, Equatable {
+struct LeaderState: Sendable, Equatable, Codable {
     var progress: NodeMap<Progress>
     /// Per node: the highest read context it has answered in this term.
     var readAcks: NodeMap<UInt64>
@@ -71,7 +71,7 @@ struct LeaderState: Sendable, Equatable {
     var transferee: NodeID?
     var transferElapsed = 0
 
-    struct ReadRound: Sendable, Equatable {
+    struct ReadRound: Sendable, Equatable, Codable {
         var context: UInt64
         var index: LogIndex
         var ids: [UInt64]

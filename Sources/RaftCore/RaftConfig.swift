@@ -1,6 +1,6 @@
 /// Timing and feature switches of one node, in ticks. The runtime converts milliseconds to ticks;
 /// the core never sees a clock.
-public struct RaftConfig: Sendable, Equatable {
+public struct RaftConfig: Sendable, Equatable, Codable {
     /// A leader sends heartbeats every `heartbeatTicks` ticks.
     public var heartbeatTicks: Int
     /// Election timeouts are drawn uniformly from `electionTicksMin ... electionTicksMax`.

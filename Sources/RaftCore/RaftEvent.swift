@@ -1,6 +1,6 @@
 /// Something a person watching the cluster wants to read about. The core reports these in
 /// `Ready.events`; the runtime prints them. They never influence the protocol.
-public enum RaftEvent: Sendable, Equatable, CustomStringConvertible {
+public enum RaftEvent: Sendable, Equatable, Codable, CustomStringConvertible {
     case electionStarted(term: Term, preVote: Bool)
     case voteGranted(candidate: NodeID, term: Term, preVote: Bool)
     case voteRefused(candidate: NodeID, term: Term, preVote: Bool, reason: String)
@@ -15,6 +15,14 @@ public enum RaftEvent: Sendable, Equatable, CustomStringConvertible {
     case configurationReverted(to: ClusterConfiguration)
     case transferStarted(to: NodeID, term: Term)
     case transferAborted(to: NodeID, reason: String)
+    /// A message that cannot happen under Raft's assumptions was ignored (a disk lost written data).
+    case ignoredImpossible(reason: String)
+
+    /// Worth a warning rather than a note.
+    public var isAlarming: Bool {
+        if case .ignoredImpossible = self { return true }
+        return false
+    }
 
     public var description: String {
         switch self {
@@ -42,6 +50,8 @@ public enum RaftEvent: Sendable, Equatable, CustomStringConvertible {
             return "handing leadership of term \(term) to node \(target)"
         case .transferAborted(let target, let reason):
             return "leadership transfer to node \(target) abandoned: \(reason)"
+        case .ignoredImpossible(let reason):
+            return "ignored an impossible message: \(reason)"
         }
     }
 }

@@ -1,6 +1,6 @@
 /// A node's log in memory: every entry after `snapshotIndex`, whose own term is `snapshotTerm`.
 /// Terms never decrease along the log, which the searches below rely on.
-public struct RaftLog: Sendable, Equatable {
+public struct RaftLog: Sendable, Equatable, Codable {
     public private(set) var snapshotIndex: LogIndex
     public private(set) var snapshotTerm: Term
     public private(set) var entries: [Entry]

@@ -102,6 +102,13 @@ extension RaftNode {
 
     mutating func handleAppendResponse(from peer: NodeID, _ response: AppendResponse) {
         guard case .leader(var state) = role, var progress = state.progress[peer] else { return }
+        if response.success && response.matchIndex > log.lastIndex {
+            // Only possible if this node lost entries it had written in this very term: its disk
+            // broke the promise Raft rests on (a power cut with fsync off). Counting it would
+            // commit what this log does not hold; it is dropped and reported.
+            pendingEvents.append(.ignoredImpossible(reason: "node \(peer) acknowledged entry \(response.matchIndex) of term \(term), beyond this leader's last entry \(log.lastIndex): this node's disk lost entries it had written (was fsync off?)"))
+            return
+        }
         progress.recentActive = true
         var matchMoved = false
         var sendMore = false
@@ -192,6 +199,7 @@ extension LeaderState {
             }
             progress.probeSent = false  // re-arm a probe or a snapshot chunk that may have been lost
         }
+        if progress.next > log.lastIndex + 1 { progress.becomeProbe(next: log.lastIndex + 1) }  // defensive: never past the log
         if progress.state != .snapshot && log.term(at: progress.next - 1) == nil {
             guard let snapshot else { preconditionFailure("entry \(progress.next - 1) is compacted but there is no snapshot") }
             progress.becomeSnapshot(index: snapshot.index)

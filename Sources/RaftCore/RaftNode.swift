@@ -6,7 +6,7 @@
 /// `proposeConfigurationChange(_:)`, `transferLeadership(to:)`, `compact(through:data:)` and
 /// `persisted(through:term:)`; every effect is handed out by `takeReady()`. No clock, thread,
 /// file or socket is touched here, so the same inputs give the same outputs.
-public struct RaftNode: Sendable {
+public struct RaftNode: Sendable, Equatable, Codable {
     public let id: NodeID
     public let config: RaftConfig
 

@@ -1,6 +1,6 @@
 /// A small seeded random number generator (SplitMix64, Steele, Lea and Flood 2014).
 /// The only source of randomness in the core: the same seed gives the same election timeouts.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
+public struct SplitMix64: RandomNumberGenerator, Sendable, Equatable, Codable {
     private var state: UInt64
 
     public init(seed: UInt64) {

@@ -7,7 +7,7 @@ public typealias LogIndex = Int
 
 /// The part of a node's state that must be on stable storage before the node acts on it:
 /// the current term and the vote cast in it (Raft paper, Figure 2, "Persistent state").
-public struct HardState: Sendable, Equatable, CustomStringConvertible {
+public struct HardState: Sendable, Equatable, Codable, CustomStringConvertible {
     public var term: Term
     public var votedFor: NodeID?
 
@@ -23,7 +23,7 @@ public struct HardState: Sendable, Equatable, CustomStringConvertible {
 /// is either the no-op a new leader appends so that it can commit entries of earlier terms
 /// (§5.4.2, §8), or, when `configuration` is set, a membership change: the whole new
 /// configuration, in force on a node as soon as the entry is in its log (thesis §4.1).
-public struct Entry: Sendable, Equatable, CustomStringConvertible {
+public struct Entry: Sendable, Equatable, Codable, CustomStringConvertible {
     public var index: LogIndex
     public var term: Term
     public var data: String
@@ -47,12 +47,12 @@ public struct Entry: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The roles a node moves between (§5.1, plus the pre-candidate phase of PreVote, thesis §9.6).
-public enum RoleKind: String, Sendable, Equatable {
+public enum RoleKind: String, Sendable, Equatable, Codable {
     case follower, preCandidate, candidate, leader
 }
 
 /// What `RaftNode.propose` did with a command.
-public enum ProposalResult: Sendable, Equatable {
+public enum ProposalResult: Sendable, Equatable, Codable {
     /// Appended at the leader at `index` in `term`. The command is committed when the entry at
     /// `index` is applied with this `term`; if an entry with another term is applied there, it was lost.
     case accepted(index: LogIndex, term: Term)
@@ -65,7 +65,7 @@ public enum ProposalResult: Sendable, Equatable {
 /// serialized by the runtime, and the cluster configuration in force at `index`. The core stores
 /// and ships the bytes without reading them. `configuration` is nil only for snapshots written
 /// before configurations were recorded; such a node uses its bootstrap configuration.
-public struct Snapshot: Sendable, Equatable, CustomStringConvertible {
+public struct Snapshot: Sendable, Equatable, Codable, CustomStringConvertible {
     public var index: LogIndex
     public var term: Term
     public var data: [UInt8]
@@ -79,10 +79,29 @@ public struct Snapshot: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "snapshot \(index)@\(term) (\(data.count) bytes)" }
+
+    private enum CodingKeys: String, CodingKey { case index, term, data, configuration }
+
+    /// The bytes travel as base64 text (a recording stays a third larger than the bytes, not four times).
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        index = try container.decode(LogIndex.self, forKey: .index)
+        term = try container.decode(Term.self, forKey: .term)
+        data = try Base64.decode(container.decode(String.self, forKey: .data), codingPath: container.codingPath)
+        configuration = try container.decodeIfPresent(ClusterConfiguration.self, forKey: .configuration)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(index, forKey: .index)
+        try container.encode(term, forKey: .term)
+        try container.encode(Base64.encode(data), forKey: .data)
+        try container.encodeIfPresent(configuration, forKey: .configuration)
+    }
 }
 
 /// A linearizable read is safe to serve once the state machine has applied `index`.
-public struct ReadState: Sendable, Equatable {
+public struct ReadState: Sendable, Equatable, Codable {
     public var id: UInt64
     public var index: LogIndex
 

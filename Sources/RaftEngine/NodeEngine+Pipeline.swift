@@ -11,25 +11,26 @@ extension NodeEngine {
         appendWaitingProposals()
         askForReadRound()
         while raft.hasReady, !isStopped {
-            let ready = raft.takeReady()
+            let ready = coreTakeReady()
             if !ready.committedEntries.isEmpty, let observe = hooks.committed { observe(ready.committedEntries) }
             guard persistAndSend(ready) else { return }
             if let snapshot = ready.snapshot, !installSnapshot(snapshot) { return }
             apply(ready.committedEntries)
             serveReads(ready.readStates)
             metrics.record(ready)
-            for event in ready.events { hooks.log(.info, event.description) }
+            for event in ready.events { hooks.log(event.isAlarming ? .warning : .info, event.description) }
         }
         dropUnconfirmedReadsIfNotLeader()
         snapshotIfDue()
         runWatchers()
+        recorder?.drain()
     }
 
     private func appendWaitingProposals() {
         guard !waiting.isEmpty else { return }
         let batch = waiting
         waiting.removeAll()
-        switch raft.propose(batch: batch.map(\.command)) {
+        switch corePropose(batch.map(\.command)) {
         case .accepted(let index, let term):
             metrics.proposals += batch.count
             for (offset, item) in batch.enumerated() {
@@ -58,9 +59,9 @@ extension NodeEngine {
             return false
         }
         if let last = ready.entries.last {
-            raft.persisted(through: last.index, term: last.term)
+            corePersisted(through: last.index, term: last.term)
         } else if let snapshot = ready.snapshot, ready.logReplaced {
-            raft.persisted(through: snapshot.index, term: snapshot.term)
+            corePersisted(through: snapshot.index, term: snapshot.term)
         }
         if ready.needsPersisting {
             let micros = Int((hooks.clock() &- started) / 1000)
@@ -115,7 +116,7 @@ extension NodeEngine {
         guard !newReads.isEmpty else { return }
         let reads = newReads
         newReads.removeAll()
-        guard raft.readIndex(ids: reads.map(\.id)) else {
+        guard coreReadIndex(reads.map(\.id)) else {
             for read in reads { read.serve(nil) }
             return
         }

@@ -62,7 +62,7 @@ extension NodeEngine {
             fail("storage failed while snapshotting (\(error))")
             return
         }
-        raft.compact(through: snapshot.index, data: snapshot.data)
+        coreCompact(snapshot)
         metrics.snapshotsTaken += 1
         hooks.log(.info, "snapshot taken through entry \(snapshot.index): \(items) items, \(snapshot.data.count) bytes; the log now holds \(raft.log.entries.count) entries")
         answerSnapshotWaiters(.success(snapshot.index))

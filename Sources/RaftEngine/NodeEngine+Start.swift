@@ -1,4 +1,5 @@
 import RaftCore
+import FlightRecording
 import RaftStorage
 
 extension NodeEngine {
@@ -11,7 +12,7 @@ extension NodeEngine {
     /// a history the snapshot replaced (it is dropped).
     public static func start(id: NodeID, bootstrap: ClusterConfiguration, raftConfig: RaftConfig, stores: NodeStores,
                              seed: UInt64, hooks: EngineHooks, executor: EngineExecutor, snapshotEveryEntries: Int,
-                             logName: String) throws -> (NodeEngine, LoadReport) {
+                             logName: String, recorder: FlightRecorder? = nil) throws -> (NodeEngine, LoadReport) {
         do {
             let hardState = try stores.meta.load()
             let snapshot = try stores.snapshot.load()
@@ -34,6 +35,13 @@ extension NodeEngine {
             let report = LoadReport(hardState: hardState, snapshotIndex: snapshot?.index, stateItems: machine.itemCount,
                                     entriesReplayed: restoring.log.entries.count, droppedTornTail: loaded.droppedTornTail,
                                     droppedStaleSuffix: restoring.droppedStale)
+            if let recorder {
+                engine.recorder = recorder
+                recorder.started(core: raft, loaded: LoadSummary(
+                    hardState: hardState, snapshotIndex: snapshot?.index, entries: report.entriesReplayed,
+                    droppedTornTail: report.droppedTornTail, droppedStaleSuffix: report.droppedStaleSuffix))
+                recorder.drain()
+            }
             return (engine, report)
         } catch {
             stores.log.close()

@@ -1,4 +1,5 @@
 import RaftCore
+import FlightRecording
 import RaftStorage
 
 /// One live node without threads or clocks: the core (`RaftNode`), its stores, the state machine,
@@ -27,6 +28,8 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
     public var metrics = NodeMetrics()
     /// The engine stopped (storage failure or `stop`); nothing more happens.
     public internal(set) var isStopped = false
+    /// Records every call into the core (nil: not recording).
+    public internal(set) var recorder: FlightRecorder?
 
     /// Proposals since the last flush, appended together (group commit).
     var waiting: [ProposalWaiter] = []
@@ -77,7 +80,7 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
 
     public func tick() {
         guard !isStopped else { return }
-        raft.tick()
+        coreTick()
     }
 
     public func receive(_ envelope: Envelope) {
@@ -85,7 +88,7 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
         if case .appendResponse(let response) = envelope.message, !response.success, raft.isLeader {
             metrics.appendsRejected += 1
         }
-        raft.receive(envelope)
+        coreReceive(envelope)
     }
 
     /// Queues a command for the next flush. `appended` runs (with the entry's index and term) if
@@ -110,13 +113,13 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
     public func proposeConfigurationChange(_ change: ConfigurationChange)
         -> Result<(index: LogIndex, term: Term), ConfigurationChangeError> {
         guard !isStopped else { return .failure(.notLeader(leaderHint: nil)) }
-        return raft.proposeConfigurationChange(change)
+        return coreChangeConfiguration(change)
     }
 
     /// Starts handing leadership to `target`.
     public func transferLeadership(to target: NodeID) -> Result<Void, TransferError> {
         guard !isStopped else { return .failure(.notLeader(leaderHint: nil)) }
-        return raft.transferLeadership(to: target)
+        return coreTransfer(to: target)
     }
 
     /// Calls `check` with the core after every flush until it returns true (or the engine stops,
@@ -135,11 +138,17 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
 
     /// Stops the node: waiting writers learn `unknown` (appended entries may still commit
     /// elsewhere), readers and watchers are dropped, files are closed. Memory is all that is lost.
-    public func stop() {
+    public func stop(reason: String = "stopped") {
+        stop(reason: reason, failed: false)
+    }
+
+    func stop(reason: String, failed: Bool) {
         guard !isStopped else { return }
         isStopped = true
         failWaiters()
         stores.log.close()
+        recorder?.stopped(reason: reason, failed: failed)
+        recorder?.drain()
     }
 
     func failWaiters() {
@@ -163,7 +172,7 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
 
     /// Storage failed: nothing this node holds in memory can be trusted to match its disk.
     func fail(_ reason: String) {
-        stop()
+        stop(reason: reason, failed: true)
         hooks.stopped(reason)
     }
 }

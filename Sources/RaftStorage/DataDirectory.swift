@@ -16,6 +16,8 @@ public struct DataDirectory: Sendable {
     public func logPath(node: Int) -> String { "\(path)/log0\(node).txt" }
     public func snapshotPath(node: Int) -> String { "\(path)/snapshot\(node).json" }
     public func bootstrapPath(node: Int) -> String { "\(path)/bootstrap\(node).json" }
+    /// The flight recorder's output (not state: nothing reads it back but the replay tool).
+    public func tracePath(node: Int) -> String { "\(path)/trace\(node).jsonl" }
 
     /// Creates the directory (and its parents) when missing.
     public func create() throws(StorageError) {

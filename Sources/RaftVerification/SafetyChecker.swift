@@ -20,8 +20,12 @@ public struct SafetyChecker: Sendable {
     private var leaderOfTerm: [Term: NodeID] = [:]
     /// (index, term) → the command and the term before it; equal keys must mean equal prefixes.
     private var entryRecords: [EntryKey: EntryRecord] = [:]
-    /// The committed prefix of the log as the cluster has revealed it so far.
+    /// The committed entries after `committedBase`, as the cluster has revealed them so far.
     public private(set) var committed: [Entry] = []
+    /// Entries through here were committed before the checks began (a replay that starts
+    /// mid-run); they are taken on trust. 0 for a run watched from its start.
+    public private(set) var committedBase: LogIndex = 0
+    private var configurationAtBase: ClusterConfiguration?
     /// For each committed index, the term of the node that first reported it committed: an upper
     /// bound on the term it was committed in. Leaders of later terms must hold it (§5.4).
     private var committedInTerm: [Term] = []
@@ -35,6 +39,23 @@ public struct SafetyChecker: Sendable {
         self.bootstrap = bootstrap
     }
 
+    /// Checks that begin mid-run: everything through `base` is committed (with `configuration`
+    /// in force there) and is not checked.
+    public init(committedThrough base: LogIndex, configuration: ClusterConfiguration) {
+        self.bootstrap = configuration
+        self.committedBase = base
+        self.configurationAtBase = configuration
+    }
+
+    /// The last index known committed.
+    public var committedThrough: LogIndex { committedBase + committed.count }
+
+    /// The committed entry at `index`, when known.
+    private func committedEntry(at index: LogIndex) -> Entry? {
+        let position = index - committedBase - 1
+        return position >= 0 && position < committed.count ? committed[position] : nil
+    }
+
     mutating func fail(_ message: String) {
         if violation == nil { violation = message }
     }
@@ -43,7 +64,7 @@ public struct SafetyChecker: Sendable {
 
     /// The latest configuration in the committed prefix.
     public var committedConfiguration: ClusterConfiguration {
-        committed.last { $0.isConfiguration }?.configuration ?? bootstrap
+        committed.last { $0.isConfiguration }?.configuration ?? configurationAtBase ?? bootstrap
     }
 
     /// A node's durable hard state is about to change from `old` to `new`.
@@ -137,18 +158,20 @@ public struct SafetyChecker: Sendable {
                                         disks: [NodeID: DurableView]) {
         for entry in entries {
             let index = entry.index
-            if index <= committed.count {
-                if committed[index - 1] != entry {
-                    fail("state machine safety: node \(node) commits \(entry) \(entry.data.debugDescription) at \(index), but \(committed[index - 1]) \(committed[index - 1].data.debugDescription) was committed there")
+            if index <= committedBase {
+                continue
+            } else if let known = committedEntry(at: index) {
+                if known != entry {
+                    fail("state machine safety: node \(node) commits \(entry) \(entry.data.debugDescription) at \(index), but \(known) \(known.data.debugDescription) was committed there")
                 }
-            } else if index == committed.count + 1 {
+            } else if index == committedThrough + 1 {
                 // The first to commit an index led when it did (it may have stepped down since,
                 // within the same batch of inputs): its voters' disks must back the commit.
                 checkCommitIsBacked(entry, leader: node, configurations: [configurationBefore, raft.configuration], disks: disks)
                 committed.append(entry)
                 committedInTerm.append(raft.term)
             } else {
-                fail("node \(node) committed \(index) beyond the known committed prefix \(committed.count)")
+                fail("node \(node) committed \(index) beyond the known committed prefix \(committedThrough)")
             }
         }
     }
@@ -213,6 +236,7 @@ public struct SafetyChecker: Sendable {
     /// A snapshot (taken or installed) holds exactly the committed commands through its index,
     /// and the configuration in force there. `commands` is what the snapshot's state says was applied.
     public mutating func checkSnapshot(node: NodeID, _ snapshot: Snapshot, commands: [String]) {
+        guard committedBase == 0 else { return }  // the commands before the base are unknown
         guard snapshot.index <= committed.count else {
             fail("node \(node) holds a snapshot through \(snapshot.index), beyond the committed prefix \(committed.count)")
             return
@@ -241,6 +265,7 @@ public struct SafetyChecker: Sendable {
     /// Gap-free apply of exactly the committed commands: `applied` are (index, command) pairs
     /// the node applied, continuing right after `previous`.
     public mutating func checkApplied(node: NodeID, applied: [(index: LogIndex, command: String)], after previous: LogIndex) {
+        guard previous >= committedBase else { return }  // began before the checks did
         var expected = previous + 1
         for (index, command) in applied {
             if index < expected {
@@ -249,13 +274,13 @@ public struct SafetyChecker: Sendable {
             }
             // Entries without a command (no-ops, configurations) are skipped by the state machine.
             while expected < index {
-                if expected > committed.count || !committed[expected - 1].data.isEmpty {
+                if committedEntry(at: expected).map({ !$0.data.isEmpty }) ?? true {
                     fail("node \(node) applied \(index) but skipped committed command \(expected)")
                     return
                 }
                 expected += 1
             }
-            if index > committed.count || committed[index - 1].data != command {
+            if committedEntry(at: index)?.data != command {
                 fail("node \(node) applied \(command.debugDescription) at \(index), which is not the committed command there")
                 return
             }

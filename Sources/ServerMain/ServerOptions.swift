@@ -15,6 +15,11 @@ struct ServerOptions {
     var node: Int?
     /// A current member's client address to ask for `add`.
     var join: String?
+    /// Replay mode: the directories holding trace files, where to stop, and how to show steps.
+    var replay: [String] = []
+    var replayUntil: Int?
+    var replaySteps = false
+    var replayContext = 12
 
     static func parse(_ arguments: [String]) -> ServerOptions {
         var options = ServerOptions()
@@ -36,6 +41,20 @@ struct ServerOptions {
                 exit(0)
             case "--config":
                 options.configPath = takeValue(flag)
+            case "--replay":
+                options.replay.append(takeValue(flag))
+            case "--until":
+                let value = takeValue(flag)
+                guard let step = Int(value), step >= 0 else { fail("--until must be a step number (0 or more), not \"\(value)\"") }
+                options.replayUntil = step
+            case "--steps":
+                options.replaySteps = true
+            case "--context":
+                let value = takeValue(flag)
+                guard let count = Int(value), count >= 0, count <= 100_000 else { fail("--context must be a number of steps, not \"\(value)\"") }
+                options.replayContext = count
+            case "--record":
+                options.overrides.append((flag, "true"))
             case "--nodes", "--port", "--data-dir", "--seed", "--slow", "--http-port":
                 options.overrides.append((flag, takeValue(flag)))
             case "--log-level":
@@ -65,6 +84,9 @@ struct ServerOptions {
             }
         }
         if options.join != nil && options.node == nil { fail("--join needs --node N (the id this new member takes)") }
+        if options.replay.isEmpty && (options.replayUntil != nil || options.replaySteps) {
+            fail("--until and --steps go with --replay DIR")
+        }
         return options
     }
 
@@ -85,6 +107,7 @@ struct ServerOptions {
                 config.dataDir = value
             case "--seed": config.seed = UInt64(number(min: 0, max: Int.max))
             case "--http-port": config.httpPort = number(min: 0, max: 65535)
+            case "--record": config.record = true
             case "--slow":
                 guard let factor = Double(value), factor >= 1, factor <= 1000 else {
                     fail("--slow must be a number from 1 to 1000, not \"\(value)\"")

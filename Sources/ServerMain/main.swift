@@ -12,6 +12,7 @@ let usage = """
 
     Usage: ServerMain [options]
            ServerMain --config FILE --node N [--join HOST:PORT]
+           ServerMain --replay DIR [--replay DIR...] [--until STEP] [--steps]
 
       --config FILE        configuration file (default: config/cluster.json)
       --nodes N            number of Raft nodes in one process (overrides "nodes")
@@ -22,10 +23,17 @@ let usage = """
       --join HOST:PORT     with --node: ask the member whose client port is HOST:PORT to add this node
       --seed S             fix the election randomness (node i uses S+i), for repeatable demos
       --slow FACTOR        slow motion: stretch heartbeats and election timeouts FACTOR times
+      --record             write every node's flight recorder to DIR/traceN.jsonl as it happens
       --log-level LEVEL    debug, info (default), warning or error
       --log-format FORMAT  text (default) or json (one object per line, for tools)
       --quiet              only warnings and errors
       -h, --help           show this help
+
+    Replay (re-runs the recorded cores, checks them against the recording and the safety rules):
+      --replay DIR         a directory of traceN.jsonl files (repeat for one-node-per-process runs)
+      --until STEP         stop after STEP steps and show the cluster there
+      --steps              list every step as it is replayed
+      --context N          steps shown before a stop or a problem (default 12)
 
     Clients speak one JSON object per line, e.g. {"key":"snack","value":"chips"}; see README.md.
     Stop with Ctrl-C (SIGINT) or SIGTERM: requests in flight are finished and files synced.
@@ -45,6 +53,10 @@ enum FileHandleStderr {
 }
 
 let options = ServerOptions.parse(Array(CommandLine.arguments.dropFirst()))
+if !options.replay.isEmpty {
+    exit(ReplayCommand.run(directories: options.replay, until: options.replayUntil, listSteps: options.replaySteps,
+                           context: options.replayContext))
+}
 let configPath = options.configPath
 let overrides = options.overrides
 var config: ServerConfig

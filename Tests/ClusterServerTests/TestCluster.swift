@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ClusterServer
+import Dispatch
 import JSONText
 import KVClient
 import Synchronization
@@ -26,6 +27,7 @@ final class TestCluster: Sendable {
         config.electionTimeoutMinMs = 100
         config.electionTimeoutMaxMs = 200
         config.tickMs = 5
+        config.httpPort = 0
         configure(&config)
         let collector = self.collector
         let events = EventLog(minimumLevel: .info, sink: { line in collector.append(line) })
@@ -114,4 +116,65 @@ func writeFile(_ path: String, _ text: String) {
     let file = fopen(path, "w")!
     _ = text.withCString { fputs($0, file) }
     fclose(file)
+}
+
+/// Writes fresh keys through the proxy from background threads until stopped, and remembers
+/// every write the cluster acknowledged, so a test can check afterwards that none was lost.
+final class BackgroundWriter: Sendable {
+    private let stopFlag = Atomic<Bool>(false)
+    private let acknowledged = Mutex<[(key: String, value: String)]>([])
+    private let finished = DispatchGroup()
+
+    init(port: Int, prefix: String, connections: Int = 1) {
+        for connection in 0..<connections {
+            finished.enter()
+            DispatchQueue.global().async {
+                var client = try? ClientConnection(host: "127.0.0.1", port: port)
+                var number = 0
+                while !self.stopFlag.load(ordering: .relaxed) {
+                    number += 1
+                    let key = "\(prefix)\(connection)-\(number)"
+                    if client == nil { client = try? ClientConnection(host: "127.0.0.1", port: port) }
+                    guard let answer = try? client?.request(#"{"key":"\#(key)","value":"\#(number)"}"#) else {
+                        client = nil  // the connection broke: the write's fate is unknown, so it is not counted
+                        continue
+                    }
+                    if answer.contains(#""status":"ok""#) {
+                        self.acknowledged.withLock { $0.append((key, String(number))) }
+                    }
+                }
+                self.finished.leave()
+            }
+        }
+    }
+
+    /// Acknowledged writes so far.
+    var count: Int { acknowledged.withLock { $0.count } }
+
+    /// Stops the writers and returns every acknowledged write.
+    @discardableResult
+    func stop() -> [(key: String, value: String)] {
+        stopFlag.store(true, ordering: .relaxed)
+        finished.wait()
+        return acknowledged.withLock { $0 }
+    }
+}
+
+extension TestCluster {
+    /// The acknowledged writes that a linearizable read does not find (empty: nothing lost).
+    func missing(_ writes: [(key: String, value: String)]) throws -> [String] {
+        let connection = try connect()
+        var missing: [String] = []
+        for (key, value) in writes {
+            var answer = ""
+            // A read the cluster cannot serve right now (an election) is asked again; a definite
+            // answer (the value, or not found) is final.
+            _ = try waitUntil(seconds: 10) {
+                answer = try connection.request(#"{"op":"get","key":"\#(key)","consistency":"linearizable"}"#) ?? ""
+                return answer.contains(#""status":"ok""#) || answer.contains("not_found")
+            }
+            if !answer.contains(#""value":"\#(value)""#) { missing.append("\(key) (\(answer))") }
+        }
+        return missing
+    }
 }

@@ -199,6 +199,23 @@ import Testing
         #expect(leader.commitIndex == 2)
     }
 
+    // A disk that lost written entries (fsync off, power cut) can bring back a leader of the
+    // same term with a shorter log; acknowledgements beyond it are dropped, not trusted.
+    @Test func test_leader_shouldIgnoreAcknowledgement_beyondItsLog() {
+        var leader = Harness.node(0)
+        Harness.elect(&leader)
+        _ = leader.propose("x")
+        _ = Harness.persist(&leader)
+        leader.receive(Envelope(from: 1, to: 0, term: 1, message: .appendResponse(AppendResponse(success: true, matchIndex: 9))))
+        #expect(leader.commitIndex == 0)
+        #expect(leader.takeReady().events.contains { if case .ignoredImpossible = $0 { return true } else { return false } })
+        leader.tick()
+        leader.tick()
+        #expect(leader.testOnly_checkInvariants() == nil)
+        leader.receive(Envelope(from: 1, to: 0, term: 1, message: .appendResponse(AppendResponse(success: true, matchIndex: 2))))
+        #expect(leader.commitIndex == 2)
+    }
+
     // Restart: term, vote and log come back; commit is re-learned.
     @Test func test_restart_shouldRestorePersistedState() {
         let node = Harness.node(0, term: 7, votedFor: 1, log: Harness.entries(terms: [3, 7]))

@@ -1,3 +1,4 @@
+import FlightRecording
 import RaftCore
 import RaftEngine
 import RaftVerification
@@ -43,9 +44,14 @@ final class SimCluster {
     private(set) var membershipChanges = 0
     /// When set, every step is described here (RAFT_SIM_TRACE=1).
     var trace: ((String) -> Void)?
+    /// Each node's flight recorder (across its restarts), when recording.
+    private(set) var recorders: [NodeID: FlightRecorder] = [:]
+    private let recordCapacity: Int?
 
-    init(seed: UInt64, clusterSize: Int, config: RaftConfig = RaftConfig()) {
+    /// With `recordCapacity`, every node runs with a flight recorder keeping that many records.
+    init(seed: UInt64, clusterSize: Int, config: RaftConfig = RaftConfig(), recordCapacity: Int? = nil) {
         self.seed = seed
+        self.recordCapacity = recordCapacity
         self.config = config
         self.random = SplitMix64(seed: seed)
         self.partition = Partition()
@@ -230,7 +236,8 @@ final class SimCluster {
         do {
             let (engine, _) = try NodeEngine<SimMachine>.start(
                 id: node, bootstrap: record.disk.bootstrap, raftConfig: config, stores: record.disk.stores, seed: random.next(),
-                hooks: hooks, executor: InlineExecutor(), snapshotEveryEntries: snapshotEvery, logName: "node \(node)'s log")
+                hooks: hooks, executor: InlineExecutor(), snapshotEveryEntries: snapshotEvery, logName: "node \(node)'s log",
+                recorder: recorder(for: node))
             record.engine = engine
         } catch {
             checker.failExternally("node \(node) cannot restart from its disk: \(error)")
@@ -243,6 +250,21 @@ final class SimCluster {
         checker.nodeRestarted(node)
         let phase = Int.random(in: 1...Self.unitsPerTick, using: &random)
         queue.push(at: now + phase, .tick(node: node, incarnation: record.incarnation))
+    }
+
+    private func recorder(for node: NodeID) -> FlightRecorder? {
+        guard let recordCapacity else { return nil }
+        if let existing = recorders[node] { return existing }
+        let recorder = FlightRecorder(node: node, capacity: recordCapacity, clock: { [unowned self] in UInt64(self.now) })
+        recorders[node] = recorder
+        return recorder
+    }
+
+    /// Every node's recording as it stands, with each running node's current core at the end.
+    func recordings() -> [NodeTrace] {
+        recorders.keys.sorted().map { node in
+            NodeTrace(node: node, path: "node \(node)", records: recorders[node]!.recording(current: nodes[node].raft))
+        }
     }
 
     /// Arms a crash that strikes during one of `node`'s next writes: part of it reaches the disk

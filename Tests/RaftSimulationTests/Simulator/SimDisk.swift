@@ -18,12 +18,10 @@ final class SimDisk {
     let node: NodeID
     let bootstrap: ClusterConfiguration
     unowned let cluster: SimCluster
-    private(set) var hardState = HardState()
-    private(set) var snapshot: Snapshot?
-    private(set) var log: [Entry] = []
-    /// The last configuration entry in `log` (nil: none), kept up to date for cheap views.
-    private var latestConfiguration: ClusterConfiguration?
-    private var cachedView: DurableView?
+    private(set) var model: DiskModel
+    var hardState: HardState { model.hardState }
+    var snapshot: Snapshot? { model.snapshot }
+    var log: [Entry] { model.log }
 
     var crashArmed = false
     /// The node is starting (loading, tidying its log): no crash strikes then.
@@ -38,6 +36,7 @@ final class SimDisk {
         self.node = node
         self.bootstrap = bootstrap
         self.cluster = cluster
+        self.model = DiskModel(bootstrap: bootstrap)
     }
 
     var stores: NodeStores {
@@ -45,13 +44,7 @@ final class SimDisk {
     }
 
     /// What a restart would find.
-    var view: DurableView {
-        if let cachedView { return cachedView }
-        let view = DurableView(hardState: hardState, snapshot: snapshot, entries: log, bootstrap: bootstrap,
-                               latestConfiguration: .some(latestConfiguration))
-        cachedView = view
-        return view
-    }
+    var view: DurableView { model.view() }
 
     static let powerFailure = StorageError.io(file: "simulated disk", operation: "power failure", errno: 5)
     static let noSpace = StorageError.io(file: "simulated disk", operation: "write", errno: 28)
@@ -78,33 +71,22 @@ final class SimDisk {
 
     private func applyMeta(_ state: HardState) {
         cluster.checker.checkHardStateWrite(node: node, old: hardState, new: state)
-        hardState = state
-        cachedView = nil
+        model.saveHardState(state)
     }
 
     fileprivate func writeEntries(_ entries: [Entry]) throws(StorageError) {
         guard let first = entries.first else { return }
         let crash = try beginWrite()
         cluster.checker.checkWrittenEntries(node: node, entries: entries, previousTerm: view.term(at: first.index - 1))
-        if let position = log.firstIndex(where: { $0.index >= first.index }) {
-            let cut = log[position...]
-            log.removeSubrange(position...)
-            if cut.contains(where: \.isConfiguration) { latestConfiguration = log.last { $0.isConfiguration }?.configuration }
-        }
         let kept = crash ? Int.random(in: 0...entries.count, using: &cluster.randomSource) : entries.count
-        for entry in entries.prefix(kept) {
-            log.append(entry)
-            if let configuration = entry.configuration { latestConfiguration = configuration }
-        }
-        cachedView = nil
+        model.truncate(from: first.index)
+        model.write(entries.prefix(kept))
         if crash { throw Self.powerFailure }
     }
 
     fileprivate func replaceLog(_ entries: [Entry]) throws(StorageError) {
         if try beginWrite() { throw Self.powerFailure }  // the old log survives the interrupted rewrite
-        log = entries
-        latestConfiguration = log.last { $0.isConfiguration }?.configuration
-        cachedView = nil
+        model.replaceLog(entries)
     }
 
     fileprivate func compactLog(through index: LogIndex) throws(StorageError) {
@@ -112,16 +94,13 @@ final class SimDisk {
             cluster.trace?("t\(cluster.now) CRASH node \(node) after saving a snapshot, before cutting its log")
             throw Self.powerFailure
         }
-        log.removeAll { $0.index <= index }
-        latestConfiguration = log.last { $0.isConfiguration }?.configuration
-        cachedView = nil
+        model.compact(through: index)
     }
 
     fileprivate func saveSnapshot(_ new: Snapshot) throws(StorageError) {
         if try beginWrite() { throw Self.powerFailure }  // the old snapshot survives
         cluster.snapshotsToCheck.append((node, new))
-        snapshot = new
-        cachedView = nil
+        model.saveSnapshot(new)
     }
 }
 

@@ -1,3 +1,4 @@
+import FlightRecording
 import RaftCore
 
 /// A randomized run's parameters, all drawn from its seed ("swarm testing": each seed also picks
@@ -85,6 +86,8 @@ struct SimulationReport {
     var reads: Int
     var snapshotsInstalled: Int
     var membershipChanges: Int
+    /// The nodes' flight recordings, when the run recorded.
+    var recordings: [NodeTrace] = []
 
     var summary: String {
         "seed \(seed) (\(swarm)): \(failure ?? "ok") after \(steps) steps, \(ticks) ticks"
@@ -98,9 +101,9 @@ enum RandomizedSimulation {
     static let commitBudgetTicks = 300
     static let livenessProposals = 5
 
-    static func run(seed: UInt64, trace: ((String) -> Void)? = nil) -> SimulationReport {
+    static func run(seed: UInt64, trace: ((String) -> Void)? = nil, recordCapacity: Int? = nil) -> SimulationReport {
         let swarm = Swarm(seed: seed)
-        let cluster = SimCluster(seed: seed, clusterSize: swarm.clusterSize, config: swarm.raftConfig)
+        let cluster = SimCluster(seed: seed, clusterSize: swarm.clusterSize, config: swarm.raftConfig, recordCapacity: recordCapacity)
         cluster.trace = trace
         cluster.faults = swarm.faults
         cluster.snapshotEvery = swarm.snapshotEvery
@@ -147,7 +150,8 @@ enum RandomizedSimulation {
         return SimulationReport(seed: seed, swarm: swarm, failure: failure, ticks: cluster.ticks,
                                 steps: cluster.steps, messages: cluster.messagesSent,
                                 committed: cluster.committedPrefix.count, reads: cluster.readsAnswered,
-                                snapshotsInstalled: cluster.snapshotsInstalled, membershipChanges: cluster.membershipChanges)
+                                snapshotsInstalled: cluster.snapshotsInstalled, membershipChanges: cluster.membershipChanges,
+                                recordings: cluster.recordings())
     }
 
     private static func injectFaults(_ cluster: SimCluster, _ swarm: Swarm) {
