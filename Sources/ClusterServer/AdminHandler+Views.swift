@@ -39,7 +39,7 @@ extension AdminHandler {
                 members.append(("electionElapsed", .int(status.electionElapsed)))
                 members.append(("electionTimeout", .int(status.electionTimeout)))
             }
-            if status.alive && status.lastLeaderContact > 0 && registry.host(status.id) != nil {
+            if status.alive && status.lastLeaderContact > 0 {
                 members.append(("msSinceLeaderContact", .int(Int((now - min(now, status.lastLeaderContact)) / 1_000_000))))
             }
             if let disk = status.diskFault { members.append(("disk", .string(disk))) }

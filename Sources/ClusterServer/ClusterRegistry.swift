@@ -25,6 +25,9 @@ public final class ClusterRegistry: Sendable {
     static let peerStatusTTL: UInt64 = 1_500_000_000
 
     private let state = Mutex(State())
+    /// The hosts again, by id, under their own lock: every request looks one up, and must not
+    /// wait behind the status updates every flush makes.
+    private let hostSlots = Mutex<[NodeHost?]>(Array(repeating: nil, count: ClusterRegistry.maxNodeID + 1))
     /// The leader (-1: none) and a bit per local live node that may serve an eventual read.
     private let leaderHint = Atomic<Int>(-1)
     private let readCandidates = Atomic<UInt64>(0)
@@ -36,6 +39,7 @@ public final class ClusterRegistry: Sendable {
     // MARK: - Hosts in this process
 
     func add(_ host: NodeHost) {
+        hostSlots.withLock { $0[host.id] = host }
         state.withLock { state in
             state.hosts[host.id] = host
             if state.statuses[host.id] == nil { state.statuses[host.id] = .down(host.id) }
@@ -44,6 +48,7 @@ public final class ClusterRegistry: Sendable {
 
     /// Forgets a local host (a removed node, stopped).
     func removeHost(_ id: NodeID) {
+        hostSlots.withLock { $0[id] = nil }
         state.withLock { state in
             state.hosts.removeValue(forKey: id)
             state.statuses.removeValue(forKey: id)
@@ -52,7 +57,10 @@ public final class ClusterRegistry: Sendable {
         }
     }
 
-    public func host(_ id: NodeID) -> NodeHost? { state.withLock { $0.hosts[id] } }
+    public func host(_ id: NodeID) -> NodeHost? {
+        guard id >= 0 && id <= Self.maxNodeID else { return nil }
+        return hostSlots.withLock { $0[id] }
+    }
 
     /// The hosts of this process, by id.
     public var localHosts: [NodeHost] {
@@ -71,7 +79,7 @@ public final class ClusterRegistry: Sendable {
             let old = state.statuses[status.id]
             state.statuses[status.id] = status
             if let metrics { state.metrics[status.id] = metrics }
-            learnAddresses(from: status.configuration, &state)
+            if old?.configuration != status.configuration { learnAddresses(from: status.configuration, &state) }
             guard old?.role != status.role || old?.term != status.term || old?.alive != status.alive else { return }
             recomputeRouting(state)
         }

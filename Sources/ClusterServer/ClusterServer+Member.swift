@@ -38,7 +38,8 @@ extension ClusterServer {
         }
         let peers = PeerNetwork(localID: id, listenAddress: raft, events: events, lineBytes: config.limits.lineBytes)
         let server = ClusterServer(config: memberConfig, storage: nil, events: events, memberID: id, peers: peers, joining: joining)
-        peers.attach(registry: server.registry, switchboard: server.switchboard, router: server.router)
+        peers.attach(registry: server.registry, switchboard: server.switchboard, router: server.router,
+                     requestTimeoutMs: config.requestTimeoutMs)
         return server
     }
 

@@ -59,6 +59,8 @@ final class ForwardLink: @unchecked Sendable {
     private var framer = LineFramer(limit: 64 << 20)
     private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
     private var sweeper: DispatchSourceTimer?
+    /// A flush is queued: requests passed on meanwhile go out with it, in one write.
+    private var flushQueued = false
 
     init(host: String, port: Int, number: Int, events: EventLog) {
         self.host = host
@@ -73,7 +75,15 @@ final class ForwardLink: @unchecked Sendable {
             self.output.append(contentsOf: line.utf8)
             self.output.append(0x0A)
             self.startSweeping()
-            if self.socket == nil { self.connect() } else { self.flush() }
+            if self.socket == nil {
+                self.connect()
+            } else if !self.flushQueued {
+                self.flushQueued = true
+                self.queue.async {
+                    self.flushQueued = false
+                    self.flush()
+                }
+            }
         }
     }
 

@@ -120,15 +120,8 @@ struct HTTPAPI: HTTPHandler {
 
     /// The status code for an answer line: 200 for `"status":"ok"`, else by its `code`.
     static func status(ofAnswer line: String) -> Int {
-        if line.hasPrefix(#"{"status":"ok""#) || line.contains(#""status":"ok""#) { return 200 }
-        let marker = Array(#""code":""#.utf8)
-        let bytes = Array(line.utf8)
-        guard bytes.count > marker.count else { return 500 }
-        for start in 0...(bytes.count - marker.count) where bytes[start..<(start + marker.count)].elementsEqual(marker) {
-            let code = bytes[(start + marker.count)...].prefix { $0 != UInt8(ascii: "\"") }
-            return ErrorCode(rawValue: String(decoding: code, as: UTF8.self)).map(status(for:)) ?? 500
-        }
-        return 500
+        if AnswerLine.isOK(line) { return 200 }
+        return AnswerLine.code(line).flatMap(ErrorCode.init(rawValue:)).map(status(for:)) ?? 500
     }
 
     static func status(for code: ErrorCode) -> Int {

@@ -149,6 +149,7 @@ extension NodeHost {
         engine.flush()
         guard self.engine === engine else { return }  // it failed during the flush
         reportCommitsPeriodically(engine)
+        reportMembershipChange(engine)
         publishStatus()
     }
 
@@ -158,6 +159,18 @@ extension NodeHost {
         case .info: events.log(.info, node: id, text)
         case .warning: events.log(.warning, node: id, text)
         case .error: events.log(.error, node: id, text)
+        }
+    }
+
+    /// Says so once when this node leaves the committed configuration, or is added to it.
+    private func reportMembershipChange(_ engine: KVEngine) {
+        let member = engine.raft.committedConfiguration.contains(id)
+        defer { wasCommittedMember = member }
+        guard let was = wasCommittedMember, was != member else { return }
+        if member {
+            events.log(node: id, "is now a member of the cluster (\(engine.raft.committedConfiguration))")
+        } else {
+            events.log(.warning, node: id, "was removed from the cluster: it no longer votes or campaigns; stop it, or add it back with add \(id)")
         }
     }
 

@@ -69,6 +69,8 @@ public final class NodeHost: @unchecked Sendable {
     var unreportedCommits = 0
     var lastCommitReport: UInt64 = 0
     var lastCommitIndex: LogIndex = 0
+    /// Whether the committed configuration named this node at the last flush (nil: not known yet).
+    var wasCommittedMember: Bool?
     /// Every call into the core, across restarts (nil when `traceCapacity` is 0).
     let recorder: FlightRecorder?
     /// Writes the recorder's records to `traceN.jsonl` as they happen (`--record`).
@@ -104,7 +106,11 @@ public final class NodeHost: @unchecked Sendable {
 
     /// Proposes a command; `waiter` hears the outcome.
     public func propose(_ command: KVCommand, waiter: WriteWaiter) {
-        let text = command.encoded  // encode on the caller's queue, not the node's
+        propose(encoded: command.encoded, waiter: waiter)  // encoded on the caller's queue, not the node's
+    }
+
+    /// Proposes a command already encoded as it stands in the log.
+    public func propose(encoded text: String, waiter: WriteWaiter) {
         queue.async {
             guard let engine = self.engine else { return waiter.finish(.nodeDown) }
             engine.propose(text, appended: { _, _ in waiter.appended() }, finish: { waiter.finish($0) })

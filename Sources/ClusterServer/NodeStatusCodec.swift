@@ -22,6 +22,11 @@ enum NodeStatusCodec {
         object.member("configurationIndex", int: status.configurationIndex)
         object.member("configurationCommitted", .bool(status.configurationCommitted))
         object.member("electionElapsed", int: status.electionElapsed)
+        if status.lastLeaderContact > 0 {
+            // Monotonic clocks differ between processes: send an age, not a time.
+            let now = MonotonicClock.now()
+            object.member("msSinceLeaderContact", int: Int((now - min(now, status.lastLeaderContact)) / 1_000_000))
+        }
         object.member("electionTimeout", int: status.electionTimeout)
         object.member("transferee", status.transferee.map(JSONValue.int) ?? .null)
         object.member("disk", string: status.diskFault)
@@ -46,7 +51,11 @@ enum NodeStatusCodec {
         return NodeStatus(id: id, role: role, term: term, votedFor: object["votedFor"]?.intValue,
                           leaderID: object["leaderId"]?.intValue, commitIndex: int("commitIndex"),
                           lastApplied: int("lastApplied"), logLength: int("logLength"), snapshotIndex: int("snapshotIndex"),
-                          entriesInLog: int("entriesInLog"), alive: object["alive"]?.boolValue ?? false, lastLeaderContact: 0,
+                          entriesInLog: int("entriesInLog"), alive: object["alive"]?.boolValue ?? false,
+                          lastLeaderContact: object["msSinceLeaderContact"]?.intValue.map { ms in
+                              let now = MonotonicClock.now()
+                              return now - min(now, UInt64(ms) * 1_000_000)
+                          } ?? 0,
                           failure: object["failure"]?.stringValue, configuration: configuration,
                           configurationIndex: int("configurationIndex"),
                           configurationCommitted: object["configurationCommitted"]?.boolValue ?? true,

@@ -120,22 +120,29 @@ final class PeerLink: @unchecked Sendable {
 
     // MARK: - Sending
 
-    /// Queues a frame (any thread). Snapshot chunks go in the bulk queue.
-    func send(_ frame: [UInt8], bulk isBulk: Bool) {
-        queue.async {
-            guard self.connected else {
-                self.dropped += 1
-                return
-            }
-            guard self.queuedBytes + frame.count <= Self.queueLimitBytes else {
-                self.dropped += 1
-                self.complain("the queue to node \(self.peer) is full (\(self.queuedBytes) bytes unsent); dropping messages until it drains")
-                return
-            }
-            self.queuedBytes += frame.count
-            if isBulk { self.bulk.append(frame) } else { self.urgent.append(frame) }
-            self.flush()
+    /// Queues a frame (any thread). Snapshot chunks go in the bulk queue. `onDrop` runs (on the
+    /// link's queue) when the frame is dropped without being queued.
+    func send(_ frame: [UInt8], bulk isBulk: Bool, onDrop: (@Sendable () -> Void)? = nil) {
+        queue.async { self.sendHere(frame, bulk: isBulk, onDrop: onDrop) }
+    }
+
+    /// `send`, already on the link's queue (no extra hop for a caller that batches there).
+    func sendHere(_ frame: [UInt8], bulk isBulk: Bool, onDrop: (@Sendable () -> Void)? = nil) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard connected else {
+            dropped += 1
+            onDrop?()
+            return
         }
+        guard queuedBytes + frame.count <= Self.queueLimitBytes else {
+            dropped += 1
+            complain("the queue to node \(peer) is full (\(queuedBytes) bytes unsent); dropping messages until it drains")
+            onDrop?()
+            return
+        }
+        queuedBytes += frame.count
+        if isBulk { bulk.append(frame) } else { urgent.append(frame) }
+        flush()
     }
 
     private func flush() {
@@ -277,6 +284,7 @@ final class PeerLink: @unchecked Sendable {
         currentOffset = 0
         queuedBytes = 0
         reader = PeerFrameReader(limit: network.frameLimit)
+        if wasConnected { network.linkLost(peer) }
         if let reason, wasConnected { network.events.log(.warning, "lost the connection to node \(peer): \(reason)") }
         if dials && !stopped { scheduleReconnect(reason: wasConnected ? nil : reason) }
     }

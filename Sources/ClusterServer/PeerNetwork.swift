@@ -5,6 +5,7 @@ import Darwin
 #endif
 import Dispatch
 import NetworkIO
+import KVStore
 import KVWire
 import RaftCore
 import RaftWire
@@ -30,6 +31,8 @@ final class PeerNetwork: PeerTransport, RequestForwarder, FaultBroadcaster, @unc
     private let listener = Mutex<(fd: Int32, source: DispatchSourceBox?)>((-1, nil))
     /// Set once by `attach`; read-only afterwards.
     private let context = Mutex<(registry: ClusterRegistry, switchboard: Switchboard, router: RequestRouter)?>(nil)
+    /// Client writes passed to the leader's member, and those passed here.
+    private let proposals = Mutex<ProposalForwarder?>(nil)
 
     init(localID: NodeID, listenAddress: String, events: EventLog, lineBytes: Int) {
         self.localID = localID
@@ -38,8 +41,23 @@ final class PeerNetwork: PeerTransport, RequestForwarder, FaultBroadcaster, @unc
         self.frameLimit = max(16 << 20, 2 * lineBytes + (2 << 20))
     }
 
-    func attach(registry: ClusterRegistry, switchboard: Switchboard, router: RequestRouter) {
+    func attach(registry: ClusterRegistry, switchboard: Switchboard, router: RequestRouter, requestTimeoutMs: Int) {
         context.withLock { $0 = (registry, switchboard, router) }
+        let localID = self.localID
+        let forwarder = ProposalForwarder(
+            giveUpAfterMs: 2 * requestTimeoutMs + 5_000,
+            localHost: { [weak registry] in registry?.host(localID) },
+            onLinkQueue: { [weak self] peer, work in
+                guard let self else { return }
+                let link = self.link(peer)
+                link.queue.async { work { frame, dropped in link.sendHere(frame, bulk: false, onDrop: dropped) } }
+            })
+        proposals.withLock { $0 = forwarder }
+    }
+
+    /// The link to `peer` broke.
+    func linkLost(_ peer: NodeID) {
+        proposals.withLock { $0 }?.linkLost(peer)
     }
 
     private var registry: ClusterRegistry? { context.withLock { $0?.registry } }
@@ -74,6 +92,7 @@ final class PeerNetwork: PeerTransport, RequestForwarder, FaultBroadcaster, @unc
         }
         for link in links.withLock({ Array($0.values) }) { link.stop() }
         for pool in forwarders.withLock({ Array($0.values) }) { pool.close() }
+        proposals.withLock { $0 }?.stop()
     }
 
     /// The link to `peer`, made on first use.
@@ -147,6 +166,24 @@ final class PeerNetwork: PeerTransport, RequestForwarder, FaultBroadcaster, @unc
                 if case .success(.admin(let request)) = parsed.result {
                     router.handle(.admin(request), id: nil, hops: RequestRouter.maxHops) { _ in }
                 }
+            case .propose:
+                let forwarded: [ForwardedProposal]
+                do {
+                    forwarded = try ProposalCodec.decodeProposals(frame.payload)
+                } catch {
+                    return "unreadable proposals (\(error))"
+                }
+                guard forwarded.allSatisfy({ (try? KVCommand.decodeFast($0.command)) != nil }) else {
+                    return "a proposal that is not a key-value command"
+                }
+                proposals.withLock { $0 }?.received(proposals: forwarded, from: peer)
+            case .outcome:
+                do {
+                    let outcomes = try ProposalCodec.decodeOutcomes(frame.payload)
+                    proposals.withLock { $0 }?.received(outcomes: outcomes, from: peer)
+                } catch {
+                    return "unreadable outcomes (\(error))"
+                }
             case .hello:
                 return "a second hello"
             }
@@ -179,6 +216,11 @@ final class PeerNetwork: PeerTransport, RequestForwarder, FaultBroadcaster, @unc
     }
 
     // MARK: - RequestForwarder
+
+    func propose(_ command: String, to node: NodeID, waiter: WriteWaiter) {
+        guard let forwarder = proposals.withLock({ $0 }) else { return waiter.finish(.nodeDown) }
+        forwarder.propose(command, to: node, waiter: waiter)
+    }
 
     func forward(_ request: ClientRequest, to node: NodeID, hops: Int, deadline: UInt64,
                  respond: @escaping @Sendable (String?, Bool) -> Void) {

@@ -13,6 +13,9 @@ protocol RequestForwarder: Sendable {
     /// (then `sent` says whether the request left this process: a write may have happened).
     func forward(_ request: ClientRequest, to node: NodeID, hops: Int, deadline: UInt64,
                  respond: @escaping @Sendable (_ line: String?, _ sent: Bool) -> Void)
+    /// Passes a write (the command as it will stand in the log) to the member of node `node`,
+    /// which proposes it to its node; `waiter` hears what a local node would have said.
+    func propose(_ command: String, to node: NodeID, waiter: WriteWaiter)
 }
 
 /// Time that stops while the cluster is paused, so client deadlines are suspended with it.
@@ -224,9 +227,10 @@ public final class RequestRouter: Sendable {
         let place = whereIs(leader, hops: ticket.hops)
         if let host = place.local {
             ticket.dispatched()
-            host.propose(ticket.command, waiter: ticket)
-        } else if place.remote {
-            ticket.forwarded(to: leader)
+            host.propose(encoded: ticket.encodedCommand, waiter: ticket)
+        } else if place.remote, let forwarder {
+            ticket.dispatched()
+            forwarder.propose(ticket.encodedCommand, to: leader, waiter: ticket)
         } else {
             retryQueue.asyncAfter(deadline: .now() + .milliseconds(10)) { self.attempt(ticket) }
         }
@@ -251,6 +255,8 @@ final class WriteTicket: WriteWaiter, Sendable {
 
     let router: RequestRouter
     let command: KVCommand
+    /// The command as it stands in the log (encoded once, however many attempts).
+    let encodedCommand: String
     let request: ClientRequest
     let op: String
     let id: JSONValue?
@@ -263,6 +269,7 @@ final class WriteTicket: WriteWaiter, Sendable {
          deadline: UInt64, respond: @escaping @Sendable (String) -> Void) {
         self.router = router
         self.command = command
+        self.encodedCommand = command.encoded
         self.request = request
         self.op = op
         self.id = id
@@ -299,21 +306,6 @@ final class WriteTicket: WriteWaiter, Sendable {
             answer(ClientResponse.error(RequestError(.timeout, "the node holding the write went down; it may still commit"),
                                         key: command.key, id: id), outcome: "timeout")
         }
-    }
-
-    /// The leader runs in another member: it answers for this write, once. If the request
-    /// left this process and no answer came, the write's fate is unknown.
-    func forwarded(to leader: NodeID) {
-        router.forward(request, to: leader, id: id, hops: hops, deadline: deadline, onFailure: { sent in
-            if sent {
-                self.answer(ClientResponse.error(RequestError(.timeout, "the leader's member did not answer; the write may still commit"),
-                                                 key: self.command.key, id: self.id), outcome: "timeout")
-            } else {
-                self.router.retryQueue.asyncAfter(deadline: .now() + .milliseconds(20)) { self.router.attempt(self) }
-            }
-        }, respond: { line in
-            self.answer(line, outcome: line.contains("\"status\":\"ok\"") ? "ok" : "forwarded_error")
-        })
     }
 
     /// The request timeout ran out.

@@ -9,12 +9,15 @@ public struct MemberConfig: Sendable, Equatable {
     public var raft: String?
     public var client: String?
     public var http: String?
+    /// Part of the cluster's first configuration (false: a spare that joins later with `--join`).
+    public var initial: Bool
 
-    public init(id: Int, raft: String? = nil, client: String? = nil, http: String? = nil) {
+    public init(id: Int, raft: String? = nil, client: String? = nil, http: String? = nil, initial: Bool = true) {
         self.id = id
         self.raft = raft
         self.client = client
         self.http = http
+        self.initial = initial
     }
 }
 
@@ -163,6 +166,9 @@ public struct ServerConfig: Sendable, Equatable {
         if limits.lineBytes < limits.keyBytes {
             throw Problem(file: file, key: "limits.lineBytes", message: "must be at least limits.keyBytes")
         }
+        if !members.isEmpty && !members.contains(where: \.initial) {
+            throw Problem(file: file, key: "members", message: "at least one member must be \"initial\" (the first configuration)")
+        }
         if nodes > ClusterRegistry.maxNodeID + 1 {
             throw Problem(file: file, key: "nodes", message: "at most \(ClusterRegistry.maxNodeID + 1) nodes")
         }
@@ -178,7 +184,7 @@ public struct ServerConfig: Sendable, Equatable {
         if memberID == nil {
             bootstrap = .voters(Array(0..<nodes))
         } else {
-            bootstrap = ClusterConfiguration(members: members.map { member in
+            bootstrap = ClusterConfiguration(members: members.filter(\.initial).map { member in
                 Member(id: member.id, isVoter: true,
                        context: MemberAddresses(raft: member.raft, client: member.client, http: member.http).context)
             })
@@ -257,6 +263,7 @@ public struct ServerConfig: Sendable, Equatable {
                 if let raft = entry["raft"] { member.raft = try address(raft, key + ".raft") }
                 if let client = entry["client"] { member.client = try address(client, key + ".client") }
                 if let http = entry["http"] { member.http = try address(http, key + ".http") }
+                if let initial = entry["initial"] { member.initial = try bool(initial, key + ".initial") }
                 result.append(member)
             }
             return result

@@ -68,3 +68,42 @@ public enum ClientResponse {
     /// Sent before the server closes an idle connection.
     public static let idleClose = "{\"close\":\"ok\"}"
 }
+
+/// Fast looks into answer lines this server wrote (no JSON parse, no Foundation search).
+public enum AnswerLine {
+    private static let okMarker = Array(#""status":"ok""#.utf8)
+    private static let codeMarker = Array(#""code":""#.utf8)
+
+    /// The answer says `"status":"ok"`.
+    public static func isOK(_ line: String) -> Bool {
+        var line = line
+        return line.withUTF8 { find(okMarker, in: $0) != nil }
+    }
+
+    /// The error code an answer carries (nil: none).
+    public static func code(_ line: String) -> String? {
+        var line = line
+        return line.withUTF8 { bytes -> String? in
+            guard let end = find(codeMarker, in: bytes) else { return nil }
+            var stop = end
+            while stop < bytes.count && bytes[stop] != UInt8(ascii: "\"") { stop += 1 }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[end..<stop]), as: UTF8.self)
+        }
+    }
+
+    /// The index just past the first occurrence of `marker` in `bytes`.
+    private static func find(_ marker: [UInt8], in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard bytes.count >= marker.count, let first = marker.first else { return nil }
+        var start = 0
+        let last = bytes.count - marker.count
+        while start <= last {
+            if bytes[start] == first {
+                var matched = 1
+                while matched < marker.count && bytes[start + matched] == marker[matched] { matched += 1 }
+                if matched == marker.count { return start + marker.count }
+            }
+            start += 1
+        }
+        return nil
+    }
+}

@@ -78,6 +78,9 @@ signal(SIGPIPE, SIG_IGN)
 let events = EventLog(minimumLevel: options.logLevel, format: options.logFormat)
 let server: ClusterServer
 if let node = options.node {
+    if let entry = config.member(node), !entry.initial, options.join == nil {
+        fail("\(configPath): node \(node) is not an initial member (\"initial\": false); start it with --join HOST:PORT (a member's client address)")
+    }
     do {
         server = try ClusterServer.member(config: config, id: node, joining: options.join != nil, events: events)
     } catch {

@@ -80,4 +80,23 @@ import Testing
         #expect(throws: WireError.self) { try MessageCodec.decode([1, 0, 0, 0, 99]) }
         #expect(throws: WireError.self) { try MessageCodec.decode([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]) }
     }
+
+    @Test func forwardedProposalsAndTheirOutcomesSurviveTheRoundTrip() throws {
+        let proposals = [ForwardedProposal(id: 1, command: #"{"op":"put","key":"a","value":"é ☃"}"#),
+                         ForwardedProposal(id: 1 << 40, command: #"{"op":"delete","key":"b"}"#)]
+        #expect(try ProposalCodec.decodeProposals(ProposalCodec.encode(proposals)) == proposals)
+        let outcomes: [(id: UInt64, outcome: ForwardedOutcome)] = [
+            (1, .appended), (1, .value("v")), (2, .value(nil)), (3, .casFailed(current: "x")), (4, .casFailed(current: nil)),
+            (5, .notLeader(hint: 2)), (6, .notLeader(hint: nil)), (7, .lost), (8, .unknown), (9, .nodeDown),
+        ]
+        let decoded = try ProposalCodec.decodeOutcomes(ProposalCodec.encode(outcomes))
+        #expect(decoded.map(\.id) == outcomes.map(\.id))
+        #expect(decoded.map(\.outcome) == outcomes.map(\.outcome))
+        let valid = ProposalCodec.encode(proposals)
+        for length in 0..<valid.count {
+            #expect(throws: WireError.self, "truncated at \(length)") { try ProposalCodec.decodeProposals(Array(valid[..<length])) }
+        }
+        #expect(throws: WireError.self) { try ProposalCodec.decodeOutcomes([1, 1, 99]) }
+        #expect(throws: WireError.self) { try ProposalCodec.decodeProposals(valid + [0]) }
+    }
 }
