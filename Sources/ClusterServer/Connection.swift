@@ -130,7 +130,7 @@ final class Connection: @unchecked Sendable {
 
     /// Hands the answer to the connection's queue (batched with other answers bound there).
     func fillFromAnyThread(_ sequence: Int, _ line: String) {
-        proxy.replyBatcher(for: self).post(ReplyBatcher.Reply(connection: self, sequence: sequence, line: line))
+        proxy.replyBatcher(for: self).post(Proxy.Reply(connection: self, sequence: sequence, line: line))
     }
 
     /// Stores the response for `sequence` and writes every response now due, in order.

@@ -86,11 +86,12 @@ final class ConsoleFeed: Sendable {
         }
         guard !subscribers.isEmpty else { return stop() }
         requestTails()
-        let logText = log.isEmpty ? nil : Self.text(.array(log))
-        let stateText = self.stateText()
+        // Each event is put together once, whatever the number of browsers.
+        let logFrame = log.isEmpty ? nil : EventStream.frame(event: "log", data: Self.text(.array(log)))
+        let stateFrame = EventStream.frame(event: "state", data: self.stateText())
         for stream in subscribers {
-            if let logText { stream.send(event: "log", data: logText) }
-            stream.send(event: "state", data: stateText)
+            if let logFrame { stream.send(frame: logFrame) }
+            stream.send(frame: stateFrame)
         }
     }
 

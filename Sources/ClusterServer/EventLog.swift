@@ -41,15 +41,17 @@ public final class EventLog: Sendable {
 
     public let minimumLevel: Level
     public let format: Format
-    private let sink: Mutex<(@Sendable (String) -> Void)?>
+    private let sink: Callback<String>?
     /// Also sees every event (the web page's feed), whatever the level and format.
-    private let observer = Mutex<(@Sendable (EventRecord) -> Void)?>(nil)
+    private let observer = Mutex<Callback<EventRecord>?>(nil)
+    /// Lines go out whole, one at a time.
+    private let writing = Mutex(())
 
     /// `sink` receives each finished line (for tests); by default lines go to stderr.
     public init(minimumLevel: Level = .info, format: Format = .text, sink: (@Sendable (String) -> Void)? = nil) {
         self.minimumLevel = minimumLevel
         self.format = format
-        self.sink = Mutex(sink)
+        self.sink = sink.map(Callback.init)
     }
 
     /// A log that drops everything (for tests that do not read events).
@@ -70,18 +72,19 @@ public final class EventLog: Sendable {
 
     /// Sends every event of level info and above to `observer` too (nil stops it).
     public func observe(_ observer: (@Sendable (EventRecord) -> Void)?) {
-        self.observer.withLock { $0 = observer }
+        let box = observer.map(Callback.init)
+        self.observer.withLock { $0 = box }
     }
 
     public func log(_ level: Level = .info, node: Int? = nil, _ message: String) {
         if level >= .info, let observer = observer.withLock({ $0 }) {
-            observer(EventRecord(time: Self.timestamp(), level: level, node: node, message: message))
+            observer.call(EventRecord(time: Self.timestamp(), level: level, node: node, message: message))
         }
         guard level >= minimumLevel else { return }
         let line = Self.format(level: level, node: node, message: message, format: format, timestamp: Self.timestamp())
-        sink.withLock { sink in
+        writing.withLock { _ in
             if let sink {
-                sink(line)
+                sink.call(line)
             } else {
                 var bytes = Array((line + "\n").utf8)
                 bytes.withUnsafeMutableBytes { buffer in

@@ -14,6 +14,17 @@ struct HTTPAPI: HTTPHandler {
     let feed: ConsoleFeed
     let metricsReport: MetricsReport
     let adminEnabled: Bool
+    /// Eventual reads, batched per node as the proxy batches them.
+    let reads: SharedReadBatcher
+
+    init(router: RequestRouter, limits: WireLimits, feed: ConsoleFeed, metricsReport: MetricsReport, adminEnabled: Bool) {
+        self.router = router
+        self.limits = limits
+        self.feed = feed
+        self.metricsReport = metricsReport
+        self.adminEnabled = adminEnabled
+        self.reads = SharedReadBatcher(router: router)
+    }
 
     func handle(_ request: HTTPRequest, respond: @escaping @Sendable (HTTPResponse) -> Void) {
         let path = request.path
@@ -79,7 +90,11 @@ struct HTTPAPI: HTTPHandler {
             case "linearizable"?: consistency = .linearizable
             case let other?: return respond(error(400, .badRequest, "consistency must be eventual or linearizable, not \(JSONWriter.quoted(other))"))
             }
-            forward(.get(key: key, consistency: consistency), id: nil, respond: respond)
+            if consistency == .eventual {
+                reads.read(key) { line in respond(HTTPResponse.json(Self.status(ofAnswer: line), line)) }
+            } else {
+                forward(.get(key: key, consistency: consistency), id: nil, respond: respond)
+            }
         case "PUT":
             guard let value = String(validating: request.body, as: UTF8.self) else {
                 return respond(error(400, .badRequest, "the value (the body) must be UTF-8 text"))

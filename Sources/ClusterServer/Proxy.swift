@@ -43,9 +43,16 @@ public final class Proxy: Sendable {
     let events: EventLog
     private let acceptQueue = DispatchQueue(label: "raft.proxy.accept")
     private let ioQueues: [DispatchQueue]
-    /// One read batcher (confined to its queue) and one reply batcher per I/O queue.
+    /// One read batcher (confined to its queue) and one hand-off of answers per I/O queue.
     private let readBatchers: [ReadBatcher]
-    private let replyBatchers: [ReplyBatcher]
+    private let replyBatchers: [HandOff<Reply>]
+
+    /// An answer for a connection, on its way back from a node queue.
+    struct Reply: Sendable {
+        var connection: Connection
+        var sequence: Int
+        var line: String
+    }
     private let state = Mutex(State())
 
     init(host: String, port: Int, limits: WireLimits, idleTimeoutSeconds: Int, router: RequestRouter,
@@ -60,10 +67,10 @@ public final class Proxy: Sendable {
         let queues = (0..<max(1, ioQueueCount)).map { DispatchQueue(label: "raft.proxy.io.\($0)", qos: .userInitiated) }
         self.ioQueues = queues
         self.readBatchers = queues.map { ReadBatcher(queue: $0, router: router) }
-        self.replyBatchers = queues.map { ReplyBatcher(queue: $0) }
+        self.replyBatchers = queues.map { queue in HandOff(queue: queue) { reply in reply.connection.fill(reply.sequence, reply.line) } }
     }
 
-    func replyBatcher(for connection: Connection) -> ReplyBatcher {
+    func replyBatcher(for connection: Connection) -> HandOff<Reply> {
         replyBatchers[connection.number % replyBatchers.count]
     }
 

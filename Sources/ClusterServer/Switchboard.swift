@@ -38,7 +38,7 @@ public final class Switchboard: Sendable {
     private let localHosts: @Sendable (NodeID) -> NodeHost?
     private let remote = Mutex<PeerTransport?>(nil)
     /// Sees every message that leaves a node (sampled for the web page).
-    private let tap = Mutex<(@Sendable ([Envelope]) -> Void)?>(nil)
+    private let tap = Mutex<Callback<[Envelope]>?>(nil)
 
     init(localHosts: @escaping @Sendable (NodeID) -> NodeHost?) {
         self.localHosts = localHosts
@@ -49,7 +49,8 @@ public final class Switchboard: Sendable {
     }
 
     func setTap(_ observer: (@Sendable ([Envelope]) -> Void)?) {
-        tap.withLock { $0 = observer }
+        let box = observer.map(Callback.init)
+        tap.withLock { $0 = box }
     }
 
     // MARK: - Routing
@@ -57,7 +58,7 @@ public final class Switchboard: Sendable {
     /// Sends a node's messages, in order.
     func route(_ envelopes: [Envelope]) {
         guard !envelopes.isEmpty else { return }
-        if let observer = tap.withLock({ $0 }) { observer(envelopes) }
+        if let observer = tap.withLock({ $0 }) { observer.call(envelopes) }
         guard switchesOn.load(ordering: .relaxed) else {
             deliver(envelopes)
             return

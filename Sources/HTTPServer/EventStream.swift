@@ -19,11 +19,26 @@ public final class EventStream: Sendable {
 
     /// One event: `data` (split into `data:` lines), with an optional type.
     public func send(event: String? = nil, data: String) {
-        var text = ""
-        if let event { text += "event: \(event)\n" }
-        for line in data.split(separator: "\n", omittingEmptySubsequences: false) { text += "data: \(line)\n" }
-        text += "\n"
-        sendRaw(Array(text.utf8))
+        sendRaw(Self.frame(event: event, data: data))
+    }
+
+    /// An event as it goes on the wire, to build once and send to many streams with `send(frame:)`.
+    public static func frame(event: String? = nil, data: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(data.utf8.count + 32)
+        if let event { bytes.append(contentsOf: "event: \(event)\n".utf8) }
+        for line in data.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            bytes.append(contentsOf: "data: ".utf8)
+            bytes.append(contentsOf: line)
+            bytes.append(UInt8(ascii: "\n"))
+        }
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
+    }
+
+    /// An event built by `frame(event:data:)`.
+    public func send(frame: [UInt8]) {
+        sendRaw(frame)
     }
 
     /// A comment line, which keeps proxies and browsers from timing the stream out.

@@ -22,6 +22,15 @@ final class HTTPConnection: @unchecked Sendable {
         var stream: EventStream?
     }
 
+    /// An answer coming back from the handler, on any thread.
+    struct Delivery: Sendable {
+        var connection: HTTPConnection
+        var sequence: Int
+        var bytes: [UInt8]
+        var keepAlive: Bool
+        var stream: EventStream?
+    }
+
     let number: Int
     let fd: Int32
     let queue: DispatchQueue
@@ -110,9 +119,10 @@ final class HTTPConnection: @unchecked Sendable {
         slots.append(nil)
         let keepAlive = request.keepAlive
         if !keepAlive { inputClosed = true }  // nothing after this request is read
+        let handOff = listener.answerHandOff(for: self)
         listener.handler.handle(request) { [self] response in
-            let bytes = response.encoded(keepAlive: keepAlive)
-            queue.async { self.fill(sequence, Answer(bytes: bytes, keepAlive: keepAlive && response.stream == nil, stream: response.stream)) }
+            handOff.post(Delivery(connection: self, sequence: sequence, bytes: response.encoded(keepAlive: keepAlive),
+                                  keepAlive: keepAlive && response.stream == nil, stream: response.stream))
         }
     }
 
@@ -134,6 +144,11 @@ final class HTTPConnection: @unchecked Sendable {
     private func resumeReading() { reading.resume() }
 
     // MARK: - Writing
+
+    /// An answer handed back to this connection's queue.
+    func deliver(_ delivery: Delivery) {
+        fill(delivery.sequence, Answer(bytes: delivery.bytes, keepAlive: delivery.keepAlive, stream: delivery.stream))
+    }
 
     /// Stores the answer for `sequence` and writes every answer now due, in order.
     private func fill(_ sequence: Int, _ answer: Answer) {

@@ -31,6 +31,8 @@ public final class HTTPListener: Sendable {
     let errorBody: @Sendable (Int, String) -> String
     private let acceptQueue = DispatchQueue(label: "raft.http.accept")
     private let ioQueues: [DispatchQueue]
+    /// Answers on their way back to each I/O queue, delivered in batches.
+    private let answerHandOffs: [HandOff<HTTPConnection.Delivery>]
     private let state = Mutex(State())
 
     public init(host: String, port: Int, handler: HTTPHandler, bodyLimit: Int, idleSeconds: Int = 60,
@@ -43,7 +45,13 @@ public final class HTTPListener: Sendable {
         self.idleNanos = UInt64(max(1, idleSeconds)) * 1_000_000_000
         self.partialNanos = UInt64(max(1, partialRequestSeconds)) * 1_000_000_000
         self.errorBody = errorBody
-        self.ioQueues = (0..<max(1, ioQueueCount)).map { DispatchQueue(label: "raft.http.io.\($0)", qos: .userInitiated) }
+        let queues = (0..<max(1, ioQueueCount)).map { DispatchQueue(label: "raft.http.io.\($0)", qos: .userInitiated) }
+        self.ioQueues = queues
+        self.answerHandOffs = queues.map { queue in HandOff(queue: queue) { $0.connection.deliver($0) } }
+    }
+
+    func answerHandOff(for connection: HTTPConnection) -> HandOff<HTTPConnection.Delivery> {
+        answerHandOffs[connection.number % answerHandOffs.count]
     }
 
     /// The port actually bound (port 0 asks the kernel for a free one).

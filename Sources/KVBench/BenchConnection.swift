@@ -147,10 +147,13 @@ final class HTTPBenchConnection: BenchConnection, @unchecked Sendable {
             index += 1
         }
         guard headEnd >= 0 else { return nil }
-        let head = String(decoding: buffer[start..<headEnd], as: UTF8.self).lowercased()
+        // Header lines by bytes: "\r\n" is one Character to Swift, so a String scan for "\r" misses it.
         var length = 0
-        if let range = head.firstRange(of: "content-length:") {
-            length = Int(head[range.upperBound...].prefix { $0 != "\r" }.filter { $0 != " " }) ?? 0
+        for line in buffer[start..<headEnd].split(separator: 13) {
+            let text = String(decoding: line.filter { $0 != 10 }, as: UTF8.self).lowercased()
+            if text.hasPrefix("content-length:") {
+                length = Int(text.dropFirst("content-length:".count).filter { $0 != " " }) ?? 0
+            }
         }
         let bodyStart = headEnd + 4
         guard buffer.count - bodyStart >= length else { return nil }

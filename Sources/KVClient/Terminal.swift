@@ -115,7 +115,7 @@ public struct History {
 extension String {
     var trimmingNewline: String {
         var text = self
-        while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+        while let last = text.last, last.isNewline { text.removeLast() }  // "\r\n" is one Character
         return text
     }
 }

@@ -1,4 +1,5 @@
 import ClusterServer
+import Synchronization
 import Testing
 
 @Suite struct EventLogTests {
@@ -20,5 +21,15 @@ import Testing
         log.log(.info, node: 0, "hidden")
         log.log(.error, node: 0, "shown")
         #expect(collector.lines.count == 1 && collector.lines[0].hasSuffix("ERROR: shown"))
+    }
+
+    /// A function kept in a lock used to gain a wrapper with every read, until a call overflowed
+    /// the stack (the web page's feed observes every event).
+    @Test func anObserverSurvivesAHalfMillionEvents() {
+        let seen = Atomic<Int>(0)
+        let log = EventLog(minimumLevel: .error, sink: { _ in })
+        log.observe { _ in seen.add(1, ordering: .relaxed) }
+        for number in 0..<500_000 { log.log(.info, node: 0, "event \(number)") }
+        #expect(seen.load(ordering: .relaxed) == 500_000)
     }
 }
