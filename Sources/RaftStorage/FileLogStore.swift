@@ -30,6 +30,9 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
     private var endOffset = 0
     /// How many fsyncs this store has issued (for metrics).
     public private(set) var syncCount = 0
+    /// Bumped whenever bytes already in the file change (a cut or a rewrite): a compaction
+    /// prepared before that no longer matches.
+    private var generation = 0
 
     public init(path: String, syncWrites: Bool, disk: DiskFaults? = nil) {
         self.path = path
@@ -42,6 +45,7 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
     public var lastIndex: LogIndex { firstIndex + lineStarts.count - 1 }
 
     public func load() throws(StorageError) -> LoadedLog {
+        unlink(path + ".compact")  // a copy a crash interrupted; the log itself is whole
         let file = try FileIO.openFile(path, disk: disk)
         self.file = file
         if file.created && syncWrites {
@@ -102,6 +106,7 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
             let keep = max(0, first.index - firstIndex)
             let cut = keep < lineStarts.count ? lineStarts[keep] : endOffset
             try file.truncate(to: cut)
+            generation += 1
             lineStarts.removeSubrange(keep...)
             endOffset = cut
             if lineStarts.isEmpty { firstIndex = first.index }
@@ -157,8 +162,45 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
         endOffset = bytes.count
     }
 
+    public func prepareCompaction(through index: LogIndex) -> PreparedCompaction? {
+        guard let file, index >= firstIndex, !lineStarts.isEmpty else { return nil }
+        let keep = index - firstIndex + 1
+        let cut = keep < lineStarts.count ? lineStarts[keep] : endOffset
+        let reader = dup(file.fd)
+        guard reader >= 0 else { return nil }
+        return FileCompaction(through: index, cut: cut, end: endOffset, generation: generation, reader: reader,
+                              temporary: path + ".compact", disk: disk, syncWrites: syncWrites)
+    }
+
+    public func commitCompaction(_ prepared: PreparedCompaction) throws(StorageError) -> Bool {
+        guard let job = prepared as? FileCompaction, let file, let copy = job.copy,
+              job.generation == generation, job.through >= firstIndex else {
+            prepared.discard()
+            return false
+        }
+        // What was appended while the copy was made goes to the copy too.
+        if endOffset > job.end {
+            let appended = try file.read(count: endOffset - job.end, at: job.end)
+            try copy.write(appended, at: job.end - job.cut)
+            if syncWrites { try copy.sync() }
+        }
+        try FileIO.rename(job.temporary, to: path, disk: disk)
+        if syncWrites { try FileIO.syncDirectory(containing: path, disk: disk) }
+        file.close()
+        self.file = StorageFile(fd: copy.fd, path: path, disk: disk, created: false)
+        copy.detach()
+        job.copy = nil
+        let keep = job.through - firstIndex + 1
+        lineStarts = keep < lineStarts.count ? lineStarts[keep...].map { $0 - job.cut } : []
+        firstIndex = job.through + 1
+        endOffset -= job.cut
+        generation += 1
+        return true
+    }
+
     /// Writes `bytes` to a temporary file, syncs it, renames it over the log and reopens it.
     private func rewrite(with bytes: [UInt8]) throws(StorageError) {
+        generation += 1
         let temporary = path + ".tmp"
         let newFile = try FileIO.create(temporary, disk: disk)
         do {
@@ -257,6 +299,69 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
             return .success(Entry(index: index, term: term, data: writer.text))
         default:
             return .failure(LineProblem("command must be an object or null"))
+        }
+    }
+}
+
+/// A compaction of `log0X.txt` prepared off the node's thread: the lines after `through` (from
+/// byte `cut` to `end`, as the file stood) are copied into a temporary file and synced. The node
+/// then adds what it appended meanwhile and renames the copy over the log.
+///
+/// @unchecked Sendable: `run` runs on one thread, then `commitCompaction` or `discard` on the
+/// store's; never both at once.
+final class FileCompaction: PreparedCompaction, @unchecked Sendable {
+    let through: LogIndex
+    let cut: Int
+    let end: Int
+    let generation: Int
+    let temporary: String
+    let disk: DiskFaults?
+    let syncWrites: Bool
+    private var reader: Int32
+    var copy: StorageFile?
+
+    init(through: LogIndex, cut: Int, end: Int, generation: Int, reader: Int32, temporary: String, disk: DiskFaults?,
+         syncWrites: Bool) {
+        self.through = through
+        self.cut = cut
+        self.end = end
+        self.generation = generation
+        self.reader = reader
+        self.temporary = temporary
+        self.disk = disk
+        self.syncWrites = syncWrites
+    }
+
+    deinit { discard() }
+
+    func run() throws(StorageError) {
+        defer { closeReader() }
+        let copy = try FileIO.create(temporary, disk: disk)
+        self.copy = copy
+        let source = StorageFile(fd: reader, path: temporary, disk: nil, created: false)
+        defer { source.detach() }
+        var offset = cut
+        while offset < end {
+            let count = min(end - offset, 1 << 20)
+            try copy.write(try source.read(count: count, at: offset), at: offset - cut)
+            offset += count
+        }
+        if syncWrites { try copy.sync() }
+    }
+
+    func discard() {
+        closeReader()
+        if let copy {
+            copy.close()
+            self.copy = nil
+            unlink(temporary)
+        }
+    }
+
+    private func closeReader() {
+        if reader >= 0 {
+            Glibc.close(reader)
+            reader = -1
         }
     }
 }

@@ -27,6 +27,24 @@ public protocol LogStore: AnyObject {
     /// Makes the store hold exactly `entries` (possibly none). Atomic like `compact`.
     func replace(with entries: [Entry]) throws(StorageError)
     func close()
+    /// A compaction through `index` whose slow part (copying what stays, syncing the copy) can
+    /// run on another thread; nil when this store only compacts in one go (`compact`).
+    func prepareCompaction(through index: LogIndex) -> PreparedCompaction?
+    /// Finishes a prepared compaction on the owner's thread: what was appended meanwhile is
+    /// added, and the copy replaces the log atomically. Returns false (and changes nothing)
+    /// when the log was cut or replaced meanwhile, so the copy no longer matches.
+    func commitCompaction(_ prepared: PreparedCompaction) throws(StorageError) -> Bool
+}
+
+/// The slow half of a compaction, for any thread: `run` does the copying; `discard` forgets it.
+public protocol PreparedCompaction: AnyObject, Sendable {
+    func run() throws(StorageError)
+    func discard()
+}
+
+extension LogStore {
+    public func prepareCompaction(through index: LogIndex) -> PreparedCompaction? { nil }
+    public func commitCompaction(_ prepared: PreparedCompaction) throws(StorageError) -> Bool { false }
 }
 
 /// Durable home of a node's latest snapshot.

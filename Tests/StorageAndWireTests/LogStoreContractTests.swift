@@ -134,3 +134,79 @@ import Testing
         #expect(throws: StorageError.self) { try FileMetaStore(path: directory + "/meta0.txt", syncWrites: false).load() }
     }
 }
+
+/// The two-phase compaction of `log0X.txt`: the copy is made off the owner's thread while the
+/// owner keeps appending; the commit must add what arrived meanwhile and must refuse a copy the
+/// log no longer matches.
+@Suite struct FileCompactionTests {
+    func entries(_ range: ClosedRange<Int>, term: Term) -> [Entry] {
+        range.map { Entry(index: $0, term: term, data: "{\"op\":\"put\",\"key\":\"k\($0)\",\"value\":\"v\"}") }
+    }
+
+    func openStore() throws -> (FileLogStore, String) {
+        let path = makeTempDirectory() + "/log01.txt"
+        let store = FileLogStore(path: path, syncWrites: true)
+        _ = try store.load()
+        return (store, path)
+    }
+
+    @Test func appendsMadeWhileCopyingAreKept() throws {
+        let (store, path) = try openStore()
+        try store.write(entries(1...10, term: 1))
+        let job = try #require(store.prepareCompaction(through: 6))
+        try job.run()
+        try store.write(entries(11...14, term: 2))  // arrives while the copy was being made
+        #expect(try store.commitCompaction(job))
+        try store.write(entries(15...15, term: 2))
+        store.close()
+        let loaded = try FileLogStore(path: path, syncWrites: true).load()
+        #expect(loaded.entries == entries(7...10, term: 1) + entries(11...15, term: 2))
+        #expect(!FileManager.default.fileExists(atPath: path + ".compact"))
+    }
+
+    @Test func aTruncationMeanwhileVoidsTheCopy() throws {
+        let (store, path) = try openStore()
+        try store.write(entries(1...10, term: 1))
+        let job = try #require(store.prepareCompaction(through: 4))
+        try job.run()
+        try store.write(entries(8...9, term: 3))  // a conflict cut entry 8 onwards
+        #expect(try store.commitCompaction(job) == false)
+        #expect(!FileManager.default.fileExists(atPath: path + ".compact"))
+        store.close()
+        let loaded = try FileLogStore(path: path, syncWrites: true).load()
+        #expect(loaded.entries == entries(1...7, term: 1) + entries(8...9, term: 3))
+    }
+
+    @Test func aCompactionInOneGoMeanwhileVoidsTheCopy() throws {
+        let (store, path) = try openStore()
+        try store.write(entries(1...10, term: 1))
+        let job = try #require(store.prepareCompaction(through: 3))
+        try job.run()
+        try store.compact(through: 5)
+        #expect(try store.commitCompaction(job) == false)
+        store.close()
+        #expect(try FileLogStore(path: path, syncWrites: true).load().entries == entries(6...10, term: 1))
+    }
+
+    @Test func aDiscardedJobLeavesNothingBehind() throws {
+        let (store, path) = try openStore()
+        try store.write(entries(1...5, term: 1))
+        let job = try #require(store.prepareCompaction(through: 2))
+        try job.run()
+        job.discard()
+        #expect(!FileManager.default.fileExists(atPath: path + ".compact"))
+        store.close()
+        #expect(try FileLogStore(path: path, syncWrites: true).load().entries == entries(1...5, term: 1))
+    }
+
+    @Test func compactingEverythingLeavesAnEmptyLogThatStillAppends() throws {
+        let (store, path) = try openStore()
+        try store.write(entries(1...4, term: 1))
+        let job = try #require(store.prepareCompaction(through: 4))
+        try job.run()
+        #expect(try store.commitCompaction(job))
+        try store.write(entries(5...6, term: 1))
+        store.close()
+        #expect(try FileLogStore(path: path, syncWrites: true).load().entries == entries(5...6, term: 1))
+    }
+}
