@@ -26,6 +26,8 @@ public final class DiskFaults: Sendable {
     enum Original {
         case absent
         case content([UInt8])
+        /// A hard link to the replaced file (no copy, however large), and its durable length.
+        case backup(path: String, durableLength: Int?)
     }
 
     struct State {
@@ -118,7 +120,13 @@ public final class DiskFaults: Sendable {
         let original: Original?
         if state.withLock({ $0.pendingRenames[to] == nil }) {
             let durable = state.withLock { $0.files[to]?.syncedLength }
-            if let bytes = try? FileIO.readAll(to) {
+            let backup = to + ".before-rename"
+            unlink(backup)
+            if FileIO.size(of: to) == nil {
+                original = .absent
+            } else if link(to, backup) == 0 {
+                original = .backup(path: backup, durableLength: durable)
+            } else if let bytes = try? FileIO.readAll(to) {
                 original = .content(Array(bytes.prefix(durable ?? bytes.count)))
             } else {
                 original = .absent
@@ -136,7 +144,7 @@ public final class DiskFaults: Sendable {
     func directorySynced(_ directory: String) {
         state.withLock { state in
             for path in state.pendingRenames.keys.sorted() where FileIO.directory(of: path) == directory {
-                state.pendingRenames.removeValue(forKey: path)
+                if case .backup(let backup, _)? = state.pendingRenames.removeValue(forKey: path) { unlink(backup) }
             }
         }
     }
@@ -165,6 +173,11 @@ public final class DiskFaults: Sendable {
                     close(fd)
                 }
                 report.append("\(FileIO.name(of: path)): an unsynced replacement undone; back to its last durable \(bytes.count) bytes")
+            case .backup(let backup, let durable):
+                Glibc.rename(backup, path)
+                let kept = durable ?? FileIO.size(of: path) ?? 0
+                _ = truncate(path, off_t(kept))
+                report.append("\(FileIO.name(of: path)): an unsynced replacement undone; back to its last durable \(kept) bytes")
             }
         }
         for path in files.keys.sorted() where renames[path] == nil {
