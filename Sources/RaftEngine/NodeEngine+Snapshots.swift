@@ -16,15 +16,18 @@ extension NodeEngine {
         }
         let snapshotTerm = raft.log.term(at: index)!
         let configuration = raft.configuration(at: index)
+        let started = hooks.clock()
         let frozen = machine.freeze()
         let items = machine.itemCount
         let store = stores.snapshot
         snapshotInProgress = true
+        snapshotStarted = started
+        snapshotQueueNanos = hooks.clock() &- started
         let work: @Sendable () -> Result<PreparedSnapshot, StorageError> = {
             let snapshot = Snapshot(index: index, term: snapshotTerm, data: Machine.serialize(frozen), configuration: configuration)
             do throws(StorageError) { return .success(try store.prepare(snapshot)) } catch { return .failure(error) }
         }
-        if items <= inlineSnapshotItems {
+        if items < inlineSnapshotItems {
             // Small states serialize in a few milliseconds: do it here, so a busy machine cannot
             // delay the snapshot while the log keeps growing.
             finishSnapshot(work(), items: items)
@@ -49,24 +52,71 @@ extension NodeEngine {
             file = done
         }
         let snapshot = file.snapshot
+        let committing = hooks.clock()
         guard snapshot.index > raft.log.snapshotIndex else {
             // A newer snapshot arrived from the leader meanwhile.
             stores.snapshot.discard(file)
             answerSnapshotWaiters(.success(raft.log.snapshotIndex))
             return
         }
+        var compacted: UInt64 = 0
         do {
             try stores.snapshot.commit(file)
-            try stores.log.compact(through: snapshot.index)
+            compacted = hooks.clock()
+            // Who asked for this snapshot hears back once the log file no longer holds what it covers.
+            answerAfterLogCut = snapshot.index
+            if try cutLogFile(through: snapshot.index), answerAfterLogCut != nil {
+                answerAfterLogCut = nil
+                answerSnapshotWaiters(.success(snapshot.index))
+            }
         } catch {
             fail("storage failed while snapshotting (\(error))")
             return
         }
         coreCompact(snapshot)
         metrics.snapshotsTaken += 1
-        hooks.log(.info, "snapshot taken through entry \(snapshot.index): \(items) items, \(snapshot.data.count) bytes; the log now holds \(raft.log.entries.count) entries")
-        answerSnapshotWaiters(.success(snapshot.index))
+        let now = hooks.clock()
+        let onQueue = (snapshotQueueNanos + (now &- committing)) / 1_000_000
+        hooks.log(.info, "snapshot taken through entry \(snapshot.index): \(items) items, \(snapshot.data.count) bytes in \((now &- snapshotStarted) / 1_000_000) ms (\(onQueue) ms of it on the node's thread, \((now &- compacted) / 1_000_000) ms cutting the log); the log now holds \(raft.log.entries.count) entries")
         snapshotIfDue()  // entries that arrived meanwhile may already call for the next one
+    }
+
+    /// Cuts the entries a snapshot covers from the log file: where the store allows, the copying
+    /// runs elsewhere and only the final rename happens here; until then the file keeps them
+    /// (a restart cuts them too). One cut at a time; a later snapshot cuts further.
+    /// Returns whether the cut is done already.
+    private func cutLogFile(through index: LogIndex) throws(StorageError) -> Bool {
+        guard !logCutInProgress else { return true }
+        guard let job = stores.log.prepareCompaction(through: index) else {
+            try stores.log.compact(through: index)
+            return true
+        }
+        logCutInProgress = true
+        let work: @Sendable () -> Result<Void, StorageError> = {
+            do throws(StorageError) { return .success(try job.run()) } catch { return .failure(error) }
+        }
+        executor.offload(work) { [self] outcome in
+            self.logCutInProgress = false
+            defer {
+                if !self.isStopped, let answered = self.answerAfterLogCut {
+                    self.answerAfterLogCut = nil
+                    self.answerSnapshotWaiters(.success(answered))
+                }
+            }
+            guard !self.isStopped else { return job.discard() }
+            switch outcome {
+            case .failure(let error):
+                job.discard()
+                self.hooks.log(.warning, "cutting the log file through entry \(index) failed (\(error)); it keeps those entries for now")
+            case .success:
+                do {
+                    _ = try self.stores.log.commitCompaction(job)
+                } catch {
+                    self.fail("storage failed while cutting the log (\(error))")
+                }
+            }
+        }
+        return false
     }
 
     private func answerSnapshotWaiters(_ result: Result<LogIndex, SnapshotFailure>) {

@@ -21,8 +21,9 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
     let executor: EngineExecutor
     /// Snapshot once this many applied entries follow the last snapshot (0: only on request).
     public var snapshotEveryEntries: Int
-    /// A snapshot of at most this many items is serialized on the engine's thread.
-    public var inlineSnapshotItems = 20_000
+    /// A snapshot of at most this many items is serialized on the engine's thread (0: always
+    /// elsewhere, by the executor; the engine's thread only freezes the state and commits the file).
+    public var inlineSnapshotItems = 0
     /// Writing one Ready taking longer than this (nanoseconds) is reported as a slow disk (0: never).
     public var slowPersistWarningNanos: UInt64 = 0
     public var metrics = NodeMetrics()
@@ -46,17 +47,28 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
     /// A snapshot is being serialized; who waits for it.
     var snapshotInProgress = false
     var snapshotWaiters: [(Result<LogIndex, SnapshotFailure>) -> Void] = []
+    /// When the snapshot in progress began, and how long the engine's thread spent on it so far.
+    var snapshotStarted: UInt64 = 0
+    /// The log file's covered prefix is being cut elsewhere.
+    var logCutInProgress = false
+    /// The snapshot whose waiters hear back when the cut in progress is done.
+    var answerAfterLogCut: LogIndex?
+    var snapshotQueueNanos: UInt64 = 0
     var lastSlowDiskReport: UInt64 = 0
 
     struct ProposalWaiter {
         var command: String
         var appended: (LogIndex, Term) -> Void
         var finish: (WriteOutcome<Output>) -> Void
+        /// When it reached the node (monotonic nanoseconds), for the write-path figures.
+        var received: UInt64
     }
 
     struct PendingWrite {
         var term: Term
         var finish: (WriteOutcome<Output>) -> Void
+        var appendedAt: UInt64
+        var durableAt: UInt64 = 0
     }
 
     struct PendingRead {
@@ -97,7 +109,7 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
                         finish: @escaping (WriteOutcome<Output>) -> Void) {
         guard !isStopped else { return finish(.nodeDown) }
         guard raft.isLeader, raft.transferee == nil else { return finish(.notLeader(leaderHint: raft.isLeader ? nil : raft.leaderID)) }
-        waiting.append(ProposalWaiter(command: command, appended: appended, finish: finish))
+        waiting.append(ProposalWaiter(command: command, appended: appended, finish: finish, received: hooks.clock()))
     }
 
     /// A linearizable read (ReadIndex): `serve` runs with the state machine once a quorum has
