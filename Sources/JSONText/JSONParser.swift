@@ -31,6 +31,51 @@ public struct JSONParser {
         try parse(Array(text.utf8))
     }
 
+    /// Reads an object whose every value is a string — `{"a":"1","b":"2"}` — calling `body` with
+    /// each member in order, without building a tree (a snapshot of a million keys is read this
+    /// way). Anything else is a failure.
+    public static func forEachStringMember(in bytes: [UInt8], _ body: (String, String) -> Void) throws(Failure) {
+        var parser = JSONParser(bytes)
+        parser.skipWhitespace()
+        guard parser.position < bytes.count, bytes[parser.position] == UInt8(ascii: "{") else {
+            throw parser.fail("expected an object")
+        }
+        parser.position += 1
+        parser.skipWhitespace()
+        if parser.position < bytes.count, bytes[parser.position] == UInt8(ascii: "}") {
+            parser.position += 1
+        } else {
+            while true {
+                parser.skipWhitespace()
+                guard parser.position < bytes.count, bytes[parser.position] == UInt8(ascii: "\"") else {
+                    throw parser.fail("expected a member name")
+                }
+                let key = try parser.parseString()
+                parser.skipWhitespace()
+                guard parser.position < bytes.count, bytes[parser.position] == UInt8(ascii: ":") else { throw parser.fail("expected ':'") }
+                parser.position += 1
+                parser.skipWhitespace()
+                guard parser.position < bytes.count, bytes[parser.position] == UInt8(ascii: "\"") else {
+                    throw parser.fail("the value of \(JSONWriter.quoted(key)) is not a string")
+                }
+                body(key, try parser.parseString())
+                parser.skipWhitespace()
+                guard parser.position < bytes.count else { throw parser.fail("unterminated object") }
+                if bytes[parser.position] == UInt8(ascii: ",") {
+                    parser.position += 1
+                    continue
+                }
+                guard bytes[parser.position] == UInt8(ascii: "}") else { throw parser.fail("expected ',' or '}'") }
+                parser.position += 1
+                break
+            }
+        }
+        parser.skipWhitespace()
+        if parser.position != bytes.count {
+            throw Failure(message: "unexpected text after the JSON value", offset: parser.position)
+        }
+    }
+
     private func fail(_ message: String) -> Failure {
         Failure(message: message, offset: position)
     }

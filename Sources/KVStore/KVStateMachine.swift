@@ -4,7 +4,7 @@ import RaftCore
 /// The replicated key-value map. `apply` is deterministic: the same commands in the same order
 /// give the same map on every node. It knows nothing about Raft roles.
 public struct KVStateMachine: ReplicatedStateMachine, Sendable {
-    public internal(set) var values: [String: String] = [:]
+    public internal(set) var values = ShardedMap()
     /// The log index of the last command applied.
     public internal(set) var appliedIndex: Int = 0
 
@@ -25,9 +25,10 @@ public struct KVStateMachine: ReplicatedStateMachine, Sendable {
         return apply(decoded, at: index)
     }
 
-    public func freeze() -> [String: String] { values }
+    /// A copy for a snapshot: one array of shard references (see `ShardedMap`).
+    public func freeze() -> ShardedMap { values }
 
-    public static func serialize(_ frozen: [String: String]) -> [UInt8] {
+    public static func serialize(_ frozen: ShardedMap) -> [UInt8] {
         serialize(values: frozen)
     }
 
@@ -60,41 +61,42 @@ public struct KVStateMachine: ReplicatedStateMachine, Sendable {
     }
 }
 
-/// Snapshots of the map: one JSON object, keys sorted, `{"a":"1","b":"2"}`.
+/// Snapshots of the map: one JSON object, `{"a":"1","b":"2"}`, shard by shard, keys sorted
+/// within a shard (the same map always gives the same bytes).
 extension KVStateMachine {
     public struct RestoreError: Error, CustomStringConvertible {
         public var description: String
     }
 
     /// Serializes `values` (take the copy on the node's queue; the work can run anywhere).
-    public static func serialize(values: [String: String]) -> [UInt8] {
-        var text = "{"
-        text.reserveCapacity(values.count * 24)
+    public static func serialize(values: ShardedMap) -> [UInt8] {
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
         var first = true
-        for key in values.keys.sorted() {
-            if !first { text += "," }
-            first = false
-            JSONWriter.appendQuoted(key, to: &text)
-            text += ":"
-            JSONWriter.appendQuoted(values[key]!, to: &text)
+        var text = ""
+        for shard in values.shards where !shard.isEmpty {
+            for key in shard.keys.sorted() {
+                text.removeAll(keepingCapacity: true)
+                if !first { text += "," }
+                first = false
+                JSONWriter.appendQuoted(key, to: &text)
+                text += ":"
+                JSONWriter.appendQuoted(shard[key]!, to: &text)
+                bytes.append(contentsOf: text.utf8)
+            }
         }
-        text += "}"
-        return Array(text.utf8)
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
     }
 
     /// Rebuilds the map from a snapshot taken after applying `appliedIndex`.
     public init(restoring data: [UInt8], appliedIndex: Int) throws {
         self.init()
-        guard case .object(let object) = try JSONParser.parse(data) else {
-            throw RestoreError(description: "a snapshot must hold a JSON object")
-        }
-        var values: [String: String] = [:]
-        values.reserveCapacity(object.members.count)
-        for member in object.members {
-            guard case .string(let value) = member.value else {
-                throw RestoreError(description: "the value of \(member.key) is not a string")
-            }
-            values[member.key] = value
+        var values = ShardedMap()
+        values.reserveCapacity(data.count / 128)
+        do {
+            try JSONParser.forEachStringMember(in: data) { key, value in values[key] = value }
+        } catch {
+            throw RestoreError(description: "a snapshot must hold one JSON object of string values: \(error)")
         }
         self.values = values
         self.appliedIndex = appliedIndex
