@@ -22,8 +22,13 @@ struct MetricsReport: Sendable {
                 ("appendsSent", number(metrics.appendsSent)), ("appendsRejected", number(metrics.appendsRejected)),
                 ("snapshotsTaken", number(metrics.snapshotsTaken)), ("snapshotsInstalled", number(metrics.snapshotsInstalled)),
                 ("fsyncs", number(metrics.fsyncs)),
-                ("fsyncLatencyUs", .object(JSONObject([("p50", number(fsync.p50)), ("p90", number(fsync.p90)),
-                                                        ("p99", number(fsync.p99)), ("max", number(fsync.max))]))),
+                ("fsyncLatencyUs", percentiles(fsync)),
+                // Where a write's time goes at this node while it leads (recent writes, microseconds).
+                ("writePathUs", .object(JSONObject([
+                    ("queue", percentiles(metrics.writeQueue.percentiles)),
+                    ("localWrite", percentiles(metrics.writeLocal.percentiles)),
+                    ("replication", percentiles(metrics.writeCommit.percentiles)),
+                ]))),
             ]))
         }
         let requests: [JSONValue] = server.requestCounts.map { entry in
@@ -67,6 +72,19 @@ struct MetricsReport: Sendable {
         family("appends_rejected_total", "counter", "AppendEntries refusals received.", nodeSamples { $1.appendsRejected })
         family("fsyncs_total", "counter", "Log syncs to disk.", nodeSamples { $1.fsyncs })
         family("fsync_latency_p99_microseconds", "gauge", "p99 of recent log syncs.", nodeSamples { $1.fsyncLatency.percentiles.p99 })
+        for (name, help, samples) in [
+            ("write_queue", "waiting for the flush that appends it", \NodeMetrics.writeQueue),
+            ("write_local", "its append and fsync at the leader", \NodeMetrics.writeLocal),
+            ("write_replication", "from durable at the leader to committed and applied", \NodeMetrics.writeCommit),
+        ] as [(String, String, KeyPath<NodeMetrics, LatencySamples>)] {
+            text += "# HELP raftkv_\(name)_microseconds A write's time \(help), recent writes.\n# TYPE raftkv_\(name)_microseconds gauge\n"
+            for (status, metrics) in perNode {
+                let figures = metrics[keyPath: samples].percentiles
+                for (quantile, value) in [("0.5", figures.p50), ("0.99", figures.p99), ("1", figures.max)] {
+                    text += "raftkv_\(name)_microseconds{node=\"\(status.id)\",quantile=\"\(quantile)\"} \(value)\n"
+                }
+            }
+        }
         family("requests_total", "counter", "Client requests by op and outcome.",
                server.requestCounts.map { ("op=\"\($0.op)\",outcome=\"\($0.outcome)\"", $0.count) })
         family("open_connections", "gauge", "Client connections open now.", [("", server.openConnections)])
@@ -74,4 +92,9 @@ struct MetricsReport: Sendable {
     }
 
     private func number(_ value: Int) -> JSONValue { .number(String(value)) }
+
+    private func percentiles(_ figures: (p50: Int, p90: Int, p99: Int, max: Int)) -> JSONValue {
+        .object(JSONObject([("p50", number(figures.p50)), ("p90", number(figures.p90)), ("p99", number(figures.p99)),
+                            ("max", number(figures.max))]))
+    }
 }

@@ -33,8 +33,10 @@ extension NodeEngine {
         switch corePropose(batch.map(\.command)) {
         case .accepted(let index, let term):
             metrics.proposals += batch.count
+            let now = hooks.clock()
             for (offset, item) in batch.enumerated() {
-                pending[index + offset] = PendingWrite(term: term, finish: item.finish)
+                metrics.writeQueue.add(Int((now &- item.received) / 1000))
+                pending[index + offset] = PendingWrite(term: term, finish: item.finish, appendedAt: now)
                 item.appended(index + offset, term)
             }
         case .notLeader(let hint):
@@ -62,6 +64,15 @@ extension NodeEngine {
             corePersisted(through: last.index, term: last.term)
         } else if let snapshot = ready.snapshot, ready.logReplaced {
             corePersisted(through: snapshot.index, term: snapshot.term)
+        }
+        if !pending.isEmpty && !ready.entries.isEmpty {
+            let now = hooks.clock()
+            for entry in ready.entries {
+                guard var write = pending[entry.index], write.durableAt == 0 else { continue }
+                write.durableAt = now
+                metrics.writeLocal.add(Int((now &- write.appendedAt) / 1000))
+                pending[entry.index] = write
+            }
         }
         if ready.needsPersisting {
             let micros = Int((hooks.clock() &- started) / 1000)
@@ -98,6 +109,7 @@ extension NodeEngine {
             }
             if let waiter = pending.removeValue(forKey: entry.index) {
                 if waiter.term == entry.term, let result {
+                    if waiter.durableAt > 0 { metrics.writeCommit.add(Int((hooks.clock() &- waiter.durableAt) / 1000)) }
                     waiter.finish(.applied(result))
                 } else {
                     waiter.finish(.lost)

@@ -15,6 +15,12 @@ public struct NodeMetrics: Sendable, Equatable {
     /// Writes slower than the heartbeat interval.
     public var slowWrites = 0
     public var fsyncLatency = LatencySamples()
+    /// Where a write's time goes at the leader (microseconds, per write): waiting for the
+    /// flush that appends it, its own append and fsync there, and from durable to committed
+    /// and applied (replication to a majority).
+    public var writeQueue = LatencySamples()
+    public var writeLocal = LatencySamples()
+    public var writeCommit = LatencySamples()
 
     public init() {}
 
