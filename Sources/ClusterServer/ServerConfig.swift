@@ -58,7 +58,7 @@ public struct ServerConfig: Sendable, Equatable {
     /// Extension: write every node's flight recorder to traceX.jsonl continuously.
     public var record = false
     /// Extension: records each node's flight recorder keeps in memory (0: no recorder).
-    public var traceCapacity = 100_000
+    public var traceCapacity = 50_000
 
     public init() {}
 

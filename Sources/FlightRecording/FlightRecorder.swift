@@ -22,9 +22,15 @@ public protocol TraceSink: AnyObject, Sendable {
 public final class FlightRecorder: @unchecked Sendable {
     public let node: NodeID
     public let capacity: Int
+    /// The payload bytes (commands, snapshot bytes) the ring may hold before it drops its oldest
+    /// segments: a large state's snapshots push history out rather than pile up.
+    public let byteCapacity: Int
     public let segmentInputs: Int
     private let clock: () -> UInt64
     private var segments: [[TraceRecord]] = []
+    /// Payload bytes of each segment.
+    private var segmentBytes: [Int] = []
+    private var totalBytes = 0
     /// Records in `segments`.
     public private(set) var count = 0
     private var nextSeq = 1
@@ -34,10 +40,11 @@ public final class FlightRecorder: @unchecked Sendable {
     private var unsent: [TraceRecord] = []
 
     /// Keeps the last `capacity` records or a few more (whole segments of a quarter of that).
-    public init(node: NodeID, capacity: Int, clock: @escaping () -> UInt64) {
+    public init(node: NodeID, capacity: Int, byteCapacity: Int = 64 << 20, clock: @escaping () -> UInt64) {
         precondition(capacity > 0, "a flight recorder keeps at least one record")
         self.node = node
         self.capacity = capacity
+        self.byteCapacity = byteCapacity
         self.segmentInputs = max(64, capacity / 4)
         self.clock = clock
     }
@@ -102,16 +109,55 @@ public final class FlightRecorder: @unchecked Sendable {
 
     private func openSegment(_ record: TraceRecord) {
         segments.append([record])
+        segmentBytes.append(0)
         count += 1
-        while count - segments[0].count >= capacity {
-            count -= segments.removeFirst().count
-        }
+        add(bytes: Self.payloadBytes(record.event))
+        dropOldSegments()
         if sink != nil, case .start = record.event { unsent.append(record) }
+    }
+
+    private func dropOldSegments() {
+        while segments.count > 1 && (count - segments[0].count >= capacity || totalBytes > byteCapacity) {
+            count -= segments.removeFirst().count
+            totalBytes -= segmentBytes.removeFirst()
+        }
+    }
+
+    private func add(bytes: Int) {
+        guard bytes > 0 else { return }
+        segmentBytes[segmentBytes.count - 1] += bytes
+        totalBytes += bytes
+    }
+
+    /// Roughly the bytes a record keeps alive beyond its own size. A core copy shares its arrays
+    /// with the live core (its snapshot bytes are counted by the `compact` that made them).
+    static func payloadBytes(_ event: TraceEvent) -> Int {
+        switch event {
+        case .start(let core, _), .checkpoint(let core):
+            return core.log.entries.count * 16
+        case .input(.receive(let envelope)):
+            switch envelope.message {
+            case .appendRequest(let request): return request.entries.reduce(0) { $0 + $1.data.utf8.count + 48 }
+            case .snapshotRequest(let chunk): return chunk.data.count
+            default: return 0
+            }
+        case .input(.propose(let commands, _)):
+            return commands.reduce(0) { $0 + $1.utf8.count + 16 }
+        case .input(.compact(let snapshot)):
+            return snapshot.data.count
+        default:
+            return 0
+        }
     }
 
     private func append(_ record: TraceRecord) {
         segments[segments.count - 1].append(record)
         count += 1
+        let bytes = Self.payloadBytes(record.event)
+        if bytes > 0 {
+            add(bytes: bytes)
+            if totalBytes > byteCapacity { wantsCheckpoint = true }
+        }
         if sink != nil { unsent.append(record) }
     }
 }
