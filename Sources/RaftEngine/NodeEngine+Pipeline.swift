@@ -14,8 +14,8 @@ extension NodeEngine {
             let ready = coreTakeReady()
             if !ready.committedEntries.isEmpty, let observe = hooks.committed { observe(ready.committedEntries) }
             guard persistAndSend(ready) else { return }
-            if let snapshot = ready.snapshot, !installSnapshot(snapshot) { return }
-            apply(ready.committedEntries)
+            if let snapshot = ready.snapshot { beginInstall(snapshot) }
+            applyOrDefer(ready.committedEntries)
             serveReads(ready.readStates)
             metrics.record(ready)
             for event in ready.events { hooks.log(event.isAlarming ? .warning : .info, event.description) }
@@ -160,7 +160,7 @@ extension NodeEngine {
         unconfirmedReads.removeAll()
     }
 
-    private func runWatchers() {
+    func runWatchers() {
         guard !watchers.isEmpty else { return }
         let core = raft
         let current = watchers

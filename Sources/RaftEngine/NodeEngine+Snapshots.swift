@@ -15,7 +15,11 @@ extension NodeEngine {
             return
         }
         let snapshotTerm = raft.log.term(at: index)!
-        let configuration = raft.configuration(at: index)
+        // A node that joined later may hold entries from before the first configuration it knows
+        // (the founders' one is in their bootstrap files, not in the log): it cannot say which
+        // configuration was in force there, so its snapshot says nothing rather than "nobody".
+        let known = raft.configuration(at: index)
+        let configuration = known == .empty ? nil : known
         let started = hooks.clock()
         let frozen = machine.freeze()
         let items = machine.itemCount
@@ -132,24 +136,59 @@ extension NodeEngine {
         beginSnapshot()
     }
 
-    /// Loads a snapshot received from the leader into the state machine. Returns false when it
-    /// cannot be loaded (the engine is then stopped).
-    func installSnapshot(_ snapshot: Snapshot) -> Bool {
-        do {
-            machine = try Machine(restoring: snapshot.data, appliedIndex: snapshot.index)
-        } catch {
-            fail("the leader's snapshot through entry \(snapshot.index) cannot be loaded (\(error))")
-            return false
+    /// Loads a snapshot received from the leader into the state machine. The file is already
+    /// durable (step 1 of the Ready); parsing it into a new state machine — seconds for a large
+    /// state — runs elsewhere, while this node keeps answering heartbeats and appending entries.
+    /// Until the new machine is swapped in, committed entries wait in `deferredCommits`, reads
+    /// wait for their index, and eventual reads see the old state (they may be stale anyway).
+    func beginInstall(_ snapshot: Snapshot) {
+        restoreGeneration += 1
+        let generation = restoreGeneration
+        restoring = generation
+        // Everything deferred so far is at or below the old commit index, which the snapshot
+        // passes (the core installs only snapshots beyond it): the snapshot holds it all.
+        deferredCommits.removeAll()
+        let data = snapshot.data
+        let index = snapshot.index
+        let started = hooks.clock()
+        let work: @Sendable () -> Result<Machine, any Error> = {
+            do { return .success(try Machine(restoring: data, appliedIndex: index)) } catch { return .failure(error) }
         }
+        executor.offload(work) { [self] outcome in
+            guard !self.isStopped, self.restoring == generation else { return }
+            switch outcome {
+            case .failure(let error):
+                self.fail("the leader's snapshot through entry \(index) cannot be loaded (\(error))")
+            case .success(let restored):
+                self.finishInstall(restored, index: index, started: started)
+            }
+        }
+    }
+
+    private func finishInstall(_ restored: Machine, index: LogIndex, started: UInt64) {
+        restoring = nil
+        machine = restored
         // Proposals this node accepted at or below the snapshot: their fate is inside it, unknown here.
-        for index in pending.keys.sorted() where index <= snapshot.index {
-            pending.removeValue(forKey: index)!.finish(.unknown)
+        for pendingIndex in pending.keys.sorted() where pendingIndex <= index {
+            pending.removeValue(forKey: pendingIndex)!.finish(.unknown)
         }
-        confirmedReads.removeAll { entry in
-            guard entry.index <= snapshot.index else { return false }
-            entry.read.serve(machine)
-            return true
+        let waiting = deferredCommits
+        deferredCommits.removeAll()
+        apply(waiting)
+        serveReads([])
+        let items = machine.itemCount
+        hooks.log(.info, "loaded the leader's snapshot through entry \(index) (\(items) items) in \((hooks.clock() &- started) / 1_000_000) ms, off the node's thread; \(waiting.count) entries committed meanwhile applied")
+        snapshotIfDue()
+        runWatchers()
+    }
+
+    /// Applies committed entries, or keeps them for after the snapshot being loaded.
+    func applyOrDefer(_ entries: [Entry]) {
+        guard !entries.isEmpty else { return }
+        if restoring != nil {
+            deferredCommits.append(contentsOf: entries)
+        } else {
+            apply(entries)
         }
-        return true
     }
 }

@@ -51,6 +51,11 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
     var snapshotStarted: UInt64 = 0
     /// The log file's covered prefix is being cut elsewhere.
     var logCutInProgress = false
+    /// A snapshot from the leader is being parsed elsewhere (its number), and the entries
+    /// committed meanwhile, to apply once it is in place.
+    var restoring: Int?
+    var restoreGeneration = 0
+    var deferredCommits: [Entry] = []
     /// The snapshot whose waiters hear back when the cut in progress is done.
     var answerAfterLogCut: LogIndex?
     var snapshotQueueNanos: UInt64 = 0
