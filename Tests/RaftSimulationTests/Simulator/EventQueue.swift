@@ -6,6 +6,8 @@ enum SimEventKind {
     case deliver(Envelope)
     /// A node's slow write is done: it reads every message that arrived meanwhile, in one go.
     case drainInbox(node: NodeID, incarnation: Int)
+    /// Work a node handed to its executor is done: its completion runs on the node.
+    case offloaded(node: NodeID, incarnation: Int, complete: () -> Void)
 }
 
 struct SimEvent {

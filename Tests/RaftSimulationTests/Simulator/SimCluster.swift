@@ -128,7 +128,25 @@ final class SimCluster {
             record.configurationBefore = engine.raft.configuration
             for envelope in messages where partition.canReach(envelope.from, envelope.to) { engine.receive(envelope) }
             afterInput(node)
+        case .offloaded(let node, let incarnation, let complete):
+            let record = nodes[node]
+            guard record.engine != nil, record.incarnation == incarnation else { return }  // it crashed meanwhile
+            if record.disk.busyUntil > now {
+                queue.push(at: record.disk.busyUntil, event.kind)
+                return
+            }
+            trace?("t\(now) node \(node) finishes work done off its thread")
+            record.configurationBefore = record.engine!.raft.configuration
+            complete()
+            afterInput(node)
         }
+    }
+
+    /// Runs `work` for `node` a little later in simulated time, as a real executor would on
+    /// another thread: the node goes on ticking and receiving meanwhile.
+    func offload(node: NodeID, incarnation: Int, _ complete: @escaping () -> Void) {
+        let delay = Int.random(in: 1...(3 * Self.unitsPerTick), using: &random)
+        queue.push(at: now + delay, .offloaded(node: node, incarnation: incarnation, complete: complete))
     }
 
     /// While `node` is stuck in a slow write, inputs wait: returns true (and makes sure the node
@@ -236,7 +254,8 @@ final class SimCluster {
         do {
             let (engine, _) = try NodeEngine<SimMachine>.start(
                 id: node, bootstrap: record.disk.bootstrap, raftConfig: config, stores: record.disk.stores, seed: random.next(),
-                hooks: hooks, executor: InlineExecutor(), snapshotEveryEntries: snapshotEvery, logName: "node \(node)'s log",
+                hooks: hooks, executor: SimExecutor(cluster: self, node: node, incarnation: record.incarnation + 1),
+                snapshotEveryEntries: snapshotEvery, logName: "node \(node)'s log",
                 recorder: recorder(for: node))
             record.engine = engine
         } catch {
@@ -428,5 +447,26 @@ final class SimCluster {
             node.disk.slowUnits = 0
             if !node.isAlive && !node.retired { restart(node.id) }
         }
+    }
+}
+
+/// The simulator's executor: offloaded work (snapshots serialized, log cuts, snapshots loaded)
+/// finishes at a later simulated moment, so every asynchronous path of the engine runs under
+/// the safety checks, interleaved with ticks, messages and crashes.
+///
+/// @unchecked Sendable: the simulator is single-threaded; everything runs on the test's thread.
+final class SimExecutor: EngineExecutor, @unchecked Sendable {
+    unowned let cluster: SimCluster
+    let node: NodeID
+    let incarnation: Int
+
+    init(cluster: SimCluster, node: NodeID, incarnation: Int) {
+        self.cluster = cluster
+        self.node = node
+        self.incarnation = incarnation
+    }
+
+    func offload<T: Sendable>(_ work: @escaping @Sendable () -> T, then: @escaping @Sendable (T) -> Void) {
+        cluster.offload(node: node, incarnation: incarnation) { then(work()) }
     }
 }
