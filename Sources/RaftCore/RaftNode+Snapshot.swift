@@ -25,23 +25,24 @@ extension RaftNode {
             return
         }
         if chunk.offset == 0 {
-            incomingSnapshot = Snapshot(index: chunk.index, term: chunk.term, data: [], configuration: chunk.configuration)
+            incomingSnapshot = IncomingSnapshot(index: chunk.index, term: chunk.term, configuration: chunk.configuration)
         }
         guard var buffer = incomingSnapshot, buffer.index == chunk.index, buffer.term == chunk.term,
-              buffer.data.count == chunk.offset else {
-            let received = incomingSnapshot?.index == chunk.index ? incomingSnapshot!.data.count : 0
+              buffer.received == chunk.offset else {
+            let received = incomingSnapshot?.index == chunk.index ? incomingSnapshot!.received : 0
             send(to: leader, .snapshotResponse(SnapshotChunkResponse(index: chunk.index, received: received)))
             return
         }
-        buffer.data.append(contentsOf: chunk.data)
+        buffer.add(chunk.data)
         guard chunk.done else {
             incomingSnapshot = buffer
-            send(to: leader, .snapshotResponse(SnapshotChunkResponse(index: chunk.index, received: buffer.data.count)))
+            send(to: leader, .snapshotResponse(SnapshotChunkResponse(index: chunk.index, received: buffer.received)))
             return
         }
         incomingSnapshot = nil
-        install(buffer)
-        send(to: leader, .appendResponse(AppendResponse(success: true, matchIndex: buffer.index)))
+        let complete = buffer.assembled()
+        install(complete)
+        send(to: leader, .appendResponse(AppendResponse(success: true, matchIndex: complete.index)))
     }
 
     /// Replaces log and state with `snapshot`, unless the log already holds its last entry, in

@@ -24,7 +24,7 @@ public struct RaftNode: Sendable, Equatable, Codable {
     /// The latest snapshot (taken here or received), which lagging followers are sent.
     public internal(set) var snapshot: Snapshot?
     /// Chunks of a snapshot being received.
-    var incomingSnapshot: Snapshot?
+    var incomingSnapshot: IncomingSnapshot?
     /// The configuration at the snapshot, then one per configuration entry in the log.
     var configurations: ConfigurationHistory
     /// The configuration index last reported committed.

@@ -100,6 +100,55 @@ public struct Snapshot: Sendable, Equatable, Codable, CustomStringConvertible {
     }
 }
 
+/// A snapshot arriving from the leader, kept as the chunks received so far: adding one never
+/// copies those before it, even while a copy of the node is held elsewhere (a flight
+/// recorder's checkpoint), so receiving a large snapshot stays linear in its size.
+struct IncomingSnapshot: Sendable, Equatable, Codable {
+    var index: LogIndex
+    var term: Term
+    var configuration: ClusterConfiguration?
+    private(set) var chunks: [[UInt8]] = []
+    private(set) var received = 0
+
+    init(index: LogIndex, term: Term, configuration: ClusterConfiguration?) {
+        self.index = index
+        self.term = term
+        self.configuration = configuration
+    }
+
+    mutating func add(_ chunk: [UInt8]) {
+        chunks.append(chunk)
+        received += chunk.count
+    }
+
+    func assembled() -> Snapshot {
+        var data: [UInt8] = []
+        data.reserveCapacity(received)
+        for chunk in chunks { data.append(contentsOf: chunk) }
+        return Snapshot(index: index, term: term, data: data, configuration: configuration)
+    }
+
+    private enum CodingKeys: String, CodingKey { case index, term, configuration, chunks }
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        index = try container.decode(LogIndex.self, forKey: .index)
+        term = try container.decode(Term.self, forKey: .term)
+        configuration = try container.decodeIfPresent(ClusterConfiguration.self, forKey: .configuration)
+        for text in try container.decode([String].self, forKey: .chunks) {
+            add(try Base64.decode(text, codingPath: container.codingPath))
+        }
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(index, forKey: .index)
+        try container.encode(term, forKey: .term)
+        try container.encodeIfPresent(configuration, forKey: .configuration)
+        try container.encode(chunks.map(Base64.encode), forKey: .chunks)
+    }
+}
+
 /// A linearizable read is safe to serve once the state machine has applied `index`.
 public struct ReadState: Sendable, Equatable, Codable {
     public var id: UInt64
