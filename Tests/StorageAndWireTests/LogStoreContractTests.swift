@@ -59,6 +59,31 @@ import Testing
 }
 
 @Suite struct FileLogStoreTests {
+    @Test func commandsComeBackExactlyAsWritten() throws {
+        let path = makeTempDirectory() + "/log03.txt"
+        let store = FileLogStore(path: path, syncWrites: false)
+        _ = try store.load()
+        let configuration = ClusterConfiguration(members: [.init(id: 0, isVoter: true), .init(id: 4, isVoter: false, promoteWhenCaughtUp: true)])
+        let written = [
+            Entry(index: 1, term: 1, data: ""),
+            Entry(index: 2, term: 1, data: #"{"op":"put","key":"naïve ✓","value":"line\nbreak \"quoted\" \\ {brace}"}"#),
+            Entry(index: 3, term: 12, data: "", configuration: configuration),
+            Entry(index: 4, term: 12, data: #"{"op":"cas","key":"k","expect":null,"value":"}"}"#),
+            Entry(index: 1_000_000_007, term: 99, data: #"{"op":"delete","key":"\u0001"}"#),
+        ]
+        try store.write(Array(written[0...3]))
+        store.close()
+        let reopened = FileLogStore(path: path, syncWrites: false)
+        #expect(try reopened.load().entries == Array(written[0...3]))
+        reopened.close()
+        let other = makeTempDirectory() + "/log04.txt"
+        let far = FileLogStore(path: other, syncWrites: false)
+        _ = try far.load()
+        try far.write([written[4]])
+        far.close()
+        #expect(try FileLogStore(path: other, syncWrites: false).load().entries == [written[4]])
+    }
+
     func prepared(lines: Int) throws -> String {
         let path = makeTempDirectory() + "/log02.txt"
         let store = FileLogStore(path: path, syncWrites: false)
