@@ -261,7 +261,11 @@ public struct JSONParser {
     }
 
     private func decodeUTF8(_ slice: ArraySlice<UInt8>) throws(Failure) -> String {
-        guard let text = String(validating: slice, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
+        // Through the contiguous buffer: the generic-collection path is several times slower,
+        // and a snapshot of a million keys decodes two million strings.
+        guard let text = slice.withUnsafeBufferPointer({ String(validating: $0, as: UTF8.self) }) else {
+            throw fail("invalid UTF-8 in string")
+        }
         return text
     }
 }
