@@ -36,7 +36,7 @@ let package = Package(
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"]),
         .testTarget(name: "RaftSimulationTests", dependencies: ["RaftCore", "RaftEngine", "RaftStorage", "RaftVerification",
                                                             "FlightRecording", "RaftReplay"]),
-        .testTarget(name: "StorageAndWireTests", dependencies: ["RaftStorage", "RaftWire", "KVStore", "KVWire", "JSONText", "RaftCore"]),
+        .testTarget(name: "StorageAndWireTests", dependencies: ["RaftStorage", "RaftWire", "KVStore", "KVWire", "JSONText", "RaftCore", "Checksum"]),
         .testTarget(name: "KVClientTests", dependencies: ["KVClient", "JSONText"]),
         .testTarget(name: "LinCheckTests", dependencies: ["LinCheck", "RaftCore"]),
         .testTarget(name: "ClusterServerTests", dependencies: ["ClusterServer", "KVClient", "KVWire", "JSONText", "RaftCore", "LinCheck",

@@ -1,3 +1,4 @@
+import Checksum
 import JSONText
 import KVStore
 import KVWire
@@ -135,5 +136,34 @@ import Testing
         for (offset, key) in keys.enumerated() { #expect(restored.get(key) == "v\(offset)\u{1}") }
         #expect(throws: KVStateMachine.RestoreError.self) { try KVStateMachine(restoring: Array(#"{"a":1}"#.utf8), appliedIndex: 1) }
         #expect(throws: KVStateMachine.RestoreError.self) { try KVStateMachine(restoring: Array(#"{"a":"b""#.utf8), appliedIndex: 1) }
+    }
+}
+
+@Suite struct CRC32Tests {
+    /// The byte-at-a-time definition, to check the eight-at-a-time one against.
+    static func reference(_ bytes: [UInt8]) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = (crc & 1) != 0 ? (0xEDB8_8320 ^ (crc >> 1)) : (crc >> 1) }
+        }
+        return crc ^ 0xFFFF_FFFF
+    }
+
+    @Test func knownVectors() {
+        #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
+        #expect(CRC32.checksum([UInt8]()) == 0)
+        #expect(CRC32.hex(CRC32.checksum(Array("The quick brown fox jumps over the lazy dog".utf8))) == "414fa339")
+    }
+
+    @Test func agreesWithTheDefinitionAtEveryLengthAndAlignment() {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<300).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        for start in 0..<9 {
+            for end in stride(from: start, through: bytes.count, by: 7) {
+                let slice = Array(bytes[start..<end])
+                #expect(CRC32.checksum(slice) == Self.reference(slice), "bytes \(start)..<\(end)")
+            }
+        }
     }
 }
