@@ -127,6 +127,12 @@ public final class NodeHost: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` on the node's queue with its state machine (nil when the node is down), for
+    /// eventual reads that gather their keys only when the node gets to them.
+    func withMachine(_ body: @escaping @Sendable (KVStateMachine?) -> Void) {
+        queue.async { body(self.engine?.machine) }
+    }
+
     /// A linearizable read through ReadIndex: confirmed by a quorum, served once applied. With
     /// the unsafe switch on, a node that believes it leads answers from its own state at once.
     public func readLinearizable(_ key: String, reply: @escaping @Sendable (LinearizableReadOutcome) -> Void) {
