@@ -249,7 +249,13 @@ enum RandomizedSimulation {
         // A leader cut off until now may still step down (CheckQuorum) in its first election
         // timeout after healing; settle for two timeouts before holding the cluster to account.
         cluster.run(ticks: 2 * cluster.config.electionTicksMax)
-        guard cluster.run(upTo: electionBudgetTicks, until: { $0.stableLeader != nil }), let leader = cluster.stableLeader else {
+        // A write that began on a slow disk before healing still takes its time (several slow
+        // syncs can be queued, as when a snapshot is committed): wait for the leader to be free.
+        let settled = cluster.run(upTo: electionBudgetTicks) { cluster in
+            guard let leader = cluster.stableLeader else { return false }
+            return cluster.nodes[leader].disk.busyUntil <= cluster.now
+        }
+        guard settled, let leader = cluster.stableLeader else {
             return cluster.violation ?? "liveness: no stable leader within \(electionBudgetTicks) ticks of healing"
         }
         let commands = (0..<livenessProposals).map { "live\(firstCommand + $0)" }
