@@ -121,10 +121,7 @@ public final class NodeHost: @unchecked Sendable {
     /// Reads the applied state ("eventual"), several keys at once; `reply` gets their values in
     /// order, or nil when the node is down.
     public func readBatch(_ keys: [String], reply: @escaping @Sendable ([String?]?) -> Void) {
-        queue.async {
-            guard let engine = self.engine else { return reply(nil) }
-            reply(keys.map { engine.machine.get($0) })
-        }
+        withMachine { machine in reply(machine.map { machine in keys.map { machine.get($0) } }) }
     }
 
     /// Runs `body` on the node's queue with its state machine (nil when the node is down), for

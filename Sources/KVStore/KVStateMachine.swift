@@ -28,10 +28,6 @@ public struct KVStateMachine: ReplicatedStateMachine, Sendable {
     /// A copy for a snapshot: one array of shard references (see `ShardedMap`).
     public func freeze() -> ShardedMap { values }
 
-    public static func serialize(_ frozen: ShardedMap) -> [UInt8] {
-        serialize(values: frozen)
-    }
-
     public func get(_ key: String) -> String? { values[key] }
 
     public mutating func apply(_ command: KVCommand, at index: Int) -> KVResult {
@@ -68,8 +64,8 @@ extension KVStateMachine {
         public var description: String
     }
 
-    /// Serializes `values` (take the copy on the node's queue; the work can run anywhere).
-    public static func serialize(values: ShardedMap) -> [UInt8] {
+    /// Serializes a frozen copy (take it on the node's queue with `freeze`; this can run anywhere).
+    public static func serialize(_ values: ShardedMap) -> [UInt8] {
         var bytes: [UInt8] = [UInt8(ascii: "{")]
         var first = true
         var text = ""

@@ -13,7 +13,7 @@ public protocol ReplicatedStateMachine: Sendable {
     init(restoring data: [UInt8], appliedIndex: LogIndex) throws
     /// The index of the last entry applied or skipped.
     var appliedIndex: LogIndex { get }
-    /// How many items the state holds (a snapshot of few items is taken on the node's thread).
+    /// How many items the state holds (reported with each snapshot).
     var itemCount: Int { get }
     /// Applies the command of entry `index` (which follows `appliedIndex`); throws when the
     /// command is unreadable, in which case the entry counts as skipped.

@@ -1,7 +1,7 @@
 import RaftCore
 import RaftStorage
 
-/// Snapshots: taking one of the applied state (serialized off the engine's thread when large),
+/// Snapshots: taking one of the applied state (serialized off the engine's thread),
 /// and loading one received from the leader.
 extension NodeEngine {
     /// Starts a snapshot of the applied state. The state is frozen here (a cheap copy), serialized
@@ -30,12 +30,6 @@ extension NodeEngine {
         let work: @Sendable () -> Result<PreparedSnapshot, StorageError> = {
             let snapshot = Snapshot(index: index, term: snapshotTerm, data: Machine.serialize(frozen), configuration: configuration)
             do throws(StorageError) { return .success(try store.prepare(snapshot)) } catch { return .failure(error) }
-        }
-        if items < inlineSnapshotItems {
-            // Small states serialize in a few milliseconds: do it here, so a busy machine cannot
-            // delay the snapshot while the log keeps growing.
-            finishSnapshot(work(), items: items)
-            return
         }
         executor.offload(work) { [self] prepared in self.finishSnapshot(prepared, items: items) }
     }

@@ -21,9 +21,6 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
     let executor: EngineExecutor
     /// Snapshot once this many applied entries follow the last snapshot (0: only on request).
     public var snapshotEveryEntries: Int
-    /// A snapshot of at most this many items is serialized on the engine's thread (0: always
-    /// elsewhere, by the executor; the engine's thread only freezes the state and commits the file).
-    public var inlineSnapshotItems = 0
     /// Writing one Ready taking longer than this (nanoseconds) is reported as a slow disk (0: never).
     public var slowPersistWarningNanos: UInt64 = 0
     public var metrics = NodeMetrics()
