@@ -19,7 +19,7 @@ final class Connection: @unchecked Sendable {
     unowned let proxy: Proxy
     private var framer: LineFramer
     private var reading = ReadGate()
-    private var writeSource: DispatchSourceWrite?
+    private var writing = WriteGate()
     private var liveSources = 0
     private var receiveBuffer = [UInt8](repeating: 0, count: 64 * 1024)
 
@@ -163,30 +163,19 @@ final class Connection: @unchecked Sendable {
         case .sent:
             break
         case .wouldBlock:
-            armWriteSource()
+            let armed = writing.arm(fd: fd, queue: queue, writable: { [unowned self] in self.flushOutput() },
+                                    cancelled: { [self] in self.sourceCancelled() })
+            if armed { liveSources += 1 }
             return
         case .failed:
             closeNow()
             return
         }
-        if let writeSource {
-            writeSource.cancel()
-            self.writeSource = nil
-        }
+        writing.stop()
         resumeReading()
         if (inputClosed || closeWhenFlushed) && unanswered == 0 {
             closeNow()
         }
-    }
-
-    private func armWriteSource() {
-        guard writeSource == nil else { return }
-        let source = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
-        source.setEventHandler { [unowned self] in self.flushOutput() }
-        source.setCancelHandler { [self] in self.sourceCancelled() }
-        liveSources += 1
-        writeSource = source
-        source.resume()
     }
 
     // MARK: - Closing
@@ -213,10 +202,7 @@ final class Connection: @unchecked Sendable {
         guard !closed else { return }
         closed = true
         stopReading()
-        if let writeSource {
-            writeSource.cancel()
-            self.writeSource = nil
-        }
+        writing.stop()
         if liveSources == 0 { release() }
     }
 

@@ -37,7 +37,7 @@ final class HTTPConnection: @unchecked Sendable {
     unowned let listener: HTTPListener
     private var parser: HTTPParser
     private var reading = ReadGate()
-    private var writeSource: DispatchSourceWrite?
+    private var writing = WriteGate()
     private var liveSources = 0
     private var receiveBuffer = [UInt8](repeating: 0, count: 64 * 1024)
     private var output = OutputBuffer()
@@ -202,16 +202,15 @@ final class HTTPConnection: @unchecked Sendable {
         case .sent:
             break
         case .wouldBlock:
-            armWriteSource()
+            let armed = writing.arm(fd: fd, queue: queue, writable: { [unowned self] in self.flushOutput() },
+                                    cancelled: { [self] in self.sourceCancelled() })
+            if armed { liveSources += 1 }
             return
         case .failed:
             closeNow()
             return
         }
-        if let writeSource {
-            writeSource.cancel()
-            self.writeSource = nil
-        }
+        writing.stop()
         resumeReading()
         if streaming != nil {
             if inputClosed { closeNow() }  // the client hung up
@@ -220,16 +219,6 @@ final class HTTPConnection: @unchecked Sendable {
         if closeWhenFlushed || (inputClosed && unanswered == 0) {
             closeNow()
         }
-    }
-
-    private func armWriteSource() {
-        guard writeSource == nil else { return }
-        let source = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
-        source.setEventHandler { [unowned self] in self.flushOutput() }
-        source.setCancelHandler { [self] in self.sourceCancelled() }
-        liveSources += 1
-        writeSource = source
-        source.resume()
     }
 
     // MARK: - Timeouts and closing
@@ -252,10 +241,7 @@ final class HTTPConnection: @unchecked Sendable {
         guard !isClosed.exchange(true, ordering: .relaxed) else { return }
         streaming?.close()
         stopReading()
-        if let writeSource {
-            writeSource.cancel()
-            self.writeSource = nil
-        }
+        writing.stop()
         if liveSources == 0 { release() }
     }
 
