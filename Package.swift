@@ -32,7 +32,7 @@ let package = Package(
         .executableTarget(name: "ServerMain", dependencies: ["ClusterServer", "FlightRecording", "RaftReplay", "KVClient", "JSONText",
                                                              "RaftCore"]),
         .executableTarget(name: "ClientMain", dependencies: ["KVClient"]),
-        .executableTarget(name: "KVBench", dependencies: ["ClusterServer", "KVClient", "RaftCore", "LinCheck"]),
+        .executableTarget(name: "KVBench", dependencies: ["ClusterServer", "KVClient", "KVWire", "RaftCore", "LinCheck"]),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"]),
         .testTarget(name: "RaftSimulationTests", dependencies: ["RaftCore", "RaftEngine", "RaftStorage", "RaftVerification",
                                                             "FlightRecording", "RaftReplay"]),

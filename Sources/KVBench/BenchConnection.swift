@@ -4,8 +4,8 @@ import Glibc
 import Darwin
 #endif
 import Foundation
-import JSONText
 import KVClient
+import KVWire
 import Synchronization
 
 /// One request of the load.
@@ -21,27 +21,14 @@ enum BenchRequest {
         }
     }
 
+    /// The request as the line protocol writes it.
     var line: String {
-        var object = JSONObjectWriter()
         switch self {
-        case .put(let key, let value):
-            object.member("op", string: "put")
-            object.member("key", string: key)
-            object.member("value", string: value)
-        case .get(let key, let linearizable):
-            object.member("op", string: "get")
-            object.member("key", string: key)
-            if linearizable { object.member("consistency", string: "linearizable") }
-        case .delete(let key):
-            object.member("op", string: "delete")
-            object.member("key", string: key)
-        case .cas(let key, let expect, let value):
-            object.member("op", string: "cas")
-            object.member("key", string: key)
-            object.member("expect", string: expect)
-            object.member("value", string: value)
+        case .put(let key, let value): return RequestEncoder.line(.put(key: key, value: value))
+        case .get(let key, let linearizable): return RequestEncoder.line(.get(key: key, consistency: linearizable ? .linearizable : .eventual))
+        case .delete(let key): return RequestEncoder.line(.delete(key: key))
+        case .cas(let key, let expect, let value): return RequestEncoder.line(.cas(key: key, expect: expect, value: value))
         }
-        return object.finished()
     }
 }
 

@@ -1,9 +1,10 @@
 import JSONText
 
-/// Writes a request back as one line of the protocol — how a member forwards a request it cannot
-/// serve to the member that can. `hops` counts forwards, so a request never circles forever.
+/// Writes a request as one line of the protocol — how a member forwards a request it cannot
+/// serve to the member that can (`hops` counts forwards, so a request never circles forever),
+/// and how KVBench writes its load.
 public enum RequestEncoder {
-    public static func line(_ request: ClientRequest, hops: Int) -> String {
+    public static func line(_ request: ClientRequest, hops: Int? = nil) -> String {
         var object = JSONObjectWriter()
         switch request {
         case .put(let key, let value):
@@ -13,7 +14,8 @@ public enum RequestEncoder {
         case .get(let key, let consistency):
             object.member("op", string: "get")
             object.member("key", string: key)
-            object.member("consistency", string: consistency.rawValue)
+            // Eventual is what a get without the field means.
+            if consistency != .eventual { object.member("consistency", string: consistency.rawValue) }
         case .delete(let key):
             object.member("op", string: "delete")
             object.member("key", string: key)
@@ -25,7 +27,7 @@ public enum RequestEncoder {
         case .admin(let admin):
             write(admin, into: &object)
         }
-        object.member("hops", int: hops)
+        if let hops { object.member("hops", int: hops) }
         return object.finished()
     }
 
