@@ -125,9 +125,15 @@ public final class NodeHost: @unchecked Sendable {
     }
 
     /// Runs `body` on the node's queue with its state machine (nil when the node is down), for
-    /// eventual reads that gather their keys only when the node gets to them.
+    /// eventual reads that gather their keys only when the node gets to them. Whatever the node
+    /// has already received is worked off first: a leader sends its commit notice before it
+    /// answers the writer, so a read that arrives after the answer never misses that write
+    /// because the flush the notice scheduled was queued behind the read.
     func withMachine(_ body: @escaping @Sendable (KVStateMachine?) -> Void) {
-        queue.async { body(self.engine?.machine) }
+        queue.async {
+            if self.flushScheduled { self.flush() }
+            body(self.engine?.machine)
+        }
     }
 
     /// A linearizable read through ReadIndex: confirmed by a quorum, served once applied. With
