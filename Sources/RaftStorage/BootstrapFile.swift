@@ -28,18 +28,7 @@ public struct BootstrapFile: Sendable {
                 throw .damaged(file: path, line: 1, reason: "the bootstrap configuration is unreadable: \(error)")
             }
         }
-        let temporary = path + ".tmp"
-        let file = try FileIO.create(temporary, disk: disk)
-        do {
-            try file.write(Array((ConfigurationCodec.text(proposed) + "\n").utf8), at: 0)
-            if syncWrites { try file.sync() }
-        } catch {
-            file.close()
-            throw error
-        }
-        file.close()
-        try FileIO.rename(temporary, to: path, disk: disk)
-        if syncWrites { try FileIO.syncDirectory(containing: path, disk: disk) }
+        try AtomicFile.replace(path, with: Array((ConfigurationCodec.text(proposed) + "\n").utf8), disk: disk, sync: syncWrites)
         return proposed
     }
 }

@@ -184,8 +184,7 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
             try copy.write(appended, at: job.end - job.cut)
             if syncWrites { try copy.sync() }
         }
-        try FileIO.rename(job.temporary, to: path, disk: disk)
-        if syncWrites { try FileIO.syncDirectory(containing: path, disk: disk) }
+        try AtomicFile.install(job.temporary, over: path, disk: disk, sync: syncWrites)
         file.close()
         self.file = StorageFile(fd: copy.fd, path: path, disk: disk, created: false)
         copy.detach()
@@ -202,16 +201,13 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
     private func rewrite(with bytes: [UInt8]) throws(StorageError) {
         generation += 1
         let temporary = path + ".tmp"
-        let newFile = try FileIO.create(temporary, disk: disk)
+        let newFile = try AtomicFile.stage(bytes, at: temporary, disk: disk, sync: syncWrites)
         do {
-            try newFile.write(bytes, at: 0)
-            if syncWrites { try newFile.sync() }
-            try FileIO.rename(temporary, to: path, disk: disk)
+            try AtomicFile.install(temporary, over: path, disk: disk, sync: syncWrites)
         } catch {
             newFile.close()
             throw error
         }
-        if syncWrites { try FileIO.syncDirectory(containing: path, disk: disk) }
         file?.close()
         file = StorageFile(fd: newFile.fd, path: path, disk: disk, created: false)
         newFile.detach()

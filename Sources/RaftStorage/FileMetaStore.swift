@@ -43,17 +43,6 @@ public final class FileMetaStore: MetaStore, @unchecked Sendable {
 
     public func save(_ state: HardState) throws(StorageError) {
         let text = "{\"currentTerm\":\(state.term),\"votedFor\":\(state.votedFor.map(String.init) ?? "null")}\n"
-        let temporary = path + ".tmp"
-        let file = try FileIO.create(temporary, disk: disk)
-        do {
-            try file.write(Array(text.utf8), at: 0)
-            if syncWrites { try file.sync() }
-        } catch {
-            file.close()
-            throw error
-        }
-        file.close()
-        try FileIO.rename(temporary, to: path, disk: disk)
-        if syncWrites { try FileIO.syncDirectory(containing: path, disk: disk) }
+        try AtomicFile.replace(path, with: Array(text.utf8), disk: disk, sync: syncWrites)
     }
 }

@@ -69,18 +69,14 @@ public final class FileSnapshotStore: SnapshotStore, @unchecked Sendable {
         var bytes = Array(header.utf8)
         bytes.append(contentsOf: snapshot.data)
         bytes.append(0x0A)
-        let file = try FileIO.create(temporaryPath, disk: disk)
-        defer { file.close() }
-        try file.write(bytes, at: 0)
-        if syncWrites { try file.sync() }
+        try AtomicFile.stage(bytes, at: temporaryPath, disk: disk, sync: syncWrites).close()
         return PreparedSnapshot(snapshot: snapshot, temporaryPath: temporaryPath)
     }
 
     /// Renames a prepared file into place and makes the rename durable.
     public func commit(_ prepared: PreparedSnapshot) throws(StorageError) {
         guard let temporaryPath = prepared.temporaryPath else { return }
-        try FileIO.rename(temporaryPath, to: path, disk: disk)
-        if syncWrites { try FileIO.syncDirectory(containing: path, disk: disk) }
+        try AtomicFile.install(temporaryPath, over: path, disk: disk, sync: syncWrites)
     }
 
     public func discard(_ prepared: PreparedSnapshot) {
