@@ -1,4 +1,5 @@
 import JSONText
+import KVWire
 
 /// How the client shows the answer to a request.
 public enum ResponseDisplay: Equatable, Sendable {
@@ -27,7 +28,8 @@ public enum ClientCommand: Equatable, Sendable {
 
 /// Turns short commands into requests. Words are case-insensitive; values may be quoted
 /// ("two words" or 'two words') with backslash escapes, or given as named parameters
-/// (`put --key k --value v`). A line starting with `{` is sent exactly as typed.
+/// (`put --key k --value v`). A line starting with `{` is sent exactly as typed. Requests are
+/// built as `ClientRequest` values and written by `RequestEncoder`, as every other client does.
 public enum ShortCommandParser {
     public struct Problem: Error, Equatable, CustomStringConvertible {
         public var description: String
@@ -40,216 +42,19 @@ public enum ShortCommandParser {
         let words = try tokenize(String(trimmed))
         guard let first = words.first else { return .nothing }
         var arguments = Arguments(Array(words.dropFirst()))
-        var object = JSONObjectWriter()
-        let display: ResponseDisplay
-        switch first.lowercased() {
-        case "put", "set":
-            let key = try arguments.take("key", usage: "put KEY VALUE  or  put --key KEY --value VALUE")
-            let value = try arguments.take("value", usage: "put KEY VALUE  or  put --key KEY --value VALUE")
-            try arguments.finish("put KEY VALUE")
-            object.member("op", string: "put")
-            object.member("key", string: key)
-            object.member("value", string: value)
-            display = .raw
-        case "get":
-            let key = try arguments.take("key", usage: "get KEY [eventual|linearizable]")
-            let consistency = arguments.takeOptional("consistency")?.lowercased()
-            try arguments.finish("get KEY [eventual|linearizable]")
-            object.member("op", string: "get")
-            object.member("key", string: key)
-            if let consistency {
-                guard consistency == "eventual" || consistency == "linearizable" else {
-                    throw Problem("consistency must be eventual or linearizable")
-                }
-                object.member("consistency", string: consistency)
-            }
-            display = .raw
-        case "delete", "del":
-            let key = try arguments.take("key", usage: "delete KEY")
-            try arguments.finish("delete KEY")
-            object.member("op", string: "delete")
-            object.member("key", string: key)
-            display = .raw
-        case "cas":
-            let usage = "cas KEY EXPECTED NEW   (EXPECTED null means the key must be absent)"
-            let key = try arguments.take("key", usage: usage)
-            let expect = try arguments.take("expect", usage: usage)
-            let value = try arguments.take("value", usage: usage)
-            try arguments.finish(usage)
-            object.member("op", string: "cas")
-            object.member("key", string: key)
-            object.member("expect", string: expect == "null" ? nil : expect)
-            object.member("value", string: value)
-            display = .raw
-        case "status":
-            try arguments.finish("status")
-            object.member("admin", string: "status")
-            display = .statusTable
-        case "cluster":
-            try arguments.finish("cluster")
-            object.member("admin", string: "status")
-            display = .clusterSummary
-        case "logsize":
-            try arguments.finish("logsize")
-            object.member("admin", string: "status")
-            display = .logSizes
-        case "metrics":
-            let format = arguments.takeOptional("format")
-            try arguments.finish("metrics [prometheus]")
-            object.member("admin", string: "metrics")
-            if let format { object.member("format", string: format.lowercased()) }
-            display = format == nil ? .metrics : .raw
-        case "kill", "restart":
-            let name = first.lowercased()
-            let node = try nodeNumber(try arguments.take("node", usage: "\(name) NODE"))
-            try arguments.finish("\(name) NODE")
-            object.member("admin", string: name)
-            object.member("node", int: node)
-            display = .raw
-        case "isolate":
-            let node = try nodeNumber(try arguments.take("node", usage: "isolate NODE"))
-            try arguments.finish("isolate NODE")
-            object.member("admin", string: "isolate")
-            object.member("node", int: node)
-            display = .raw
-        case "heal":
-            try arguments.finish("heal")
-            object.member("admin", string: "heal")
-            display = .raw
-        case "slow":
-            let node = try nodeNumber(try arguments.take("node", usage: "slow NODE MS"))
-            let delayText = try arguments.take("ms", usage: "slow NODE MS")
-            try arguments.finish("slow NODE MS")
-            guard let delay = Int(delayText), delay >= 0 else { throw Problem("MS must be a non-negative number") }
-            object.member("admin", string: "slow")
-            object.member("node", int: node)
-            object.member("ms", int: delay)
-            display = .raw
-        case "logs":
-            let count = arguments.takeOptional("count")
-            let node = arguments.takeNamed("node")
-            try arguments.finish("logs [COUNT] [--node N]")
-            object.member("admin", string: "logs")
-            object.member("node", int: try node.map(nodeNumber) ?? -1)
-            if let count {
-                guard let number = Int(count), number >= 0 else { throw Problem("COUNT must be a non-negative number") }
-                object.member("count", int: number)
-            }
-            display = .logEntries
+        let name = first.lowercased()
+        if let command = try dataCommand(name, &arguments) { return command }
+        if let command = try viewCommand(name, &arguments) { return command }
+        if let command = try faultCommand(name, &arguments) { return command }
+        if let command = try membershipCommand(name, &arguments) { return command }
+        if let command = try stepCommand(name, &arguments) { return command }
+        switch name {
         case "snapshot":
             let node = try arguments.takeOptional("node").map(nodeNumber)
             try arguments.finish("snapshot [NODE]")
             return .snapshot(node: node)
-        case "partition":
-            let groups = arguments.remaining.joined(separator: " ").split(separator: "|")
-            guard groups.count >= 2 else { throw Problem("usage: partition 0,1 | 2") }
-            var parsed: [JSONValue] = []
-            for group in groups {
-                var ids: [JSONValue] = []
-                for item in group.split(whereSeparator: { $0 == "," || $0 == " " }) {
-                    ids.append(.number(String(try nodeNumber(String(item)))))
-                }
-                parsed.append(.array(ids))
-            }
-            object.member("admin", string: "partition")
-            object.member("groups", .array(parsed))
-            display = .raw
-        case "members":
-            try arguments.finish("members")
-            object.member("admin", string: "members")
-            display = .members
-        case "add":
-            let usage = "add NODE [RAFT CLIENT HTTP]   (addresses host:port; leave them out in one process)"
-            let node = try nodeNumber(try arguments.take("node", usage: usage))
-            let raft = arguments.takeOptional("raft")
-            let client = arguments.takeOptional("client")
-            let http = arguments.takeOptional("http")
-            try arguments.finish(usage)
-            object.member("admin", string: "add")
-            object.member("node", int: node)
-            if let raft { object.member("raft", string: raft) }
-            if let client { object.member("client", string: client) }
-            if let http { object.member("http", string: http) }
-            display = .members
-        case "remove", "transfer", "crash":
-            let name = first.lowercased()
-            let lose = name == "crash" && (arguments.takeFlag("lose-unsynced"))
-            let node = try nodeNumber(try arguments.take("node", usage: "\(name) NODE\(name == "crash" ? " [--lose-unsynced]" : "")"))
-            try arguments.finish("\(name) NODE")
-            object.member("admin", string: name)
-            object.member("node", int: node)
-            if name == "crash" { object.member("loseUnsynced", .bool(lose)) }
-            display = name == "remove" ? .members : .raw
-        case "pause", "resume":
-            try arguments.finish(first.lowercased())
-            object.member("admin", string: first.lowercased())
-            display = .raw
-        case "messages":
-            try arguments.finish("messages")
-            object.member("admin", string: "messages")
-            display = .heldMessages
-        case "deliver":
-            let message = arguments.takeOptional("message")
-            try arguments.finish("deliver [MESSAGE]")
-            object.member("admin", string: "deliver")
-            if let message { object.member("message", int: try number(message, "MESSAGE")) }
-            display = .raw
-        case "drop":
-            let message = try arguments.take("message", usage: "drop MESSAGE")
-            try arguments.finish("drop MESSAGE")
-            object.member("admin", string: "drop")
-            object.member("message", int: try number(message, "MESSAGE"))
-            display = .raw
-        case "tick":
-            let node = try nodeNumber(try arguments.take("node", usage: "tick NODE [COUNT]"))
-            let count = arguments.takeOptional("count")
-            try arguments.finish("tick NODE [COUNT]")
-            object.member("admin", string: "tick")
-            object.member("node", int: node)
-            if let count { object.member("count", int: try number(count, "COUNT")) }
-            display = .raw
-        case "disk":
-            let usage = "disk NODE slow MS | disk NODE full | disk NODE ok"
-            let node = try nodeNumber(try arguments.take("node", usage: usage))
-            let fault = try arguments.take("fault", usage: usage).lowercased()
-            object.member("admin", string: "disk")
-            object.member("node", int: node)
-            switch fault {
-            case "slow":
-                let ms = try number(try arguments.take("ms", usage: usage), "MS")
-                object.member("fault", string: "slow")
-                object.member("ms", int: ms)
-            case "full": object.member("fault", string: "full")
-            case "ok", "none", "heal": object.member("fault", string: "none")
-            default: throw Problem("usage: \(usage)")
-            }
-            try arguments.finish(usage)
-            display = .raw
-        case "slowmotion":
-            let factor = try number(try arguments.take("factor", usage: "slowmotion FACTOR"), "FACTOR")
-            try arguments.finish("slowmotion FACTOR")
-            object.member("admin", string: "slowmotion")
-            object.member("factor", int: factor)
-            display = .raw
-        case "trace":
-            let node = try arguments.takeOptional("node").map(nodeNumber)
-            try arguments.finish("trace [NODE]")
-            object.member("admin", string: "trace")
-            if let node { object.member("node", int: node) }
-            display = .traces
         case "check":
-            let usage = "check [SECONDS] [--clients C] [--keys K]"
-            var clients = 4, keys = 5
-            if let text = arguments.takeNamed("clients") { clients = try number(text, "C") }
-            if let text = arguments.takeNamed("keys") { keys = try number(text, "K") }
-            var duration = 10.0
-            if let text = arguments.takeOptional("seconds") {
-                guard let value = Double(text), value > 0, value <= 3600 else { throw Problem("SECONDS must be a number from 0 to 3600") }
-                duration = value
-            }
-            try arguments.finish(usage)
-            guard clients >= 1, clients <= 64, keys >= 1 else { throw Problem("usage: \(usage) (1 to 64 clients, at least 1 key)") }
-            return .check(seconds: duration, clients: clients, keys: keys)
+            return try checkCommand(&arguments)
         case "watch":
             let seconds = arguments.takeOptional("seconds")
             try arguments.finish("watch [SECONDS]")
@@ -263,7 +68,185 @@ public enum ShortCommandParser {
         default:
             throw Problem("unknown command \"\(first)\"; type help")
         }
-        return .send(object.finished(), display: display)
+    }
+
+    static func send(_ request: ClientRequest, _ display: ResponseDisplay = .raw) -> ClientCommand {
+        .send(RequestEncoder.line(request), display: display)
+    }
+
+    /// put, get, delete, cas.
+    static func dataCommand(_ name: String, _ arguments: inout Arguments) throws(Problem) -> ClientCommand? {
+        switch name {
+        case "put", "set":
+            let usage = "put KEY VALUE  or  put --key KEY --value VALUE"
+            let key = try arguments.take("key", usage: usage)
+            let value = try arguments.take("value", usage: usage)
+            try arguments.finish("put KEY VALUE")
+            return send(.put(key: key, value: value))
+        case "get":
+            let key = try arguments.take("key", usage: "get KEY [eventual|linearizable]")
+            let consistency = arguments.takeOptional("consistency")?.lowercased()
+            try arguments.finish("get KEY [eventual|linearizable]")
+            guard let level = ReadConsistency(rawValue: consistency ?? "eventual") else {
+                throw Problem("consistency must be eventual or linearizable")
+            }
+            return send(.get(key: key, consistency: level))
+        case "delete", "del":
+            let key = try arguments.take("key", usage: "delete KEY")
+            try arguments.finish("delete KEY")
+            return send(.delete(key: key))
+        case "cas":
+            let usage = "cas KEY EXPECTED NEW   (EXPECTED null means the key must be absent)"
+            let key = try arguments.take("key", usage: usage)
+            let expect = try arguments.take("expect", usage: usage)
+            let value = try arguments.take("value", usage: usage)
+            try arguments.finish(usage)
+            return send(.cas(key: key, expect: expect == "null" ? nil : expect, value: value))
+        default:
+            return nil
+        }
+    }
+
+    /// status, cluster, logsize, metrics, logs, trace: views of the cluster.
+    static func viewCommand(_ name: String, _ arguments: inout Arguments) throws(Problem) -> ClientCommand? {
+        switch name {
+        case "status", "cluster", "logsize":
+            try arguments.finish(name)
+            let display: ResponseDisplay = name == "status" ? .statusTable : (name == "cluster" ? .clusterSummary : .logSizes)
+            return send(.admin(.status), display)
+        case "metrics":
+            let format = arguments.takeOptional("format")?.lowercased()
+            try arguments.finish("metrics [prometheus]")
+            guard format == nil || format == "prometheus" || format == "json" else { throw Problem("usage: metrics [prometheus]") }
+            return send(.admin(.metrics(prometheus: format == "prometheus")), format == nil ? .metrics : .raw)
+        case "logs":
+            let count = arguments.takeOptional("count")
+            let node = arguments.takeNamed("node")
+            try arguments.finish("logs [COUNT] [--node N]")
+            return send(.admin(.logs(node: try node.map(nodeNumber) ?? -1, count: try count.map { text throws(Problem) in try number(text, "COUNT") } ?? 10)),
+                        .logEntries)
+        case "trace":
+            let node = try arguments.takeOptional("node").map(nodeNumber)
+            try arguments.finish("trace [NODE]")
+            return send(.admin(.trace(node: node)), .traces)
+        default:
+            return nil
+        }
+    }
+
+    /// kill, restart, crash, isolate, partition, slow, disk, heal.
+    static func faultCommand(_ name: String, _ arguments: inout Arguments) throws(Problem) -> ClientCommand? {
+        switch name {
+        case "kill", "restart", "isolate":
+            let node = try nodeNumber(try arguments.take("node", usage: "\(name) NODE"))
+            try arguments.finish("\(name) NODE")
+            return send(.admin(name == "kill" ? .kill(node: node) : (name == "restart" ? .restart(node: node) : .isolate(node: node))))
+        case "crash":
+            let lose = arguments.takeFlag("lose-unsynced")
+            let node = try nodeNumber(try arguments.take("node", usage: "crash NODE [--lose-unsynced]"))
+            try arguments.finish("crash NODE")
+            return send(.admin(.crash(node: node, loseUnsynced: lose)))
+        case "heal":
+            try arguments.finish("heal")
+            return send(.admin(.heal))
+        case "slow":
+            let node = try nodeNumber(try arguments.take("node", usage: "slow NODE MS"))
+            let delay = try number(try arguments.take("ms", usage: "slow NODE MS"), "MS")
+            try arguments.finish("slow NODE MS")
+            return send(.admin(.slow(node: node, delayMs: delay)))
+        case "partition":
+            let groups = arguments.remaining.joined(separator: " ").split(separator: "|")
+            guard groups.count >= 2 else { throw Problem("usage: partition 0,1 | 2") }
+            var parsed: [[Int]] = []
+            for group in groups {
+                var ids: [Int] = []
+                for item in group.split(whereSeparator: { $0 == "," || $0 == " " }) { ids.append(try nodeNumber(String(item))) }
+                parsed.append(ids)
+            }
+            return send(.admin(.partition(groups: parsed)))
+        case "disk":
+            let usage = "disk NODE slow MS | disk NODE full | disk NODE ok"
+            let node = try nodeNumber(try arguments.take("node", usage: usage))
+            let fault: DiskFault
+            switch try arguments.take("fault", usage: usage).lowercased() {
+            case "slow": fault = .slow(ms: try number(try arguments.take("ms", usage: usage), "MS"))
+            case "full": fault = .full
+            case "ok", "none", "heal": fault = .none
+            default: throw Problem("usage: \(usage)")
+            }
+            try arguments.finish(usage)
+            return send(.admin(.disk(node: node, fault: fault)))
+        default:
+            return nil
+        }
+    }
+
+    /// members, add, remove, transfer.
+    static func membershipCommand(_ name: String, _ arguments: inout Arguments) throws(Problem) -> ClientCommand? {
+        switch name {
+        case "members":
+            try arguments.finish("members")
+            return send(.admin(.members), .members)
+        case "add":
+            let usage = "add NODE [RAFT CLIENT HTTP]   (addresses host:port; leave them out in one process)"
+            let node = try nodeNumber(try arguments.take("node", usage: usage))
+            let addresses = MemberAddressFields(raft: arguments.takeOptional("raft"), client: arguments.takeOptional("client"),
+                                                http: arguments.takeOptional("http"))
+            try arguments.finish(usage)
+            return send(.admin(.add(node: node, addresses: addresses)), .members)
+        case "remove", "transfer":
+            let node = try nodeNumber(try arguments.take("node", usage: "\(name) NODE"))
+            try arguments.finish("\(name) NODE")
+            return name == "remove" ? send(.admin(.remove(node: node)), .members) : send(.admin(.transfer(node: node)))
+        default:
+            return nil
+        }
+    }
+
+    /// pause, resume, messages, deliver, drop, tick, slowmotion.
+    static func stepCommand(_ name: String, _ arguments: inout Arguments) throws(Problem) -> ClientCommand? {
+        switch name {
+        case "pause", "resume":
+            try arguments.finish(name)
+            return send(.admin(name == "pause" ? .pause : .resume))
+        case "messages":
+            try arguments.finish("messages")
+            return send(.admin(.messages), .heldMessages)
+        case "deliver":
+            let message = try arguments.takeOptional("message").map { text throws(Problem) in try number(text, "MESSAGE") }
+            try arguments.finish("deliver [MESSAGE]")
+            return send(.admin(.deliver(message: message)))
+        case "drop":
+            let message = try number(try arguments.take("message", usage: "drop MESSAGE"), "MESSAGE")
+            try arguments.finish("drop MESSAGE")
+            return send(.admin(.drop(message: message)))
+        case "tick":
+            let node = try nodeNumber(try arguments.take("node", usage: "tick NODE [COUNT]"))
+            let count = try arguments.takeOptional("count").map { text throws(Problem) in try number(text, "COUNT") } ?? 1
+            try arguments.finish("tick NODE [COUNT]")
+            return send(.admin(.tick(node: node, count: count)))
+        case "slowmotion":
+            let factor = try number(try arguments.take("factor", usage: "slowmotion FACTOR"), "FACTOR")
+            try arguments.finish("slowmotion FACTOR")
+            return send(.admin(.slowMotion(factor: factor)))
+        default:
+            return nil
+        }
+    }
+
+    static func checkCommand(_ arguments: inout Arguments) throws(Problem) -> ClientCommand {
+        let usage = "check [SECONDS] [--clients C] [--keys K]"
+        var clients = 4, keys = 5
+        if let text = arguments.takeNamed("clients") { clients = try number(text, "C") }
+        if let text = arguments.takeNamed("keys") { keys = try number(text, "K") }
+        var duration = 10.0
+        if let text = arguments.takeOptional("seconds") {
+            guard let value = Double(text), value > 0, value <= 3600 else { throw Problem("SECONDS must be a number from 0 to 3600") }
+            duration = value
+        }
+        try arguments.finish(usage)
+        guard clients >= 1, clients <= 64, keys >= 1 else { throw Problem("usage: \(usage) (1 to 64 clients, at least 1 key)") }
+        return .check(seconds: duration, clients: clients, keys: keys)
     }
 
     static func nodeNumber(_ text: String) throws(Problem) -> Int {
@@ -275,146 +258,4 @@ public enum ShortCommandParser {
         guard let value = Int(text), value >= 0 else { throw Problem("\(name) must be a non-negative number, not \"\(text)\"") }
         return value
     }
-
-    /// Positional and `--name value` arguments; named ones win over positional ones.
-    struct Arguments {
-        private var positional: [String] = []
-        private var named: [String: String] = [:]
-
-        init(_ words: [String]) {
-            var index = 0
-            while index < words.count {
-                let word = words[index]
-                if word.hasPrefix("--"), word.count > 2, index + 1 < words.count {
-                    named[String(word.dropFirst(2)).lowercased()] = words[index + 1]
-                    index += 2
-                } else {
-                    positional.append(word)
-                    index += 1
-                }
-            }
-        }
-
-        var remaining: [String] { positional }
-
-        mutating func takeNamed(_ name: String) -> String? {
-            named.removeValue(forKey: name)
-        }
-
-        /// A `--name` flag without a value, anywhere among the words.
-        mutating func takeFlag(_ name: String) -> Bool {
-            if let position = positional.firstIndex(of: "--" + name) {
-                positional.remove(at: position)
-                return true
-            }
-            // `--name value` was read as a named pair: the value was really a positional word.
-            if let value = named.removeValue(forKey: name) {
-                positional.insert(value, at: 0)
-                return true
-            }
-            return false
-        }
-
-        mutating func takeOptional(_ name: String) -> String? {
-            if let value = named.removeValue(forKey: name) { return value }
-            return positional.isEmpty ? nil : positional.removeFirst()
-        }
-
-        mutating func take(_ name: String, usage: String) throws(Problem) -> String {
-            guard let value = takeOptional(name) else { throw Problem("usage: \(usage)") }
-            return value
-        }
-
-        func finish(_ usage: String) throws(Problem) {
-            if !positional.isEmpty || !named.isEmpty { throw Problem("usage: \(usage)") }
-        }
-    }
-
-    /// Splits on spaces, keeping quoted text together and honouring backslash escapes.
-    public static func tokenize(_ line: String) throws(Problem) -> [String] {
-        var words: [String] = []
-        var current = ""
-        var inWord = false
-        var quote: Character?
-        var escaped = false
-        for character in line {
-            if escaped {
-                current.append(character)
-                escaped = false
-                continue
-            }
-            if character == "\\" {
-                escaped = true
-                inWord = true
-                continue
-            }
-            if let open = quote {
-                if character == open { quote = nil } else { current.append(character) }
-                continue
-            }
-            if character == "\"" || character == "'" {
-                quote = character
-                inWord = true
-                continue
-            }
-            if character == " " || character == "\t" {
-                if inWord {
-                    words.append(current)
-                    current = ""
-                    inWord = false
-                }
-                continue
-            }
-            current.append(character)
-            inWord = true
-        }
-        if quote != nil { throw Problem("a quote is not closed") }
-        if escaped { current.append("\\") }
-        if inWord { words.append(current) }
-        return words
-    }
-
-    public static let helpText = """
-        Data (case-insensitive; quote values with spaces, or use --key/--value):
-          put KEY VALUE              write                        put greeting "hello world"
-          get KEY [linearizable]     read (eventual: from a follower, may be stale)
-          delete KEY                 remove a key
-          cas KEY EXPECTED NEW       compare-and-set (EXPECTED null = must be absent)
-        Watching the cluster:
-          status                     table: role, term, vote, log, commit, applied, state
-          watch [SECONDS]            the table, refreshed in place (Enter or Ctrl-C stops)
-          cluster                    who leads, in which term, who is up
-          logsize                    log length, snapshot and entries held, per node
-          logs [COUNT] [--node N]    the last COUNT entries of the leader's (or node N's) log
-          metrics [prometheus]       counters and latencies
-        Faults:
-          kill N / restart N         crash node N / bring it back from its files
-          crash N --lose-unsynced    power cut: kill N and drop every byte it had not fsynced
-          partition 0,1 | 2          nodes talk only inside their group
-          isolate N                  cut node N off from everyone
-          slow N MS                  delay every message to and from node N
-          disk N slow MS | full | ok every fsync of node N takes MS longer / writes fail / normal
-          heal                       remove partitions, delays and disk faults
-          snapshot [N]               snapshot every node (or node N) now
-        Membership:
-          members                    voters, learners and their addresses
-          add N [RAFT CLIENT HTTP]   add node N (a learner until it has caught up, then a voter)
-          remove N                   remove node N (leadership moves first if N leads)
-          transfer N                 hand leadership to node N
-        Step by step (every node in one process):
-          pause / resume             stop timers and hold every message / deliver them and go on
-          messages                   the held messages, oldest first
-          deliver [M] / drop M       deliver (the oldest, or message M) / drop message M
-          tick N [K]                 advance node N's timer K ticks (default 1)
-          slowmotion F               every timer and deadline F times slower (1: normal speed)
-          trace [N]                  write the flight recorder of node N (or all) to traceX.jsonl
-        Checking:
-          check [S] [--clients C] [--keys K]
-                                     for S seconds (10), C connections (4) write, read, cas and delete
-                                     K keys (5); then says whether the history is linearizable
-        Client:
-          history, !!, !N            list, repeat the last, repeat number N
-          clear, help (?), exit
-          {"key":"k"}                a line starting with { is sent as typed
-        """
 }
