@@ -2,6 +2,12 @@ import JSONText
 import KVWire
 import RaftCore
 import RaftStorage
+import ClientFront
+import ClusterTransport
+import MemberNetwork
+import NodeHosting
+import Observability
+import RuntimeSupport
 
 /// One entry of the config's `members`: a node's id and where it listens.
 public struct MemberConfig: Sendable, Equatable {
@@ -177,23 +183,22 @@ public struct ServerConfig: Sendable, Equatable {
     /// The member entry of node `id`, if the config lists it.
     public func member(_ id: Int) -> MemberConfig? { members.first { $0.id == id } }
 
-    /// How every node of this process is set up. One process: voters 0..<nodes. One node per
-    /// process: the configured members, all voters, with their addresses.
-    func nodeSettings(memberID: NodeID?) -> NodeSettings {
-        let bootstrap: ClusterConfiguration
-        if memberID == nil {
-            bootstrap = .voters(Array(0..<nodes))
-        } else {
-            bootstrap = ClusterConfiguration(members: members.filter(\.initial).map { member in
-                Member(id: member.id, isVoter: true,
-                       context: MemberAddresses(raft: member.raft, client: member.client, http: member.http).context)
-            })
-        }
-        return NodeSettings(bootstrap: bootstrap, raftConfig: raftConfig, tickNanos: UInt64(effectiveTickMs) * 1_000_000,
-                            snapshotEveryEntries: snapshotEveryEntries, seed: seed,
-                            slowWriteWarningNanos: UInt64(Double(beatTimeMs) * slowFactor * 1_000_000),
-                            unsafeLocalReads: unsafeLocalReads, traceCapacity: traceCapacity, recordContinuously: record,
-                            traceDirectory: dataDirectory)
+    /// How every node of this process is set up, in a cluster that starts as `bootstrap`.
+    func nodeSettings(bootstrap: ClusterConfiguration) -> NodeSettings {
+        NodeSettings(bootstrap: bootstrap, raftConfig: raftConfig, tickNanos: UInt64(effectiveTickMs) * 1_000_000,
+                     snapshotEveryEntries: snapshotEveryEntries, seed: seed,
+                     slowWriteWarningNanos: UInt64(Double(beatTimeMs) * slowFactor * 1_000_000),
+                     unsafeLocalReads: unsafeLocalReads, traceCapacity: traceCapacity, recordContinuously: record,
+                     traceDirectory: dataDirectory)
+    }
+
+    /// The first configuration of a cluster of member processes: the initial members, all
+    /// voters, with their addresses.
+    var memberBootstrap: ClusterConfiguration {
+        ClusterConfiguration(members: members.filter(\.initial).map { member in
+            Member(id: member.id, isVoter: true,
+                   context: MemberAddresses(raft: member.raft, client: member.client, http: member.http).context)
+        })
     }
 
     /// The tick period actually used: `tickMs`, but never longer than a heartbeat.

@@ -9,6 +9,9 @@ public enum JSONValue: Sendable, Equatable {
     case array([JSONValue])
     case object(JSONObject)
 
+    /// A whole number as JSON.
+    public static func int(_ value: Int) -> JSONValue { .number(String(value)) }
+
     public var stringValue: String? {
         if case .string(let text) = self { return text }
         return nil

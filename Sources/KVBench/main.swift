@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import ClusterServer
+import RuntimeSupport
 import Foundation
 import LinCheck
 

@@ -7,11 +7,12 @@ import Checksum
 /// Kinds: `hello` (the sender's node id, first on every connection), `raft` (a batch of Raft
 /// messages), `status` (the sender's node status, JSON), `admin` (a cluster-wide switch: one
 /// request line), `propose` (client writes a follower passes to the leader, see
-/// `ProposalCodec`) and `outcome` (what became of them). A frame with a wrong header, version or checksum, or longer than the limit,
+/// `ProposalCodec`), `outcome` (what became of them), `request` (a client request passed to the
+/// member that can serve it) and `answer` (its answer line, see `ForwardCodec`). A frame with a wrong header, version or checksum, or longer than the limit,
 /// ends the connection.
 public struct PeerFrame: Sendable, Equatable {
     public enum Kind: UInt8, Sendable {
-        case hello = 1, raft = 2, status = 3, admin = 4, propose = 5, outcome = 6
+        case hello = 1, raft = 2, status = 3, admin = 4, propose = 5, outcome = 6, request = 7, answer = 8
     }
 
     public static let version: UInt8 = 1

@@ -3,6 +3,8 @@ import JSONText
 import KVClient
 import RaftCore
 import RaftReplay
+import NodeHosting
+import RuntimeSupport
 
 /// `ServerMain --replay DIR...`: re-runs every node's core from its trace file, checks that the
 /// re-run matches the recording step for step and that the safety properties hold, and prints

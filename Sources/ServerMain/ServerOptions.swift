@@ -4,6 +4,8 @@ import Glibc
 import Darwin
 #endif
 import ClusterServer
+import NodeHosting
+import RuntimeSupport
 
 /// The command line of ServerMain, parsed; every mistake ends the program with status 2.
 struct ServerOptions {

@@ -5,6 +5,8 @@ import Darwin
 #endif
 import ClusterServer
 import Dispatch
+import NodeHosting
+import RuntimeSupport
 
 let usage = """
     ServerMain — a Raft-replicated key-value store: N nodes in one process behind a JSON-lines proxy,
@@ -103,8 +105,8 @@ do {
     }
     fail("\(error)")
 }
-if let join = options.join {
-    server.join(via: join)
+if let join = options.join, let node = options.node {
+    server.join(via: join, as: node)
 }
 
 // Signals are handled on the main queue, which dispatchMain() below serves.

@@ -129,6 +129,8 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import NodeHosting
+import RuntimeSupport
 #endif
 
 func rlimitValue() -> Int {

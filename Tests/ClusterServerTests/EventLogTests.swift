@@ -1,6 +1,8 @@
 import ClusterServer
 import Synchronization
 import Testing
+import NodeHosting
+import RuntimeSupport
 
 @Suite struct EventLogTests {
     @Test func textLinesCarryTimeNodeAndMessage() {

@@ -5,6 +5,8 @@ import KVClient
 import LinCheck
 import Synchronization
 import Testing
+import NodeHosting
+import RuntimeSupport
 
 /// The fault laboratory against a live cluster under load: disks that fill up, power cuts that
 /// take what was not fsynced, and the switch that breaks linearizable reads on purpose. After

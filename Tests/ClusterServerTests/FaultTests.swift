@@ -88,3 +88,5 @@ import Testing
 }
 
 import Foundation
+import NodeHosting
+import RuntimeSupport

@@ -6,6 +6,8 @@ import KVClient
 import RaftReplay
 import Synchronization
 import Testing
+import NodeHosting
+import RuntimeSupport
 
 /// The flight recorder of a real cluster, replayed: a run with writes from a background client,
 /// a killed leader, a partition, a power cut, restarts and a snapshot is dumped with

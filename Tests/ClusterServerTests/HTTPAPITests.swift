@@ -1,6 +1,9 @@
-@testable import ClusterServer
+@testable import ClientFront
+import ClusterServer
 import JSONText
 import Testing
+import NodeHosting
+import RuntimeSupport
 
 /// Every HTTP path and status code of the contract, over real sockets.
 @Suite(.serialized) struct HTTPAPITests {

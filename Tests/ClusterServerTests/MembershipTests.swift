@@ -4,6 +4,8 @@ import JSONText
 import KVClient
 import Synchronization
 import Testing
+import NodeHosting
+import RuntimeSupport
 
 /// `members`, `add`, `remove`, `transfer` against a real cluster in one process.
 @Suite(.serialized) struct MembershipTests {

@@ -4,6 +4,8 @@ import JSONText
 import KVClient
 import Synchronization
 import Testing
+import NodeHosting
+import RuntimeSupport
 
 /// Pause and step: timers stop, messages are held, a write commits only once the right messages
 /// are delivered by hand, and its deadline waits while the cluster is paused.

@@ -2,6 +2,8 @@ import ClusterServer
 import JSONText
 import KVClient
 import Testing
+import NodeHosting
+import RuntimeSupport
 
 /// Snapshots that keep logs small, catch-up by InstallSnapshot, and linearizable reads under faults.
 @Suite(.serialized) struct SnapshotAndReadTests {

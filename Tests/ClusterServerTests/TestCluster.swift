@@ -7,6 +7,8 @@ import JSONText
 import KVClient
 import Synchronization
 import Testing
+import NodeHosting
+import RuntimeSupport
 
 /// A real cluster for one test: real files in a fresh directory, a real TCP port picked by the
 /// kernel, and the event log captured for assertions.

@@ -1,0 +1,158 @@
+import HTTPServer
+import JSONText
+import KVWire
+import WebConsole
+import ClusterTransport
+import NodeHosting
+import Observability
+import RuntimeSupport
+
+/// The HTTP face of the store: each path becomes one of the line protocol's requests, answered by
+/// the same router, its answer line becoming the body and its error code the status:
+///
+///     GET|PUT|DELETE /v1/kv/KEY   GET /v1/status   POST /v1/request   GET /metrics
+///     GET /v1/events (server-sent events)   GET / (the web page)
+public struct HTTPAPI: HTTPHandler {
+    let router: RequestRouter
+    let limits: WireLimits
+    let feed: ConsoleFeed
+    let metricsReport: MetricsReport
+    let adminEnabled: Bool
+    /// Eventual reads, batched per node (the proxy's batcher).
+    let reads: ReadBatcher
+
+    public init(router: RequestRouter, limits: WireLimits, feed: ConsoleFeed, metricsReport: MetricsReport, adminEnabled: Bool,
+                reads: ReadBatcher) {
+        self.router = router
+        self.limits = limits
+        self.feed = feed
+        self.metricsReport = metricsReport
+        self.adminEnabled = adminEnabled
+        self.reads = reads
+    }
+
+    public func handle(_ request: HTTPRequest, respond: @escaping @Sendable (HTTPResponse) -> Void) {
+        let path = request.path
+        if path.hasPrefix("/v1/kv/") {
+            return keyValue(request, respond: respond)
+        }
+        switch path {
+        case "/", "/index.html":
+            guard allow(request, ["GET"], respond) else { return }
+            respond(page(ConsolePage.html, type: "text/html; charset=utf-8"))
+        case "/console.js":
+            guard allow(request, ["GET"], respond) else { return }
+            respond(page(ConsolePage.script, type: "text/javascript; charset=utf-8"))
+        case "/console.css":
+            guard allow(request, ["GET"], respond) else { return }
+            respond(page(ConsolePage.style, type: "text/css; charset=utf-8"))
+        case "/v1/status":
+            guard allow(request, ["GET"], respond) else { return }
+            forward(.admin(.status), id: nil, respond: respond)
+        case "/v1/request":
+            guard allow(request, ["POST"], respond) else { return }
+            guard request.body.count <= limits.lineBytes else {
+                return respond(error(413, .tooLarge, "the request of \(request.body.count) bytes exceeds \(limits.lineBytes)"))
+            }
+            let parsed = RequestParser.parse(request.body[...], limits: limits)
+            switch parsed.result {
+            case .failure(let problem):
+                respond(HTTPResponse.json(Self.status(for: problem.code), ClientResponse.error(problem, id: parsed.id)))
+            case .success(let clientRequest):
+                forward(clientRequest, id: parsed.id, respond: respond)
+            }
+        case "/metrics":
+            guard allow(request, ["GET"], respond) else { return }
+            guard adminEnabled else { return respond(error(403, .forbidden, "admin requests are disabled (admin.enabled is false)")) }
+            respond(HTTPResponse.text(200, metricsReport.prometheusText(), contentType: "text/plain; version=0.0.4; charset=utf-8"))
+        case "/v1/events":
+            guard allow(request, ["GET"], respond) else { return }
+            guard adminEnabled else { return respond(error(403, .forbidden, "admin requests are disabled (admin.enabled is false)")) }
+            let stream = EventStream()
+            feed.subscribe(stream)
+            respond(HTTPResponse.eventStream(stream))
+        default:
+            respond(error(404, .notFound, "no such path: \(path) (the API is under /v1/, the page at /)"))
+        }
+    }
+
+    /// GET, PUT and DELETE of one key; the key is the rest of the path, percent-decoded.
+    private func keyValue(_ request: HTTPRequest, respond: @escaping @Sendable (HTTPResponse) -> Void) {
+        guard allow(request, ["GET", "PUT", "DELETE"], respond) else { return }
+        let encoded = String(request.path.dropFirst("/v1/kv/".count))
+        guard let key = PercentDecoding.decode(encoded) else {
+            return respond(error(400, .badRequest, "the key is not valid percent-encoded UTF-8"))
+        }
+        guard !key.isEmpty else { return respond(error(400, .badRequest, "the key must not be empty: /v1/kv/KEY")) }
+        guard key.utf8.count <= limits.keyBytes else {
+            return respond(error(413, .tooLarge, "key is \(key.utf8.count) bytes; the limit is \(limits.keyBytes)"))
+        }
+        switch request.method {
+        case "GET":
+            let consistency: ReadConsistency
+            switch request.queryParameter("consistency") {
+            case nil, "eventual"?: consistency = .eventual
+            case "linearizable"?: consistency = .linearizable
+            case let other?: return respond(error(400, .badRequest, "consistency must be eventual or linearizable, not \(JSONWriter.quoted(other))"))
+            }
+            if consistency == .eventual {
+                reads.read(key, id: nil) { line in respond(HTTPResponse.json(Self.status(ofAnswer: line), line)) }
+            } else {
+                forward(.get(key: key, consistency: consistency), id: nil, respond: respond)
+            }
+        case "PUT":
+            guard let value = String(validating: request.body, as: UTF8.self) else {
+                return respond(error(400, .badRequest, "the value (the body) must be UTF-8 text"))
+            }
+            guard value.utf8.count <= limits.valueBytes else {
+                return respond(error(413, .tooLarge, "value is \(value.utf8.count) bytes; the limit is \(limits.valueBytes)"))
+            }
+            forward(.put(key: key, value: value), id: nil, respond: respond)
+        default:
+            forward(.delete(key: key), id: nil, respond: respond)
+        }
+    }
+
+    private func forward(_ request: ClientRequest, id: JSONValue?, respond: @escaping @Sendable (HTTPResponse) -> Void) {
+        router.handle(request, id: id) { line in
+            respond(HTTPResponse.json(Self.status(ofAnswer: line), line))
+        }
+    }
+
+    /// Refuses a method the path does not take: 405 with `Allow`.
+    private func allow(_ request: HTTPRequest, _ methods: [String], _ respond: @Sendable (HTTPResponse) -> Void) -> Bool {
+        if methods.contains(request.method) { return true }
+        let list = methods.joined(separator: ", ")
+        respond(HTTPResponse.json(405, ClientResponse.error(RequestError(.badRequest, "\(request.method) is not allowed on \(request.path); use \(list)"), id: nil),
+                                  extra: [("Allow", list)]))
+        return false
+    }
+
+    private func error(_ status: Int, _ code: ErrorCode, _ message: String) -> HTTPResponse {
+        HTTPResponse.json(status, ClientResponse.error(RequestError(code, message), id: nil))
+    }
+
+    private func page(_ text: String, type: String) -> HTTPResponse {
+        var response = HTTPResponse.text(200, text, contentType: type)
+        response.headers.append(("Cache-Control", "no-cache"))
+        return response
+    }
+
+    /// The status code for an answer line: 200 for `"status":"ok"`, else by its `code`.
+    static func status(ofAnswer line: String) -> Int {
+        if AnswerLine.isOK(line) { return 200 }
+        return AnswerLine.code(line).flatMap(ErrorCode.init(rawValue:)).map(status(for:)) ?? 500
+    }
+
+    static func status(for code: ErrorCode) -> Int {
+        switch code {
+        case .badRequest: return 400
+        case .forbidden: return 403
+        case .notFound: return 404
+        case .casFailed, .busy: return 409
+        case .tooLarge: return 413
+        case .unavailable: return 503
+        case .timeout: return 504
+        }
+    }
+}

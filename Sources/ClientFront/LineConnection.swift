@@ -1,0 +1,69 @@
+import Dispatch
+import KVWire
+import NetworkIO
+import Observability
+
+/// One client of the line protocol: each request line is parsed and handed to the router (or the
+/// read batcher), and each answer goes back as one line, in request order, whatever order the
+/// answers come in. The socket, the ordering and back-pressure are `StreamConnection`'s.
+///
+/// @unchecked Sendable: all mutable state is confined to `queue` (shared with other connections).
+final class LineConnection: StreamConnection, @unchecked Sendable {
+    /// Strong: an open connection keeps its proxy alive (it leaves the proxy's table when it closes).
+    let proxy: Proxy
+    private var framer: LineFramer
+
+    init(number: Int, fd: Int32, queue: DispatchQueue, proxy: Proxy) {
+        self.proxy = proxy
+        self.framer = LineFramer(limit: proxy.limits.lineBytes)
+        super.init(number: number, fd: fd, queue: queue)
+    }
+
+    override func consume(_ bytes: UnsafeRawBufferPointer) {
+        for event in framer.feed(bytes) where !inputClosed {
+            switch event {
+            case .line(let line): handleLine(line)
+            case .overflow: handleOverflow()
+            }
+        }
+    }
+
+    private func handleLine(_ line: ArraySlice<UInt8>) {
+        let sequence = reserveAnswer()
+        let parsed = RequestParser.parse(line, limits: proxy.limits)
+        switch parsed.result {
+        case .failure(let error):
+            proxy.metrics.countRequest(op: "invalid", outcome: error.code.rawValue)
+            answer(sequence, .line(ClientResponse.error(error, id: parsed.id)))
+        case .success(.get(let key, .eventual)):
+            proxy.reads.read(key, id: parsed.id) { [self] line in self.answerFromAnyThread(sequence, line) }
+        case .success(let request):
+            proxy.router.handle(request, id: parsed.id) { [self] response in
+                self.answerFromAnyThread(sequence, response)
+            }
+        }
+    }
+
+    /// A line longer than the limit: answer `too_large`, then close (the stream cannot resync).
+    private func handleOverflow() {
+        let sequence = reserveAnswer()
+        proxy.metrics.countRequest(op: "invalid", outcome: ErrorCode.tooLarge.rawValue)
+        let line = ClientResponse.error(RequestError(.tooLarge, "request line exceeds \(proxy.limits.lineBytes) bytes; closing the connection"), id: nil)
+        answer(sequence, .bytesThenClose(Array((line + "\n").utf8)))
+    }
+
+    /// Hands the answer to the connection's queue (batched with other answers bound there).
+    func answerFromAnyThread(_ sequence: Int, _ line: String) {
+        proxy.replyBatcher(for: self).post(Proxy.Reply(connection: self, sequence: sequence, line: line))
+    }
+
+    /// Sends `{"close":"ok"}` and closes, if the client has been quiet for `idleNanos`.
+    func closeIfIdle(now: UInt64, idleNanos: UInt64) {
+        guard isIdle(now: now, idleNanos: idleNanos) else { return }
+        finish(with: Array((ClientResponse.idleClose + "\n").utf8))
+    }
+
+    override func released() {
+        proxy.connectionClosed(self)
+    }
+}
