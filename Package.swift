@@ -17,7 +17,7 @@ let package = Package(
         .target(name: "NetworkIO"),
         .target(name: "HTTPServer", dependencies: ["NetworkIO"]),
         .target(name: "RaftWire", dependencies: ["RaftCore", "Checksum"]),
-        .target(name: "KVStore", dependencies: ["JSONText", "RaftCore"]),
+        .target(name: "KVStore", dependencies: ["JSONText", "RaftCore", "KVWire"]),
         .target(name: "KVWire", dependencies: ["JSONText"]),
         .target(name: "RaftStorage", dependencies: ["RaftCore", "JSONText", "Checksum"]),
         .target(name: "FlightRecording", dependencies: ["RaftCore"]),

@@ -36,6 +36,9 @@ public struct HTTPAPI: HTTPHandler {
         if path.hasPrefix("/v1/kv/") {
             return keyValue(request, respond: respond)
         }
+        if path == "/v1/kv" {
+            return keyRange(request, respond: respond)
+        }
         switch path {
         case "/", "/index.html":
             guard allow(request, ["GET"], respond) else { return }
@@ -95,10 +98,12 @@ public struct HTTPAPI: HTTPHandler {
             case "linearizable"?: consistency = .linearizable
             case let other?: return respond(error(400, .badRequest, "consistency must be eventual or linearizable, not \(JSONWriter.quoted(other))"))
             }
+            var get = ClientRequest.get(key: key, consistency: consistency)
+            get.revisions = request.queryParameter("revisions") == "true"
             if consistency == .eventual {
-                reads.read(key, id: nil) { line in respond(HTTPResponse.json(Self.status(ofAnswer: line), line)) }
+                reads.read(get, id: nil) { line in respond(HTTPResponse.json(Self.status(ofAnswer: line), line)) }
             } else {
-                forward(.get(key: key, consistency: consistency), id: nil, respond: respond)
+                forward(get, id: nil, respond: respond)
             }
         case "PUT":
             guard let value = String(validating: request.body, as: UTF8.self) else {
@@ -110,6 +115,42 @@ public struct HTTPAPI: HTTPHandler {
             forward(.put(key: key, value: value), id: nil, respond: respond)
         default:
             forward(.delete(key: key), id: nil, respond: respond)
+        }
+    }
+
+    /// `GET /v1/kv?prefix=P&limit=N&after=K` (or `from`, `to`; `keysOnly`, `consistency`): a
+    /// range; `DELETE /v1/kv?prefix=P`: a delete by prefix. The query becomes the same request
+    /// object the line protocol takes, checked by the same parser.
+    private func keyRange(_ request: HTTPRequest, respond: @escaping @Sendable (HTTPResponse) -> Void) {
+        guard allow(request, ["GET", "DELETE"], respond) else { return }
+        var members: [(key: String, value: JSONValue)] = [("op", .string(request.method == "GET" ? "range" : "delete"))]
+        for name in ["prefix", "from", "to", "after", "consistency"] {
+            if let value = request.queryParameter(name) { members.append((name, .string(value))) }
+        }
+        if let limit = request.queryParameter("limit") {
+            guard let number = Int(limit) else { return respond(error(400, .badRequest, "limit must be a number, not \(JSONWriter.quoted(limit))")) }
+            members.append(("limit", .int(number)))
+        }
+        for flag in ["keysOnly", "revisions"] {
+            guard let value = request.queryParameter(flag) else { continue }
+            guard value == "true" || value == "false" else { return respond(error(400, .badRequest, "\(flag) must be true or false")) }
+            members.append((flag, .bool(value == "true")))
+        }
+        if request.method == "DELETE" && request.queryParameter("prefix") == nil {
+            return respond(error(400, .badRequest, "DELETE /v1/kv needs ?prefix=P (DELETE /v1/kv/KEY deletes one key)"))
+        }
+        let parsed: ClientRequest
+        do {
+            parsed = try RequestParser.request(from: JSONObject(members), limits: limits)
+        } catch let problem as RequestError {
+            return respond(HTTPResponse.json(Self.status(for: problem.code), ClientResponse.error(problem, id: nil)))
+        } catch {
+            return respond(self.error(400, .badRequest, "\(error)"))
+        }
+        if parsed.isEventualRead {
+            reads.read(parsed, id: nil) { line in respond(HTTPResponse.json(Self.status(ofAnswer: line), line)) }
+        } else {
+            forward(parsed, id: nil, respond: respond)
         }
     }
 
@@ -149,7 +190,7 @@ public struct HTTPAPI: HTTPHandler {
         case .badRequest: return 400
         case .forbidden: return 403
         case .notFound: return 404
-        case .casFailed, .busy: return 409
+        case .casFailed, .busy, .staleRequest: return 409
         case .tooLarge: return 413
         case .unavailable: return 503
         case .timeout: return 504

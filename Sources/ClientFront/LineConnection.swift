@@ -35,8 +35,8 @@ final class LineConnection: StreamConnection, @unchecked Sendable {
         case .failure(let error):
             proxy.metrics.countRequest(op: "invalid", outcome: error.code.rawValue)
             answer(sequence, .line(ClientResponse.error(error, id: parsed.id)))
-        case .success(.get(let key, .eventual)):
-            proxy.reads.read(key, id: parsed.id) { [self] line in self.answerFromAnyThread(sequence, line) }
+        case .success(let request) where request.isEventualRead:
+            proxy.reads.read(request, id: parsed.id) { [self] line in self.answerFromAnyThread(sequence, line) }
         case .success(let request):
             proxy.router.handle(request, id: parsed.id) { [self] response in
                 self.answerFromAnyThread(sequence, response)

@@ -1,5 +1,6 @@
 import Dispatch
 import JSONText
+import KVWire
 import NodeHosting
 import Synchronization
 
@@ -10,7 +11,7 @@ import Synchronization
 /// queues). Under load dozens of reads share two thread hand-offs instead of paying two each.
 public final class ReadBatcher: Sendable {
     struct Read: Sendable {
-        var key: String
+        var request: ClientRequest
         var id: JSONValue?
         var answer: @Sendable (String) -> Void
     }
@@ -23,13 +24,14 @@ public final class ReadBatcher: Sendable {
         self.router = router
     }
 
-    /// Reads `key` from a follower chosen now; `answer` gets the answer line (with `id`), on any thread.
-    func read(_ key: String, id: JSONValue?, answer: @escaping @Sendable (String) -> Void) {
+    /// Serves an eventual get or range from a follower chosen now; `answer` gets the answer line
+    /// (with `id`), on any thread.
+    func read(_ request: ClientRequest, id: JSONValue?, answer: @escaping @Sendable (String) -> Void) {
         guard let node = router.registry.pickReadNode(), let host = router.registry.host(node) else {
-            return router.read(key, id: id, deadline: router.deadline, respond: answer)
+            return router.read(request, id: id, deadline: router.deadline, respond: answer)
         }
         let schedule = state.withLock { state -> Bool in
-            state.pending[node].append(Read(key: key, id: id, answer: answer))
+            state.pending[node].append(Read(request: request, id: id, answer: answer))
             guard !state.scheduled[node] else { return false }
             state.scheduled[node] = true
             return true
@@ -44,12 +46,10 @@ public final class ReadBatcher: Sendable {
             }
             guard let machine else {
                 // The node went down meanwhile: each read takes the long way.
-                for read in reads { router.read(read.key, id: read.id, deadline: router.deadline, respond: read.answer) }
+                for read in reads { router.read(read.request, id: read.id, deadline: router.deadline, respond: read.answer) }
                 return
             }
-            for read in reads {
-                read.answer(router.readAnswer(key: read.key, value: machine.get(read.key), id: read.id))
-            }
+            for read in reads { router.serve(read.request, from: machine, id: read.id, respond: read.answer) }
         }
     }
 }

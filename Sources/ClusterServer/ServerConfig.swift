@@ -65,6 +65,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var record = false
     /// Extension: records each node's flight recorder keeps in memory (0: no recorder).
     public var traceCapacity = 50_000
+    /// Idle client sessions (exactly-once writes) are forgotten after this much log time.
+    public var sessionTimeoutSeconds = 3600
 
     public init() {}
 
@@ -151,6 +153,9 @@ public struct ServerConfig: Sendable, Equatable {
                 config.httpRequestTimeoutSeconds = try reader.int(seconds, "http.requestTimeoutSeconds", min: 1, max: 3600)
             }
         }
+        if let value = root["sessionTimeoutSeconds"] {
+            config.sessionTimeoutSeconds = try reader.int(value, "sessionTimeoutSeconds", min: 1, max: 31_536_000)
+        }
         if let value = root["unsafeLocalReads"] { config.unsafeLocalReads = try reader.bool(value, "unsafeLocalReads") }
         if let value = root["record"] { config.record = try reader.bool(value, "record") }
         if let value = root["traceCapacity"] { config.traceCapacity = try reader.int(value, "traceCapacity", min: 0, max: 100_000_000)
@@ -189,7 +194,7 @@ public struct ServerConfig: Sendable, Equatable {
                      snapshotEveryEntries: snapshotEveryEntries, seed: seed,
                      slowWriteWarningNanos: UInt64(Double(beatTimeMs) * slowFactor * 1_000_000),
                      unsafeLocalReads: unsafeLocalReads, traceCapacity: traceCapacity, recordContinuously: record,
-                     traceDirectory: dataDirectory)
+                     traceDirectory: dataDirectory, sessionTimeoutSeconds: Int64(sessionTimeoutSeconds))
     }
 
     /// The first configuration of a cluster of member processes: the initial members, all

@@ -45,7 +45,8 @@ public enum PeerMessageCodec {
             }
             return .status(status)
         case .admin:
-            guard case .success(.admin(let request)) = RequestParser.parse(frame.payload[...], limits: forwardedLimits).result else {
+            guard case .success(let parsed) = RequestParser.parse(frame.payload[...], limits: forwardedLimits).result,
+                  case .admin(let request) = parsed.operation else {
                 throw .malformed("an admin frame that is not an admin request")
             }
             return .admin(request)

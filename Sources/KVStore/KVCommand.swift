@@ -1,138 +1,151 @@
 import JSONText
+import KVWire
 
 /// A state-machine command as it travels in a Raft entry: compact JSON with a fixed member order,
 /// e.g. `{"op":"put","key":"a","value":"b"}`, so the same command is the same text everywhere.
-public enum KVCommand: Sendable, Equatable {
-    case put(key: String, value: String)
-    case delete(key: String)
-    case cas(key: String, expect: String?, value: String)
-    /// A read ordered through the log (a linearizable read that needs no special machinery).
-    case read(key: String)
+/// A write with a client session ends with `"client":C,"seq":N`, and the leader adds the time it
+/// proposed it and the session timeout in force (`"t":MS,"st":S`): log time, which expires
+/// sessions the same way on every node, whatever each node's clock or configuration says.
+public struct KVCommand: Sendable, Equatable {
+    public enum Operation: Sendable, Equatable {
+        case put(key: String, value: String, lease: Int64?)
+        case delete(key: String)
+        case deletePrefix(String)
+        case cas(key: String, expect: String?, value: String)
+        case casRevision(key: String, expectRevision: Int64, value: String)
+        case txn(Transaction)
+        /// A read ordered through the log (a linearizable read that needs no special machinery).
+        case read(key: String)
+    }
 
-    public var key: String {
-        switch self {
-        case .put(let key, _), .delete(let key), .cas(let key, _, _), .read(let key): return key
+    public var operation: Operation
+    public var session: ClientSession?
+    /// Log time: the leader's wall clock in milliseconds when it proposed the command.
+    public var time: Int64?
+    /// The session timeout (seconds) the leader had configured.
+    public var sessionTimeoutSeconds: Int64?
+
+    public init(_ operation: Operation, session: ClientSession? = nil, time: Int64? = nil, sessionTimeoutSeconds: Int64? = nil) {
+        self.operation = operation
+        self.session = session
+        self.time = time
+        self.sessionTimeoutSeconds = sessionTimeoutSeconds
+    }
+
+    public static func put(key: String, value: String) -> KVCommand { KVCommand(.put(key: key, value: value, lease: nil)) }
+    public static func delete(key: String) -> KVCommand { KVCommand(.delete(key: key)) }
+    public static func cas(key: String, expect: String?, value: String) -> KVCommand {
+        KVCommand(.cas(key: key, expect: expect, value: value))
+    }
+    public static func read(key: String) -> KVCommand { KVCommand(.read(key: key)) }
+
+    /// The one key the command is about, if it names one.
+    public var key: String? {
+        switch operation {
+        case .put(let key, _, _), .delete(let key), .cas(let key, _, _), .casRevision(let key, _, _), .read(let key): return key
+        case .deletePrefix, .txn: return nil
         }
     }
 
     public var encoded: String {
         var object = JSONObjectWriter()
-        switch self {
-        case .put(let key, let value):
+        switch operation {
+        case .put(let key, let value, let lease):
             object.member("op", string: "put")
             object.member("key", string: key)
             object.member("value", string: value)
+            if let lease { object.member("lease", .number(String(lease))) }
         case .delete(let key):
             object.member("op", string: "delete")
             object.member("key", string: key)
+        case .deletePrefix(let prefix):
+            object.member("op", string: "delete")
+            object.member("prefix", string: prefix)
         case .cas(let key, let expect, let value):
             object.member("op", string: "cas")
             object.member("key", string: key)
             object.member("expect", string: expect)
             object.member("value", string: value)
+        case .casRevision(let key, let revision, let value):
+            object.member("op", string: "cas")
+            object.member("key", string: key)
+            object.member("expectRevision", .number(String(revision)))
+            object.member("value", string: value)
+        case .txn(let transaction):
+            object.member("op", string: "txn")
+            object.member("compare", .array(transaction.compare.map(RequestEncoder.json)))
+            object.member("success", .array(transaction.success.map(RequestEncoder.json)))
+            object.member("failure", .array(transaction.failure.map(RequestEncoder.json)))
         case .read(let key):
             object.member("op", string: "read")
             object.member("key", string: key)
         }
+        if let session {
+            object.member("client", string: session.client)
+            object.member("seq", .number(String(session.seq)))
+        }
+        if let time { object.member("t", .number(String(time))) }
+        if let sessionTimeoutSeconds { object.member("st", .number(String(sessionTimeoutSeconds))) }
         return object.finished()
+    }
+
+    /// Whether an encoded command carries a client session and so needs the leader's time: its
+    /// text ends with `"seq":N}` (a key or value cannot end a command that way).
+    public static func needsLogTime(_ text: String) -> Bool {
+        var utf8 = text.utf8.reversed().makeIterator()
+        guard utf8.next() == UInt8(ascii: "}") else { return false }
+        var digits = 0
+        var next = utf8.next()
+        while let byte = next, byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
+            digits += 1
+            next = utf8.next()
+        }
+        guard digits > 0, next == UInt8(ascii: ":") else { return false }
+        for expected in "\"qes\"".utf8 where utf8.next() != expected { return false }
+        return true
+    }
+
+    /// Adds the leader's time and session timeout to a command that carries a session.
+    public static func stamped(_ text: String, time: Int64, sessionTimeoutSeconds: Int64) -> String {
+        String(text.dropLast()) + ",\"t\":\(time),\"st\":\(sessionTimeoutSeconds)}"
     }
 
     public struct DecodingError: Error, CustomStringConvertible {
         public var description: String
     }
 
+    static let unlimited = WireLimits(keyBytes: 1 << 30, valueBytes: 1 << 30, lineBytes: 1 << 30)
+
+    /// Reads any command `encoded` wrote (and the older shapes, which are the same for put,
+    /// delete and cas).
     public static func decode(_ text: String) throws -> KVCommand {
         guard case .object(let object) = try JSONParser.parse(text) else {
             throw DecodingError(description: "command is not a JSON object")
         }
-        guard let op = object["op"]?.stringValue, let key = object["key"]?.stringValue else {
-            throw DecodingError(description: "command lacks \"op\" or \"key\"")
-        }
-        switch op {
-        case "put":
-            guard let value = object["value"]?.stringValue else { throw DecodingError(description: "put lacks \"value\"") }
-            return .put(key: key, value: value)
-        case "delete":
-            return .delete(key: key)
-        case "cas":
-            guard let value = object["value"]?.stringValue, let expect = object["expect"] else {
-                throw DecodingError(description: "cas lacks \"value\" or \"expect\"")
+        guard let op = object["op"]?.stringValue else { throw DecodingError(description: "command lacks \"op\"") }
+        var command: KVCommand
+        do {
+            switch op {
+            case "read":
+                command = KVCommand(.read(key: try RequestParser.key(object, unlimited)))
+            default:
+                switch try RequestParser.operation(op, object, unlimited, nested: false) {
+                case .put(let key, let value, let lease): command = KVCommand(.put(key: key, value: value, lease: lease))
+                case .delete(let key): command = KVCommand(.delete(key: key))
+                case .deletePrefix(let prefix): command = KVCommand(.deletePrefix(prefix))
+                case .cas(let key, let expect, let value): command = KVCommand(.cas(key: key, expect: expect, value: value))
+                case .casRevision(let key, let revision, let value):
+                    command = KVCommand(.casRevision(key: key, expectRevision: revision, value: value))
+                case .txn(let transaction): command = KVCommand(.txn(transaction))
+                case .get, .range, .admin: throw DecodingError(description: "\(op) is not a command")
+                }
             }
-            return .cas(key: key, expect: expect.stringValue, value: value)
-        case "read":
-            return .read(key: key)
-        default:
-            throw DecodingError(description: "unknown op \(op)")
+            command.session = try RequestParser.session(object)
+        } catch let error as RequestError {
+            throw DecodingError(description: error.message)
         }
-    }
-}
-
-/// What applying a command did.
-public enum KVResult: Sendable, Equatable {
-    /// The key now holds `value` (nil: absent) — put, delete, successful cas, read.
-    case value(String?)
-    /// The cas did not apply; the key holds `current`.
-    case casFailed(current: String?)
-}
-
-/// The fast path for decoding: commands written by `encoded` have a fixed shape
-/// (`{"op":"put","key":"…","value":"…"}`), so a direct scan avoids building a JSON tree for every
-/// entry on every node. Anything else falls back to the general parser.
-extension KVCommand {
-    public static func decodeFast(_ text: String) throws -> KVCommand {
-        var utf8 = Array(text.utf8)
-        return try utf8.withUnsafeMutableBufferPointer { bytes in
-            var scanner = FixedShapeScanner(bytes: UnsafeBufferPointer(bytes))
-            if let command = scanner.command() { return command }
-            return try decode(text)
-        }
-    }
-}
-
-private struct FixedShapeScanner {
-    let bytes: UnsafeBufferPointer<UInt8>
-    var position = 0
-
-    mutating func expect(_ literal: StaticString) -> Bool {
-        let count = literal.utf8CodeUnitCount
-        guard position + count <= bytes.count else { return false }
-        let pointer = literal.utf8Start
-        for offset in 0..<count where bytes[position + offset] != pointer[offset] { return false }
-        position += count
-        return true
-    }
-
-    /// A JSON string without escapes (the common case); nil sends the caller to the slow path.
-    mutating func plainString() -> String? {
-        guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { return nil }
-        let start = position + 1
-        var index = start
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
-                position = index + 1
-                return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-            }
-            if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
-            index += 1
-        }
-        return nil
-    }
-
-    mutating func command() -> KVCommand? {
-        guard expect("{\"op\":") , let op = plainString(), expect(",\"key\":"), let key = plainString() else { return nil }
-        switch op {
-        case "put":
-            guard expect(",\"value\":"), let value = plainString(), expect("}"), position == bytes.count else { return nil }
-            return .put(key: key, value: value)
-        case "delete":
-            guard expect("}"), position == bytes.count else { return nil }
-            return .delete(key: key)
-        case "read":
-            guard expect("}"), position == bytes.count else { return nil }
-            return .read(key: key)
-        default:
-            return nil  // cas carries a nullable field: the general parser handles it
-        }
+        command.time = object["t"]?.numberText.flatMap { Int64($0) }
+        command.sessionTimeoutSeconds = object["st"]?.numberText.flatMap { Int64($0) }
+        return command
     }
 }

@@ -1,17 +1,33 @@
 import JSONText
+import KVWire
 import RaftCore
 
-/// The replicated key-value map. `apply` is deterministic: the same commands in the same order
-/// give the same map on every node. It knows nothing about Raft roles.
+/// The replicated key-value store: keys in UTF-8 byte order (a persistent B-tree, so a snapshot
+/// freezes it in O(1)), the store's revision and each key's revisions, and the client sessions
+/// that make writes exactly-once. `apply` is deterministic: the same commands in the same order
+/// give the same state on every node — time comes from the log, never from a clock. It knows
+/// nothing about Raft roles.
 public struct KVStateMachine: ReplicatedStateMachine, Sendable {
-    public internal(set) var values = ShardedMap()
+    public typealias Frozen = KVState
+
+    public internal(set) var state = KVState()
     /// The log index of the last command applied.
     public internal(set) var appliedIndex: Int = 0
 
     public init() {}
 
-    public var count: Int { values.count }
-    public var itemCount: Int { values.count }
+    public var count: Int { state.keys.count }
+    public var itemCount: Int { state.keys.count }
+    /// Raised by one by every committed write that changed something.
+    public var revision: Int64 { state.revision }
+    public var sessionCount: Int { state.sessions.count }
+
+    public func get(_ key: String) -> String? { state.keys[key]?.value }
+
+    public func record(_ key: String) -> KeyRecord? { state.keys[key] }
+
+    /// A copy for a snapshot or a range served off the node's thread: one root reference.
+    public func freeze() -> KVState { state }
 
     /// Decodes and applies the command of entry `index`.
     public mutating func apply(command: String, at index: Int) throws -> KVResult {
@@ -25,29 +41,20 @@ public struct KVStateMachine: ReplicatedStateMachine, Sendable {
         return apply(decoded, at: index)
     }
 
-    /// A copy for a snapshot: one array of shard references (see `ShardedMap`).
-    public func freeze() -> ShardedMap { values }
-
-    public func get(_ key: String) -> String? { values[key] }
-
     public mutating func apply(_ command: KVCommand, at index: Int) -> KVResult {
         precondition(index > appliedIndex, "apply out of order: \(index) after \(appliedIndex)")
         appliedIndex = index
-        switch command {
-        case .put(let key, let value):
-            values[key] = value
-            return .value(value)
-        case .delete(let key):
-            values[key] = nil
-            return .value(nil)
-        case .cas(let key, let expect, let value):
-            let current = values[key]
-            guard current == expect else { return .casFailed(current: current) }
-            values[key] = value
-            return .value(value)
-        case .read(let key):
-            return .value(values[key])
+        if let time = command.time {
+            state.advanceLogTime(to: time, sessionTimeoutSeconds: command.sessionTimeoutSeconds ?? KVState.defaultSessionTimeoutSeconds)
         }
+        guard let session = command.session else { return state.execute(command.operation) }
+        if let known = state.sessions[session.client] {
+            if session.seq < known.seq { return .stale(lastSeq: known.seq) }
+            if session.seq == known.seq { return known.result }  // a retry: the recorded answer, nothing done again
+        }
+        let result = state.execute(command.operation)
+        state.sessions[session.client] = KVState.Session(seq: session.seq, result: result, lastSeen: state.logTime)
+        return result
     }
 
     /// Records that an entry without a command (a leader's no-op) was applied.
@@ -57,44 +64,101 @@ public struct KVStateMachine: ReplicatedStateMachine, Sendable {
     }
 }
 
-/// Snapshots of the map: one JSON object, `{"a":"1","b":"2"}`, shard by shard, keys sorted
-/// within a shard (the same map always gives the same bytes).
-extension KVStateMachine {
-    public struct RestoreError: Error, CustomStringConvertible {
-        public var description: String
+/// Everything the store holds, as a value: what a snapshot freezes and what `apply` changes.
+public struct KVState: Sendable {
+    /// Key → value and revisions, in UTF-8 byte order.
+    public internal(set) var keys = OrderedKeyMap()
+    public internal(set) var revision: Int64 = 0
+    /// Per client: the last `seq` applied, its result, and when it was last seen (log time).
+    var sessions: [String: Session] = [:]
+    /// The latest leader time seen in the log (milliseconds).
+    public internal(set) var logTime: Int64 = 0
+
+    struct Session: Sendable, Equatable {
+        var seq: Int64
+        var result: KVResult
+        var lastSeen: Int64
     }
 
-    /// Serializes a frozen copy (take it on the node's queue with `freeze`; this can run anywhere).
-    public static func serialize(_ values: ShardedMap) -> [UInt8] {
-        var bytes: [UInt8] = [UInt8(ascii: "{")]
-        var first = true
-        var text = ""
-        for shard in values.shards where !shard.isEmpty {
-            for key in shard.keys.sorted() {
-                text.removeAll(keepingCapacity: true)
-                if !first { text += "," }
-                first = false
-                JSONWriter.appendQuoted(key, to: &text)
-                text += ":"
-                JSONWriter.appendQuoted(shard[key]!, to: &text)
-                bytes.append(contentsOf: text.utf8)
-            }
-        }
-        bytes.append(UInt8(ascii: "}"))
-        return bytes
+    public static let defaultSessionTimeoutSeconds: Int64 = 3600
+    /// Sessions are swept when log time enters a new minute.
+    static let sweepPeriodMs: Int64 = 60_000
+
+    public init() {}
+
+    public var sessionCount: Int { sessions.count }
+
+    /// Log time moves on (never back: a new leader's clock may be behind); sessions idle for
+    /// longer than the timeout go, checked once per minute of log time.
+    mutating func advanceLogTime(to time: Int64, sessionTimeoutSeconds: Int64) {
+        let previous = logTime
+        logTime = max(logTime, time)
+        guard logTime / Self.sweepPeriodMs != previous / Self.sweepPeriodMs, !sessions.isEmpty else { return }
+        let oldest = logTime - sessionTimeoutSeconds * 1000
+        sessions = sessions.filter { $0.value.lastSeen >= oldest }
     }
 
-    /// Rebuilds the map from a snapshot taken after applying `appliedIndex`.
-    public init(restoring data: [UInt8], appliedIndex: Int) throws {
-        self.init()
-        var values = ShardedMap()
-        values.reserveCapacity(data.count / 128)
-        do {
-            try JSONParser.forEachStringMember(in: data) { key, value in values[key] = value }
-        } catch {
-            throw RestoreError(description: "a snapshot must hold one JSON object of string values: \(error)")
+    // MARK: - Operations
+
+    mutating func execute(_ operation: KVCommand.Operation) -> KVResult {
+        switch operation {
+        case .put(let key, let value, let lease):
+            revision += 1
+            return .key(key, write(key, value, lease: lease, at: revision), revision: revision)
+        case .delete(let key):
+            if keys.removeValue(forKey: key) != nil { revision += 1 }
+            return .key(key, nil, revision: revision)
+        case .deletePrefix(let prefix):
+            let removed = deleteRange(.prefix(ByteKey(prefix)))
+            if removed > 0 { revision += 1 }
+            return .deleted(count: removed, revision: revision)
+        case .cas(let key, let expect, let value):
+            let current = keys[key]
+            guard Self.sameText(current?.value, expect) else { return .casFailed(key, current, revision: revision) }
+            revision += 1
+            return .key(key, write(key, value, lease: nil, at: revision), revision: revision)
+        case .casRevision(let key, let expected, let value):
+            let current = keys[key]
+            guard (current?.modRevision ?? 0) == expected else { return .casFailed(key, current, revision: revision) }
+            revision += 1
+            return .key(key, write(key, value, lease: nil, at: revision), revision: revision)
+        case .txn(let transaction):
+            return execute(transaction)
+        case .read(let key):
+            return .key(key, keys[key], revision: revision)
         }
-        self.values = values
-        self.appliedIndex = appliedIndex
+    }
+
+    /// Sets `key`, keeping its creation revision and counting its version.
+    mutating func write(_ key: String, _ value: String, lease: Int64?, at revision: Int64) -> KeyRecord {
+        let probe = ByteKey(key)
+        let record: KeyRecord
+        if let old = keys[probe] {
+            record = KeyRecord(value: value, createRevision: old.createRevision, modRevision: revision, version: old.version + 1,
+                               lease: lease ?? 0)
+        } else {
+            record = KeyRecord(value: value, createRevision: revision, modRevision: revision, version: 1, lease: lease ?? 0)
+        }
+        _ = keys.updateValue(record, forKey: probe)
+        return record
+    }
+
+    /// Removes every key of `range`; returns how many.
+    mutating func deleteRange(_ range: KeyRange) -> Int {
+        var doomed: [ByteKey] = []
+        var iterator = keys.makeIterator(in: range)
+        while let entry = iterator.next() { doomed.append(entry.key) }
+        for key in doomed { _ = keys.removeValue(forKey: key) }
+        return doomed.count
+    }
+
+    /// Byte-for-byte equality (Swift's `==` on strings is canonical equivalence: "é" would equal
+    /// "e\u{301}", which the store keeps apart).
+    static func sameText(_ a: String?, _ b: String?) -> Bool {
+        switch (a, b) {
+        case (nil, nil): return true
+        case (let a?, let b?): return a.utf8.elementsEqual(b.utf8)
+        default: return false
+        }
     }
 }

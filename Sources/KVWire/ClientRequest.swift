@@ -8,25 +8,161 @@ public enum ReadConsistency: String, Sendable, Equatable {
     case linearizable
 }
 
-/// A client's request after validation.
-public enum ClientRequest: Sendable, Equatable {
-    case put(key: String, value: String)
-    case get(key: String, consistency: ReadConsistency)
-    case delete(key: String)
-    case cas(key: String, expect: String?, value: String)
-    case admin(AdminRequest)
+/// A client's request after validation: what to do, and how to answer.
+public struct ClientRequest: Sendable, Equatable {
+    public var operation: Operation
+    /// `"revisions": true`: answers carry the keys' revisions and the store's revision.
+    public var revisions: Bool
+    /// `"client"` and `"seq"` on a write: applied at most once (see `ClientSession`).
+    public var session: ClientSession?
 
+    public init(_ operation: Operation, revisions: Bool = false, session: ClientSession? = nil) {
+        self.operation = operation
+        self.revisions = revisions
+        self.session = session
+    }
+
+    /// What a request asks for.
+    public enum Operation: Sendable, Equatable {
+        case put(key: String, value: String, lease: Int64?)
+        case get(key: String, consistency: ReadConsistency)
+        case delete(key: String)
+        /// Deletes every key that starts with `prefix`.
+        case deletePrefix(String)
+        /// Writes `value` if the key holds `expect` (nil: the key must be absent).
+        case cas(key: String, expect: String?, value: String)
+        /// Writes `value` if the key's `modRevision` is `expectRevision` (0: the key must be absent).
+        case casRevision(key: String, expectRevision: Int64, value: String)
+        case range(RangeQuery)
+        case txn(Transaction)
+        case admin(AdminRequest)
+    }
+
+    public static func put(key: String, value: String) -> ClientRequest { ClientRequest(.put(key: key, value: value, lease: nil)) }
+    public static func get(key: String, consistency: ReadConsistency) -> ClientRequest { ClientRequest(.get(key: key, consistency: consistency)) }
+    public static func delete(key: String) -> ClientRequest { ClientRequest(.delete(key: key)) }
+    public static func cas(key: String, expect: String?, value: String) -> ClientRequest {
+        ClientRequest(.cas(key: key, expect: expect, value: value))
+    }
+    public static func admin(_ request: AdminRequest) -> ClientRequest { ClientRequest(.admin(request)) }
+
+    /// The one key the request is about, if it names one.
     public var key: String? {
-        switch self {
-        case .put(let key, _), .get(let key, _), .delete(let key), .cas(let key, _, _): return key
-        case .admin: return nil
+        switch operation {
+        case .put(let key, _, _), .get(let key, _), .delete(let key), .cas(let key, _, _), .casRevision(let key, _, _): return key
+        case .deletePrefix, .range, .txn, .admin: return nil
         }
     }
 
+    /// A replicated write: it goes through the leader and the log.
     public var isWrite: Bool {
-        switch self {
-        case .put, .delete, .cas: return true
-        case .get, .admin: return false
+        switch operation {
+        case .put, .delete, .deletePrefix, .cas, .casRevision, .txn: return true
+        case .get, .range, .admin: return false
+        }
+    }
+
+    /// The op's name in metrics ("put", "get", "range", ...).
+    public var opName: String {
+        switch operation {
+        case .put: return "put"
+        case .get: return "get"
+        case .delete, .deletePrefix: return "delete"
+        case .cas, .casRevision: return "cas"
+        case .range: return "range"
+        case .txn: return "txn"
+        case .admin: return "admin"
+        }
+    }
+}
+
+/// A client's identity for exactly-once writes (Raft dissertation §6.3): a write carrying
+/// (`client`, `seq`) is applied at most once; a repeat gets the recorded answer, an older `seq`
+/// `stale_request`.
+public struct ClientSession: Sendable, Equatable {
+    public var client: String
+    public var seq: Int64
+
+    public init(client: String, seq: Int64) {
+        self.client = client
+        self.seq = seq
+    }
+
+    /// Longest client id accepted, in UTF-8 bytes.
+    public static let maxClientBytes = 64
+}
+
+/// Keys in UTF-8 byte order: every key, a prefix, or an interval `[from, to)`; continued after a
+/// key; at most `limit` of them.
+public struct RangeQuery: Sendable, Equatable {
+    public var prefix: String?
+    public var from: String?
+    /// Exclusive; nil: to the end.
+    public var to: String?
+    /// Continue after this key (the last key of the previous page).
+    public var after: String?
+    public var limit: Int
+    public var keysOnly: Bool
+    public var consistency: ReadConsistency
+
+    public static let defaultLimit = 1000
+    public static let maxLimit = 10_000
+
+    public init(prefix: String? = nil, from: String? = nil, to: String? = nil, after: String? = nil,
+                limit: Int = RangeQuery.defaultLimit, keysOnly: Bool = false, consistency: ReadConsistency = .eventual) {
+        self.prefix = prefix
+        self.from = from
+        self.to = to
+        self.after = after
+        self.limit = limit
+        self.keysOnly = keysOnly
+        self.consistency = consistency
+    }
+}
+
+/// Compares, then the success or the failure branch, atomically in one log entry.
+public struct Transaction: Sendable, Equatable {
+    public var compare: [Compare]
+    public var success: [Step]
+    public var failure: [Step]
+
+    public init(compare: [Compare], success: [Step], failure: [Step]) {
+        self.compare = compare
+        self.success = success
+        self.failure = failure
+    }
+
+    /// Compares and steps together, at most.
+    public static let maxParts = 128
+
+    /// One condition on one key.
+    public enum Compare: Sendable, Equatable {
+        /// The key holds `value` (nil: it is absent).
+        case value(key: String, equals: String?)
+        /// The key's `modRevision` is this (0: absent).
+        case modRevision(key: String, equals: Int64)
+        case exists(key: String, Bool)
+
+        public var key: String {
+            switch self {
+            case .value(let key, _), .modRevision(let key, _), .exists(let key, _): return key
+            }
+        }
+    }
+
+    /// What a branch does: a put, get, delete or range, as their requests say.
+    public enum Step: Sendable, Equatable {
+        case put(key: String, value: String, lease: Int64?)
+        case get(key: String)
+        case delete(key: String)
+        case deletePrefix(String)
+        case range(RangeQuery)
+
+        public var isWrite: Bool {
+            switch self {
+            case .put, .delete, .deletePrefix: return true
+            case .get, .range: return false
+            }
         }
     }
 }
@@ -129,223 +265,14 @@ public struct ParsedLine: Sendable {
     public var hops: Int = 0
 }
 
-/// Turns one request line into a `ClientRequest`, validating every field once, here at the edge.
-public enum RequestParser {
-    public static func parse(_ line: ArraySlice<UInt8>, limits: WireLimits) -> ParsedLine {
-        let value: JSONValue
-        do {
-            value = try JSONParser.parse(Array(line))
-        } catch {
-            return ParsedLine(id: nil, result: .failure(RequestError(.badRequest, "not valid JSON: \(error)")))
-        }
-        guard case .object(let object) = value else {
-            return ParsedLine(id: nil, result: .failure(RequestError(.badRequest, "a request must be a JSON object, not \(value.kindName)")))
-        }
-        let id = object["id"]
-        if let id {
-            switch id {
-            case .string, .number: break
-            default:
-                return ParsedLine(id: id, result: .failure(RequestError(.badRequest, "\"id\" must be a string or a number, not \(id.kindName)")))
-            }
-        }
-        do {
-            var parsed = ParsedLine(id: id, result: .success(try request(from: object, limits: limits)))
-            if let hops = object["hops"]?.intValue, hops > 0 { parsed.hops = hops }
-            return parsed
-        } catch let error as RequestError {
-            return ParsedLine(id: id, result: .failure(error))
-        } catch {
-            return ParsedLine(id: id, result: .failure(RequestError(.badRequest, "\(error)")))
-        }
-    }
 
-    static func request(from object: JSONObject, limits: WireLimits) throws -> ClientRequest {
-        if let admin = object["admin"] {
-            guard let name = admin.stringValue else {
-                throw RequestError(.badRequest, "\"admin\" must be a string, not \(admin.kindName)")
-            }
-            return .admin(try adminRequest(name, object))
-        }
-        let op: String
-        if let opValue = object["op"] {
-            guard let name = opValue.stringValue else {
-                throw RequestError(.badRequest, "\"op\" must be a string, not \(opValue.kindName)")
-            }
-            op = name
-        } else if object["value"] != nil {
-            op = "put"
-        } else if object["key"] != nil {
-            op = "get"
-        } else {
-            throw RequestError(.badRequest, "a request needs \"key\" (and \"value\" to write), \"op\", or \"admin\"")
-        }
-        switch op {
-        case "put":
-            return .put(key: try key(object, limits), value: try stringValue(object, "value", limits))
-        case "get":
-            var consistency = ReadConsistency.eventual
-            if let field = object["consistency"] {
-                guard let name = field.stringValue, let parsed = ReadConsistency(rawValue: name) else {
-                    throw RequestError(.badRequest, "\"consistency\" must be \"eventual\" or \"linearizable\"")
-                }
-                consistency = parsed
-            }
-            return .get(key: try key(object, limits), consistency: consistency)
-        case "delete":
-            return .delete(key: try key(object, limits))
-        case "cas":
-            let key = try key(object, limits)
-            guard let expectField = object["expect"] else {
-                throw RequestError(.badRequest, "cas needs \"expect\" (a string, or null for an absent key)")
-            }
-            let expect: String?
-            switch expectField {
-            case .null: expect = nil
-            case .string(let text):
-                if text.utf8.count > limits.valueBytes {
-                    throw RequestError(.tooLarge, "\"expect\" is \(text.utf8.count) bytes; the limit is \(limits.valueBytes)")
-                }
-                expect = text
-            default:
-                throw RequestError(.badRequest, "\"expect\" must be a string or null, not \(expectField.kindName)")
-            }
-            return .cas(key: key, expect: expect, value: try stringValue(object, "value", limits))
-        default:
-            throw RequestError(.badRequest, "unknown op \(JSONWriter.quoted(op)); use put, get, delete or cas")
-        }
-    }
-
-    static func key(_ object: JSONObject, _ limits: WireLimits) throws -> String {
-        guard let field = object["key"] else { throw RequestError(.badRequest, "missing \"key\"") }
-        guard let key = field.stringValue else {
-            throw RequestError(.badRequest, "\"key\" must be a string, not \(field.kindName)")
-        }
-        if key.isEmpty { throw RequestError(.badRequest, "\"key\" must not be empty") }
-        if key.utf8.count > limits.keyBytes {
-            throw RequestError(.tooLarge, "key is \(key.utf8.count) bytes; the limit is \(limits.keyBytes)")
-        }
-        return key
-    }
-
-    static func stringValue(_ object: JSONObject, _ name: String, _ limits: WireLimits) throws -> String {
-        guard let field = object[name] else { throw RequestError(.badRequest, "missing \"\(name)\"") }
-        guard let text = field.stringValue else {
-            throw RequestError(.badRequest, "\"\(name)\" must be a string, not \(field.kindName)")
-        }
-        if text.utf8.count > limits.valueBytes {
-            throw RequestError(.tooLarge, "\(name) is \(text.utf8.count) bytes; the limit is \(limits.valueBytes)")
-        }
-        return text
-    }
-
-    static func nodeField(_ object: JSONObject, _ name: String = "node") throws -> Int {
-        guard let field = object[name] else { throw RequestError(.badRequest, "missing \"\(name)\"") }
-        guard let number = field.intValue else {
-            throw RequestError(.badRequest, "\"\(name)\" must be an integer, not \(field.kindName)")
-        }
-        return number
-    }
-
-    static func optionalAddress(_ object: JSONObject, _ name: String) throws -> String? {
-        guard let field = object[name] else { return nil }
-        if case .null = field { return nil }
-        guard let text = field.stringValue, let colon = text.lastIndex(of: ":"), colon != text.startIndex,
-              let port = Int(text[text.index(after: colon)...]), port > 0, port < 65536 else {
-            throw RequestError(.badRequest, "\"\(name)\" must be an address \"host:port\"")
-        }
-        return text
-    }
-
-    static func adminRequest(_ name: String, _ object: JSONObject) throws -> AdminRequest {
-        switch name {
-        case "members": return .members
-        case "add":
-            return .add(node: try nodeField(object), addresses: MemberAddressFields(
-                raft: try optionalAddress(object, "raft"), client: try optionalAddress(object, "client"),
-                http: try optionalAddress(object, "http")))
-        case "remove": return .remove(node: try nodeField(object))
-        case "transfer": return .transfer(node: try nodeField(object))
-        case "pause": return .pause
-        case "messages": return .messages
-        case "resume": return .resume
-        case "deliver":
-            return .deliver(message: object["message"] == nil ? nil : try nodeField(object, "message"))
-        case "drop": return .drop(message: try nodeField(object, "message"))
-        case "tick":
-            let count = object["count"] == nil ? 1 : try nodeField(object, "count")
-            if count < 1 || count > 100_000 { throw RequestError(.badRequest, "\"count\" must be between 1 and 100000") }
-            return .tick(node: try nodeField(object), count: count)
-        case "disk":
-            let node = try nodeField(object)
-            guard let fault = object["fault"]?.stringValue else {
-                throw RequestError(.badRequest, "disk needs \"fault\": \"slow\" (with \"ms\"), \"full\" or \"none\"")
-            }
-            switch fault {
-            case "slow":
-                let ms = try nodeField(object, "ms")
-                if ms < 0 || ms > 60_000 { throw RequestError(.badRequest, "\"ms\" must be between 0 and 60000") }
-                return .disk(node: node, fault: .slow(ms: ms))
-            case "full": return .disk(node: node, fault: .full)
-            case "none", "ok": return .disk(node: node, fault: .none)
-            default:
-                throw RequestError(.badRequest, "\"fault\" must be \"slow\", \"full\" or \"none\"")
-            }
-        case "crash":
-            let lose: Bool
-            switch object["loseUnsynced"] {
-            case nil: lose = false
-            case .bool(let flag)?: lose = flag
-            default: throw RequestError(.badRequest, "\"loseUnsynced\" must be true or false")
-            }
-            return .crash(node: try nodeField(object), loseUnsynced: lose)
-        case "trace":
-            return .trace(node: object["node"] == nil ? nil : try nodeField(object))
-        case "slowmotion":
-            let factor = try nodeField(object, "factor")
-            if factor < 1 || factor > 1000 { throw RequestError(.badRequest, "\"factor\" must be between 1 and 1000") }
-            return .slowMotion(factor: factor)
-        case "status": return .status
-        case "kill": return .kill(node: try nodeField(object))
-        case "restart": return .restart(node: try nodeField(object))
-        case "heal": return .heal
-        case "isolate": return .isolate(node: try nodeField(object))
-        case "snapshot": return .snapshot(node: try nodeField(object))
-        case "metrics":
-            let format = object["format"]?.stringValue ?? "json"
-            guard format == "json" || format == "prometheus" else {
-                throw RequestError(.badRequest, "\"format\" must be \"json\" or \"prometheus\"")
-            }
-            return .metrics(prometheus: format == "prometheus")
-        case "logs":
-            let count = object["count"] == nil ? 10 : try nodeField(object, "count")
-            if count < 0 { throw RequestError(.badRequest, "\"count\" must not be negative") }
-            return .logs(node: try nodeField(object), count: count)
-        case "slow":
-            let delay = try nodeField(object, "ms")
-            if delay < 0 || delay > 60_000 { throw RequestError(.badRequest, "\"ms\" must be between 0 and 60000") }
-            return .slow(node: try nodeField(object), delayMs: delay)
-        case "partition":
-            guard let groupsField = object["groups"], let groups = groupsField.arrayValue else {
-                throw RequestError(.badRequest, "partition needs \"groups\": an array of arrays of node ids")
-            }
-            var result: [[Int]] = []
-            for group in groups {
-                guard let members = group.arrayValue else {
-                    throw RequestError(.badRequest, "each partition group must be an array of node ids")
-                }
-                var ids: [Int] = []
-                for member in members {
-                    guard let id = member.intValue else {
-                        throw RequestError(.badRequest, "node ids in \"groups\" must be integers")
-                    }
-                    ids.append(id)
-                }
-                result.append(ids)
-            }
-            return .partition(groups: result)
-        default:
-            throw RequestError(.badRequest, "unknown admin request \(JSONWriter.quoted(name)); use status, kill, restart, partition, isolate, heal, slow, snapshot, logs, metrics, members, add, remove, transfer, pause, messages, deliver, drop, tick, resume, disk, crash, trace or slowmotion")
+extension ClientRequest {
+    /// A get or range that any replica may answer from its applied state.
+    public var isEventualRead: Bool {
+        switch operation {
+        case .get(_, let consistency): return consistency == .eventual
+        case .range(let query): return query.consistency == .eventual
+        default: return false
         }
     }
 }

@@ -65,6 +65,68 @@ public enum ClientResponse {
         return object.finished()
     }
 
+    /// A key's answer with its revisions (`"revisions": true`): `{"key","value","status",
+    /// "createRevision","modRevision","version","revision"}`; an absent key has only `revision`.
+    public static func withRevisions(key: String, value: String?, meta: KeyRevisions?, revision: Int64, found: Bool = true,
+                                     id: JSONValue?) -> String {
+        var object = JSONObjectWriter()
+        object.member("key", string: key)
+        object.member("value", string: value)
+        if found {
+            object.member("status", string: "ok")
+        } else {
+            object.member("status", string: "error")
+            object.member("code", string: ErrorCode.notFound.rawValue)
+            object.member("error", string: "key not found")
+        }
+        if let meta {
+            object.member("createRevision", .number(String(meta.createRevision)))
+            object.member("modRevision", .number(String(meta.modRevision)))
+            object.member("version", .number(String(meta.version)))
+        }
+        object.member("revision", .number(String(revision)))
+        if let id { object.member("id", id) }
+        return object.finished()
+    }
+
+    /// A refused cas that says the key's `modRevision` too (cas by revision, or `"revisions": true`).
+    public static func casFailed(key: String, current: String?, modRevision: Int64, revision: Int64?, id: JSONValue?) -> String {
+        var object = JSONObjectWriter()
+        object.member("key", string: key)
+        object.member("status", string: "error")
+        object.member("code", string: ErrorCode.casFailed.rawValue)
+        object.member("current", string: current)
+        object.member("modRevision", .number(String(modRevision)))
+        if let revision { object.member("revision", .number(String(revision))) }
+        object.member("error", string: "the key does not match the expectation")
+        if let id { object.member("id", id) }
+        return object.finished()
+    }
+
+    /// `{"status":"ok","deleted":N,"revision":R}` — a delete by prefix.
+    public static func deleted(_ count: Int, revision: Int64, id: JSONValue?) -> String {
+        var object = JSONObjectWriter()
+        object.member("status", string: "ok")
+        object.member("deleted", int: count)
+        object.member("revision", .number(String(revision)))
+        if let id { object.member("id", id) }
+        return object.finished()
+    }
+
+    /// `{"status":"ok","succeeded":B,"results":[answer...],"revision":R}`; each result is an
+    /// answer object already written.
+    public static func transaction(succeeded: Bool, results: [String], revision: Int64, id: JSONValue?) -> String {
+        var text = "{\"status\":\"ok\",\"succeeded\":\(succeeded),\"results\":["
+        text += results.joined(separator: ",")
+        text += "],\"revision\":\(revision)"
+        if let id {
+            var writer = JSONWriter()
+            writer.value(id)
+            text += ",\"id\":" + writer.text
+        }
+        return text + "}"
+    }
+
     /// Sent before the server closes an idle connection.
     public static let idleClose = "{\"close\":\"ok\"}"
 }

@@ -18,6 +18,8 @@ public enum ErrorCode: String, Sendable, Equatable {
     case forbidden
     /// A membership change is already in progress; nothing was changed.
     case busy
+    /// A write whose `seq` is lower than the last one its client had applied. Nothing was applied.
+    case staleRequest = "stale_request"
 }
 
 /// A request that cannot be served, with the code and a message for people.

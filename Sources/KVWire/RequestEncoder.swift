@@ -6,11 +6,23 @@ import JSONText
 public enum RequestEncoder {
     public static func line(_ request: ClientRequest, hops: Int? = nil) -> String {
         var object = JSONObjectWriter()
-        switch request {
-        case .put(let key, let value):
+        write(request.operation, into: &object)
+        if request.revisions { object.member("revisions", .bool(true)) }
+        if let session = request.session {
+            object.member("client", string: session.client)
+            object.member("seq", .number(String(session.seq)))
+        }
+        if let hops { object.member("hops", int: hops) }
+        return object.finished()
+    }
+
+    static func write(_ operation: ClientRequest.Operation, into object: inout JSONObjectWriter) {
+        switch operation {
+        case .put(let key, let value, let lease):
             object.member("op", string: "put")
             object.member("key", string: key)
             object.member("value", string: value)
+            if let lease { object.member("lease", .number(String(lease))) }
         case .get(let key, let consistency):
             object.member("op", string: "get")
             object.member("key", string: key)
@@ -19,16 +31,65 @@ public enum RequestEncoder {
         case .delete(let key):
             object.member("op", string: "delete")
             object.member("key", string: key)
+        case .deletePrefix(let prefix):
+            object.member("op", string: "delete")
+            object.member("prefix", string: prefix)
         case .cas(let key, let expect, let value):
             object.member("op", string: "cas")
             object.member("key", string: key)
             object.member("expect", string: expect)
             object.member("value", string: value)
+        case .casRevision(let key, let revision, let value):
+            object.member("op", string: "cas")
+            object.member("key", string: key)
+            object.member("expectRevision", .number(String(revision)))
+            object.member("value", string: value)
+        case .range(let query):
+            object.member("op", string: "range")
+            write(query, into: &object)
+        case .txn(let transaction):
+            object.member("op", string: "txn")
+            object.member("compare", .array(transaction.compare.map(json)))
+            object.member("success", .array(transaction.success.map(json)))
+            object.member("failure", .array(transaction.failure.map(json)))
         case .admin(let admin):
             write(admin, into: &object)
         }
-        if let hops { object.member("hops", int: hops) }
-        return object.finished()
+    }
+
+    static func write(_ query: RangeQuery, into object: inout JSONObjectWriter) {
+        if let prefix = query.prefix { object.member("prefix", string: prefix) }
+        if let from = query.from { object.member("from", string: from) }
+        if let to = query.to { object.member("to", string: to) }
+        if let after = query.after { object.member("after", string: after) }
+        if query.limit != RangeQuery.defaultLimit { object.member("limit", int: query.limit) }
+        if query.keysOnly { object.member("keysOnly", .bool(true)) }
+        if query.consistency != .eventual { object.member("consistency", string: query.consistency.rawValue) }
+    }
+
+    /// A compare as its JSON object.
+    public static func json(_ compare: Transaction.Compare) -> JSONValue {
+        switch compare {
+        case .value(let key, let value):
+            return .object(JSONObject([("key", .string(key)), ("value", value.map(JSONValue.string) ?? .null)]))
+        case .modRevision(let key, let revision):
+            return .object(JSONObject([("key", .string(key)), ("modRevision", .number(String(revision)))]))
+        case .exists(let key, let flag):
+            return .object(JSONObject([("key", .string(key)), ("exists", .bool(flag))]))
+        }
+    }
+
+    /// A transaction step as the request object it was.
+    public static func json(_ step: Transaction.Step) -> JSONValue {
+        var object = JSONObjectWriter()
+        switch step {
+        case .put(let key, let value, let lease): write(.put(key: key, value: value, lease: lease), into: &object)
+        case .get(let key): write(.get(key: key, consistency: .eventual), into: &object)
+        case .delete(let key): write(.delete(key: key), into: &object)
+        case .deletePrefix(let prefix): write(.deletePrefix(prefix), into: &object)
+        case .range(let query): write(.range(query), into: &object)
+        }
+        return (try? JSONParser.parse(object.finished())) ?? .null
     }
 
     private static func write(_ admin: AdminRequest, into object: inout JSONObjectWriter) {

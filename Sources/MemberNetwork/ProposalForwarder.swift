@@ -85,8 +85,12 @@ final class ProposalForwarder: Sendable {
             guard let waiter else { continue }
             switch outcome {
             case .appended: waiter.appended()
-            case .value(let value): waiter.finish(.applied(.value(value)))
-            case .casFailed(let current): waiter.finish(.applied(.casFailed(current: current)))
+            case .applied(let bytes):
+                guard let result = try? KVResult.decode(bytes) else {
+                    waiter.finish(.unknown)  // a member of another build: the write happened, its answer is unreadable
+                    continue
+                }
+                waiter.finish(.applied(result))
             case .notLeader(let hint): waiter.finish(.notLeader(leaderHint: hint))
             case .lost: waiter.finish(.lost)
             case .unknown: waiter.finish(.unknown)
@@ -179,8 +183,7 @@ private final class RemoteWaiter: WriteWaiter, Sendable {
     func finish(_ outcome: WriteOutcome<KVResult>) {
         let forwarded: ForwardedOutcome
         switch outcome {
-        case .applied(.value(let value)): forwarded = .value(value)
-        case .applied(.casFailed(let current)): forwarded = .casFailed(current: current)
+        case .applied(let result): forwarded = .applied(result.encoded)
         case .notLeader(let hint): forwarded = .notLeader(hint: hint)
         case .lost: forwarded = .lost
         case .unknown: forwarded = .unknown

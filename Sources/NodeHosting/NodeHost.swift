@@ -40,10 +40,12 @@ public struct NodeSettings: Sendable {
     public var recordContinuously: Bool
     /// Where trace files go (the data directory).
     public var traceDirectory: DataDirectory
+    /// How long an idle client session is kept; stamped into the commands this node proposes.
+    public var sessionTimeoutSeconds: Int64
 
     public init(bootstrap: ClusterConfiguration, raftConfig: RaftConfig, tickNanos: UInt64, snapshotEveryEntries: Int,
                 seed: UInt64?, slowWriteWarningNanos: UInt64, unsafeLocalReads: Bool, traceCapacity: Int,
-                recordContinuously: Bool, traceDirectory: DataDirectory) {
+                recordContinuously: Bool, traceDirectory: DataDirectory, sessionTimeoutSeconds: Int64 = 3600) {
         self.bootstrap = bootstrap
         self.raftConfig = raftConfig
         self.tickNanos = tickNanos
@@ -54,6 +56,7 @@ public struct NodeSettings: Sendable {
         self.traceCapacity = traceCapacity
         self.recordContinuously = recordContinuously
         self.traceDirectory = traceDirectory
+        self.sessionTimeoutSeconds = sessionTimeoutSeconds
     }
 }
 
@@ -140,19 +143,16 @@ public final class NodeHost: @unchecked Sendable {
         propose(encoded: command.encoded, waiter: waiter)  // encoded on the caller's queue, not the node's
     }
 
-    /// Proposes a command already encoded as it stands in the log.
+    /// Proposes a command already encoded as it stands in the log. A command with a client
+    /// session gets this node's time (log time, for expiring sessions) as it is proposed.
     public func propose(encoded text: String, waiter: WriteWaiter) {
+        let command = KVCommand.needsLogTime(text)
+            ? KVCommand.stamped(text, time: WallClock.milliseconds(), sessionTimeoutSeconds: settings.sessionTimeoutSeconds) : text
         queue.async {
             guard let engine = self.engine else { return waiter.finish(.nodeDown) }
-            engine.propose(text, appended: { _, _ in waiter.appended() }, finish: { waiter.finish($0) })
+            engine.propose(command, appended: { _, _ in waiter.appended() }, finish: { waiter.finish($0) })
             self.scheduleFlush()
         }
-    }
-
-    /// Reads the applied state ("eventual"), several keys at once; `reply` gets their values in
-    /// order, or nil when the node is down.
-    public func readBatch(_ keys: [String], reply: @escaping @Sendable ([String?]?) -> Void) {
-        withMachine { machine in reply(machine.map { machine in keys.map { machine.get($0) } }) }
     }
 
     /// Runs `body` on the node's queue with its state machine (nil when the node is down), for
@@ -167,15 +167,17 @@ public final class NodeHost: @unchecked Sendable {
         }
     }
 
-    /// A linearizable read through ReadIndex: confirmed by a quorum, served once applied. With
-    /// the unsafe switch on, a node that believes it leads answers from its own state at once.
-    public func readLinearizable(_ key: String, reply: @escaping @Sendable (LinearizableReadOutcome) -> Void) {
+    /// A linearizable read through ReadIndex: `serve` runs on the node's queue with the state
+    /// machine once a quorum confirmed this leader and the machine caught up, or with nil when
+    /// this node cannot serve it (ask elsewhere). With the unsafe switch on, a node that believes
+    /// it leads serves from its own state at once.
+    public func readLinearizable(_ serve: @escaping @Sendable (KVStateMachine?) -> Void) {
         queue.async {
-            guard let engine = self.engine else { return reply(.retry) }
+            guard let engine = self.engine else { return serve(nil) }
             if self.settings.unsafeLocalReads {
-                return reply(engine.raft.isLeader ? .value(engine.machine.get(key)) : .retry)
+                return serve(engine.raft.isLeader ? engine.machine : nil)
             }
-            engine.readLinearizable { machine in reply(machine.map { .value($0.get(key)) } ?? .retry) }
+            engine.readLinearizable { machine in serve(machine) }
             self.scheduleFlush()
         }
     }

@@ -8,14 +8,6 @@ import RuntimeSupport
 /// The engine every node runs: the Raft pipeline around the key-value map.
 public typealias KVEngine = NodeEngine<KVStateMachine>
 
-/// What a linearizable read learns.
-public enum LinearizableReadOutcome: Sendable {
-    /// Confirmed by a quorum and served after the state machine caught up.
-    case value(String?)
-    /// This node cannot serve it (not the leader, or leadership lost before confirmation).
-    case retry
-}
-
 /// One node as the registry, `status` and the web page show it.
 public struct NodeStatus: Sendable, Equatable {
     public var id: NodeID

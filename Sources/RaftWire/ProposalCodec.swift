@@ -14,10 +14,8 @@ public struct ForwardedProposal: Sendable, Equatable {
 /// node may report `appended` first; every proposal gets exactly one of the others.
 public enum ForwardedOutcome: Sendable, Equatable {
     case appended
-    /// Applied; the key now holds the value (nil: absent).
-    case value(String?)
-    /// A compare-and-set that did not apply; the key holds `current`.
-    case casFailed(current: String?)
+    /// Applied: the state machine's result, as the application encodes it.
+    case applied([UInt8])
     case notLeader(hint: Int?)
     case lost
     case unknown
@@ -56,12 +54,9 @@ public enum ProposalCodec {
             writer.varint(id)
             switch outcome {
             case .appended: writer.byte(1)
-            case .value(let value):
+            case .applied(let result):
                 writer.byte(2)
-                optionalString(value, &writer)
-            case .casFailed(let current):
-                writer.byte(3)
-                optionalString(current, &writer)
+                writer.data(result)
             case .notLeader(let hint):
                 writer.byte(4)
                 writer.optional(hint)
@@ -84,8 +79,7 @@ public enum ProposalCodec {
             let outcome: ForwardedOutcome
             switch try reader.byte() {
             case 1: outcome = .appended
-            case 2: outcome = .value(try optionalString(&reader))
-            case 3: outcome = .casFailed(current: try optionalString(&reader))
+            case 2: outcome = .applied(try reader.data())
             case 4: outcome = .notLeader(hint: try reader.optional())
             case 5: outcome = .lost
             case 6: outcome = .unknown
@@ -96,14 +90,5 @@ public enum ProposalCodec {
         }
         guard reader.atEnd else { throw .malformed("bytes after the last outcome") }
         return outcomes
-    }
-
-    private static func optionalString(_ value: String?, _ writer: inout BinaryWriter) {
-        writer.bool(value != nil)
-        if let value { writer.string(value) }
-    }
-
-    private static func optionalString(_ reader: inout BinaryReader) throws(WireError) -> String? {
-        try reader.bool() ? try reader.string() : nil
     }
 }

@@ -86,7 +86,7 @@ import Testing
                          ForwardedProposal(id: 1 << 40, command: #"{"op":"delete","key":"b"}"#)]
         #expect(try ProposalCodec.decodeProposals(ProposalCodec.encode(proposals)) == proposals)
         let outcomes: [(id: UInt64, outcome: ForwardedOutcome)] = [
-            (1, .appended), (1, .value("v")), (2, .value(nil)), (3, .casFailed(current: "x")), (4, .casFailed(current: nil)),
+            (1, .appended), (1, .applied([1, 2, 3])), (2, .applied([])), (3, .applied(Array(repeating: 0xFF, count: 300))),
             (5, .notLeader(hint: 2)), (6, .notLeader(hint: nil)), (7, .lost), (8, .unknown), (9, .nodeDown),
         ]
         let decoded = try ProposalCodec.decodeOutcomes(ProposalCodec.encode(outcomes))

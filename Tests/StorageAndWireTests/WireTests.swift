@@ -95,49 +95,6 @@ import Testing
     }
 }
 
-@Suite struct KVStateMachineTests {
-    @Test func commandsRoundTripThroughTheirEntryText() throws {
-        let commands: [KVCommand] = [.put(key: "a", value: "x\ny"), .delete(key: "a"), .cas(key: "a", expect: nil, value: "1"), .read(key: "a")]
-        for command in commands {
-            #expect(try KVCommand.decode(command.encoded) == command)
-        }
-        #expect(KVCommand.put(key: "a", value: "b").encoded == #"{"op":"put","key":"a","value":"b"}"#)
-    }
-
-    @Test func appliesPutDeleteAndCas() {
-        var machine = KVStateMachine()
-        #expect(machine.apply(.cas(key: "a", expect: nil, value: "1"), at: 1) == .value("1"))
-        #expect(machine.apply(.cas(key: "a", expect: "2", value: "3"), at: 2) == .casFailed(current: "1"))
-        #expect(machine.apply(.put(key: "a", value: "4"), at: 3) == .value("4"))
-        #expect(machine.apply(.delete(key: "a"), at: 4) == .value(nil))
-        #expect(machine.get("a") == nil && machine.appliedIndex == 4)
-    }
-
-    @Test func aFrozenCopyIgnoresLaterWrites() {
-        var machine = KVStateMachine()
-        for number in 0..<2_000 { _ = machine.apply(.put(key: "k\(number)", value: "old"), at: number + 1) }
-        let frozen = machine.freeze()
-        _ = machine.apply(.put(key: "k7", value: "new"), at: 2_001)
-        _ = machine.apply(.delete(key: "k8"), at: 2_002)
-        #expect(frozen["k7"] == "old" && frozen["k8"] == "old" && frozen.count == 2_000)
-        #expect(machine.get("k7") == "new" && machine.get("k8") == nil && machine.itemCount == 1_999)
-    }
-
-    @Test func snapshotsRoundTripAndAreTheSameBytesForTheSameMap() throws {
-        var machine = KVStateMachine()
-        let keys = ["", "quote\"d", "naïve ✓", "line\nbreak", "back\\slash"] + (0..<3_000).map { "key-\($0)" }
-        for (offset, key) in keys.enumerated() { _ = machine.apply(.put(key: key, value: "v\(offset)\u{1}"), at: offset + 1) }
-        var other = KVStateMachine()
-        for (offset, key) in keys.enumerated().reversed() { _ = other.apply(.put(key: key, value: "v\(offset)\u{1}"), at: keys.count - offset) }
-        let bytes = KVStateMachine.serialize(machine.freeze())
-        #expect(bytes == KVStateMachine.serialize(other.freeze()), "insertion order must not change a snapshot")
-        let restored = try KVStateMachine(restoring: bytes, appliedIndex: keys.count)
-        #expect(restored.itemCount == keys.count && restored.appliedIndex == keys.count)
-        for (offset, key) in keys.enumerated() { #expect(restored.get(key) == "v\(offset)\u{1}") }
-        #expect(throws: KVStateMachine.RestoreError.self) { try KVStateMachine(restoring: Array(#"{"a":1}"#.utf8), appliedIndex: 1) }
-        #expect(throws: KVStateMachine.RestoreError.self) { try KVStateMachine(restoring: Array(#"{"a":"b""#.utf8), appliedIndex: 1) }
-    }
-}
 
 @Suite struct CRC32Tests {
     /// The byte-at-a-time definition, to check the eight-at-a-time one against.
