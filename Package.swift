@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "KVClientTests", dependencies: ["KVClient", "JSONText"]),
         .testTarget(name: "LinCheckTests", dependencies: ["LinCheck", "RaftCore"]),
         .testTarget(name: "ClusterServerTests", dependencies: ["ClusterServer", "RuntimeSupport", "NodeHosting", "ClusterTransport",
-                                                           "ClientFront", "MemberNetwork", "Observability", "KVClient", "KVWire", "JSONText", "RaftCore", "LinCheck",
+                                                           "ClientFront", "MemberNetwork", "Observability", "KVClient", "KVWire", "JSONText", "RaftCore", "LinCheck", "RaftStorage",
                                                            "FlightRecording", "RaftReplay"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ServerMain", "ClientMain", "KVClient", "JSONText"]),
     ]

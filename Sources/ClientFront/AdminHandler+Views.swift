@@ -40,6 +40,11 @@ extension AdminHandler {
                 ("local", .bool(registry.host(status.id) != nil)),
             ]
             if status.alive {
+                members.append(("revision", .number(String(status.storeRevision))))
+                members.append(("keys", .int(status.keyCount)))
+                members.append(("sessions", .int(status.sessionCount)))
+            }
+            if status.alive {
                 members.append(("electionElapsed", .int(status.electionElapsed)))
                 members.append(("electionTimeout", .int(status.electionTimeout)))
             }

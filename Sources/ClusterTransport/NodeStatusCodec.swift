@@ -32,6 +32,9 @@ public enum NodeStatusCodec {
         object.member("electionTimeout", int: status.electionTimeout)
         object.member("transferee", status.transferee.map(JSONValue.int) ?? .null)
         object.member("disk", string: status.diskFault)
+        object.member("revision", .number(String(status.storeRevision)))
+        object.member("keys", int: status.keyCount)
+        object.member("sessions", int: status.sessionCount)
         object.member("replication", .array(status.replication.map { peer in
             .object(JSONObject([("id", .int(peer.id)), ("match", .int(peer.match)), ("next", .int(peer.next)),
                                 ("state", .string(peer.state)), ("active", .bool(peer.recentlyActive))]))
@@ -50,7 +53,7 @@ public enum NodeStatusCodec {
             return ReplicationStatus(id: id, match: peer["match"]?.intValue ?? 0, next: peer["next"]?.intValue ?? 0,
                                      state: peer["state"]?.stringValue ?? "probe", recentlyActive: peer["active"]?.boolValue ?? false)
         }
-        return NodeStatus(id: id, role: role, term: term, votedFor: object["votedFor"]?.intValue,
+        var status = NodeStatus(id: id, role: role, term: term, votedFor: object["votedFor"]?.intValue,
                           leaderID: object["leaderId"]?.intValue, commitIndex: int("commitIndex"),
                           lastApplied: int("lastApplied"), logLength: int("logLength"), snapshotIndex: int("snapshotIndex"),
                           entriesInLog: int("entriesInLog"), alive: object["alive"]?.boolValue ?? false,
@@ -64,5 +67,9 @@ public enum NodeStatusCodec {
                           electionElapsed: int("electionElapsed"), electionTimeout: int("electionTimeout"),
                           replication: replication, transferee: object["transferee"]?.intValue,
                           diskFault: object["disk"]?.stringValue)
+        status.storeRevision = object["revision"]?.numberText.flatMap { Int64($0) } ?? 0
+        status.keyCount = int("keys")
+        status.sessionCount = int("sessions")
+        return status
     }
 }

@@ -202,7 +202,7 @@ extension NodeHost {
         case .candidate: role = "candidate"
         case .leader: role = "leader"
         }
-        registry.update(NodeStatus(id: id, role: role, term: raft.term, votedFor: raft.votedFor, leaderID: raft.leaderID,
+        var status = NodeStatus(id: id, role: role, term: raft.term, votedFor: raft.votedFor, leaderID: raft.leaderID,
                                    commitIndex: raft.commitIndex, lastApplied: engine.machine.appliedIndex,
                                    logLength: raft.log.lastIndex, snapshotIndex: raft.log.snapshotIndex,
                                    entriesInLog: raft.log.entries.count, alive: true, lastLeaderContact: lastLeaderContact,
@@ -210,8 +210,11 @@ extension NodeHost {
                                    configurationCommitted: !raft.configurationChangePending,
                                    electionElapsed: raft.electionElapsed, electionTimeout: raft.electionTimeout,
                                    replication: raft.replicationStatus, transferee: raft.transferee,
-                                   diskFault: diskFaultDescription),
-                        metrics: engine.metrics)
+                                   diskFault: diskFaultDescription)
+        status.storeRevision = engine.machine.revision
+        status.keyCount = engine.machine.itemCount
+        status.sessionCount = engine.machine.sessionCount
+        registry.update(status, metrics: engine.metrics)
     }
 }
 

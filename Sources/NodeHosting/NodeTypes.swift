@@ -40,6 +40,10 @@ public struct NodeStatus: Sendable, Equatable {
     public var transferee: NodeID?
     /// The node's disk fault, when one is injected ("slow 200 ms", "full").
     public var diskFault: String?
+    /// The store as this node has applied it: its revision, keys and client sessions.
+    public var storeRevision: Int64 = 0
+    public var keyCount = 0
+    public var sessionCount = 0
 
     /// A voter of its own configuration.
     public var isVoter: Bool { configuration.isVoter(id) }

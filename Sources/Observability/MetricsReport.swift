@@ -24,6 +24,8 @@ public struct MetricsReport: Sendable {
             return .object(JSONObject([
                 ("id", number(status.id)), ("alive", .bool(status.alive)), ("role", .string(status.role)),
                 ("term", number(status.term)), ("commitIndex", number(status.commitIndex)),
+                ("revision", .number(String(status.storeRevision))), ("keys", number(status.keyCount)),
+                ("sessions", number(status.sessionCount)),
                 ("preElectionsStarted", number(metrics.preElectionsStarted)),
                 ("electionsStarted", number(metrics.electionsStarted)), ("electionsWon", number(metrics.electionsWon)),
                 ("proposals", number(metrics.proposals)), ("entriesCommitted", number(metrics.entriesCommitted)),
@@ -72,6 +74,10 @@ public struct MetricsReport: Sendable {
         family("is_leader", "gauge", "1 for the node that leads.", nodeSamples { status, _ in status.role == "leader" ? 1 : 0 })
         family("up", "gauge", "1 while the node runs.", nodeSamples { status, _ in status.alive ? 1 : 0 })
         family("commit_index", "gauge", "Commit index of each node.", nodeSamples { status, _ in status.commitIndex })
+        family("store_revision", "gauge", "The store's revision as each node has applied it.", nodeSamples { status, _ in Int(status.storeRevision) })
+        family("keys", "gauge", "Keys each node's store holds.", nodeSamples { status, _ in status.keyCount })
+        family("client_sessions", "gauge", "Client sessions (exactly-once writes) each node's store remembers.",
+               nodeSamples { status, _ in status.sessionCount })
         family("elections_started_total", "counter", "Elections started (after a successful pre-vote).", nodeSamples { $1.electionsStarted })
         family("elections_won_total", "counter", "Elections won.", nodeSamples { $1.electionsWon })
         family("proposals_total", "counter", "Client commands appended as leader.", nodeSamples { $1.proposals })

@@ -7,8 +7,8 @@ import RuntimeSupport
 /// Every request counts itself, so the common pairs are plain atomic counters (no lock, no
 /// string built); anything else goes to a locked table.
 public final class ServerMetrics: Sendable {
-    static let ops = ["get", "put", "delete", "cas", "invalid"]
-    static let outcomes = ["ok", "not_found", "cas_failed", "timeout", "unavailable", "forwarded_error", "bad_request", "too_large"]
+    static let ops = ["get", "put", "delete", "cas", "range", "txn", "invalid"]
+    static let outcomes = ["ok", "not_found", "cas_failed", "stale_request", "timeout", "unavailable", "forwarded_error", "bad_request", "too_large"]
 
     /// An atomic counter in a box (atomics cannot sit in an array themselves).
     final class Counter: Sendable {

@@ -63,6 +63,57 @@ import Testing
         }
     }
 
+    @Test func rangesTransactionsAndSessionsParse() throws {
+        let big = WireLimits()
+        func request(_ text: String) throws -> ClientRequest { try RequestParser.parse(ArraySlice(text.utf8), limits: big).result.get() }
+        #expect(try request(#"{"op":"range","prefix":"a/","limit":5,"after":"a/3","keysOnly":true}"#).operation ==
+                .range(RangeQuery(prefix: "a/", after: "a/3", limit: 5, keysOnly: true)))
+        #expect(try request(#"{"op":"range"}"#).operation == .range(RangeQuery()), "neither prefix nor bounds: every key")
+        #expect(try request(#"{"op":"delete","prefix":"tmp/"}"#).operation == .deletePrefix("tmp/"))
+        #expect(try request(#"{"op":"cas","key":"k","expectRevision":0,"value":"v"}"#).operation == .casRevision(key: "k", expectRevision: 0, value: "v"))
+        let txn = try request(#"{"op":"txn","compare":[{"key":"l","exists":false}],"success":[{"op":"put","key":"l","value":"me"}],"failure":[{"op":"get","key":"l"}],"client":"c","seq":3,"revisions":true}"#)
+        #expect(txn.operation == .txn(Transaction(compare: [.exists(key: "l", false)], success: [.put(key: "l", value: "me", lease: nil)],
+                                                  failure: [.get(key: "l")])))
+        #expect(txn.session == ClientSession(client: "c", seq: 3) && txn.revisions)
+        // What the encoder writes, the parser reads back.
+        for line in [#"{"op":"range","from":"a","to":"b","consistency":"linearizable"}"#, #"{"op":"put","key":"k","value":"v","lease":9,"client":"x","seq":1}"#] {
+            let parsed = try request(line)
+            #expect(try request(RequestEncoder.line(parsed)) == parsed)
+        }
+        #expect(try request(RequestEncoder.line(txn)) == txn)
+    }
+
+    @Test func badRangesTransactionsAndSessionsAreRefusedAndChangeNothing() {
+        let big = WireLimits()
+        func code(_ text: String) -> ErrorCode? {
+            if case .failure(let error) = RequestParser.parse(ArraySlice(text.utf8), limits: big).result { return error.code }
+            return nil
+        }
+        let steps = (0..<129).map { _ in #"{"op":"get","key":"k"}"# }.joined(separator: ",")
+        #expect(code(#"{"op":"txn","success":[\#(steps)]}"#) == .tooLarge, "a transaction over 128 parts")
+        for text in [
+            #"{"op":"range","from":"b","to":"a"}"#,                                  // from after to
+            #"{"op":"range","limit":0}"#, #"{"op":"range","limit":10001}"#, #"{"op":"range","limit":"5"}"#,
+            #"{"op":"range","prefix":"a","from":"a"}"#,
+            #"{"op":"txn","compare":[{"key":"a","version":3}]}"#,                     // unknown compare field
+            #"{"op":"txn","compare":[{"key":"a","value":"1","exists":true}]}"#,       // two conditions in one compare
+            #"{"op":"txn","success":[{"op":"txn"}]}"#,                                // nested transaction
+            #"{"op":"txn","success":[{"op":"cas","key":"a","expect":null,"value":"v"}]}"#,
+            #"{"op":"txn","success":[{"admin":"status"}]}"#,
+            #"{"op":"put","key":"a","value":"v","client":"c","seq":0}"#,              // seq not positive
+            #"{"op":"put","key":"a","value":"v","client":"c","seq":1.5}"#,
+            #"{"op":"put","key":"a","value":"v","client":"c","seq":"1"}"#,
+            #"{"op":"put","key":"a","value":"v","client":"c"}"#,
+            #"{"op":"put","key":"a","value":"v","client":"\#(String(repeating: "x", count: 65))","seq":1}"#,
+            #"{"op":"get","key":"a","client":"c","seq":1}"#,                         // sessions go on writes
+            #"{"op":"cas","key":"a","expect":"x","expectRevision":1,"value":"v"}"#,
+            #"{"op":"cas","key":"a","expectRevision":-1,"value":"v"}"#,
+            #"{"op":"get","key":"a","revisions":"yes"}"#,
+        ] {
+            #expect(code(text) == .badRequest, "\(text)")
+        }
+    }
+
     @Test func limitsGiveTooLarge() {
         #expect(code(#"{"key":"123456789","value":"v"}"#) == .tooLarge)
         #expect(code(#"{"key":"k","value":"12345678901234567"}"#) == .tooLarge)
@@ -76,6 +127,15 @@ import Testing
         #expect(ClientResponse.notFound(key: "snack", id: nil).hasPrefix(#"{"key":"snack","value":null,"status":"error","code":"not_found""#))
         #expect(ClientResponse.casFailed(key: "a", current: "1", id: nil).contains(#""code":"cas_failed","current":"1""#))
         #expect(ClientResponse.error(RequestError(.forbidden, "no"), id: .string("q")) == #"{"status":"error","code":"forbidden","error":"no","id":"q"}"#)
+        #expect(ClientResponse.withRevisions(key: "a", value: "1", meta: KeyRevisions(createRevision: 2, modRevision: 3, version: 4), revision: 5, id: nil)
+                == #"{"key":"a","value":"1","status":"ok","createRevision":2,"modRevision":3,"version":4,"revision":5}"#)
+        #expect(ClientResponse.deleted(3, revision: 9, id: .number("1")) == #"{"status":"ok","deleted":3,"revision":9,"id":1}"#)
+        var range = RangeAnswer(keysOnly: false)
+        range.append(key: "k", value: "v", revisions: KeyRevisions(createRevision: 1, modRevision: 2, version: 2))
+        #expect(range.finished(more: true, revision: 7, id: nil)
+                == #"{"status":"ok","items":[{"key":"k","value":"v","createRevision":1,"modRevision":2,"version":2}],"more":true,"revision":7}"#)
+        #expect(ClientResponse.transaction(succeeded: false, results: [#"{"a":1}"#], revision: 4, id: nil)
+                == #"{"status":"ok","succeeded":false,"results":[{"a":1}],"revision":4}"#)
     }
 }
 
