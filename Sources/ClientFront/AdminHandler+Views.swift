@@ -43,6 +43,7 @@ extension AdminHandler {
                 members.append(("revision", .number(String(status.storeRevision))))
                 members.append(("keys", .int(status.keyCount)))
                 members.append(("sessions", .int(status.sessionCount)))
+                members.append(("leases", .int(status.leaseCount)))
             }
             if status.alive {
                 members.append(("electionElapsed", .int(status.electionElapsed)))

@@ -32,6 +32,11 @@ enum Answers {
         case .txn(let succeeded, let steps, let revision):
             let results = steps.map { step(rendering: $0, revisions: request.revisions, revision: revision) }
             return ClientResponse.transaction(succeeded: succeeded, results: results, revision: revision, id: id)
+        case .lease(let lease, let ttl):
+            return ClientResponse.adminOK([("lease", .number(String(lease))), ("ttlMs", .number(String(ttl)))], id: id)
+        case .leaseNotFound(let lease):
+            return ClientResponse.error(RequestError(.notFound, "lease \(lease) does not exist (never granted, revoked, or expired); nothing was written"),
+                                        key: request.key, id: id)
         case .stale(let lastSeq):
             return ClientResponse.error(RequestError(.staleRequest, "seq \(request.session?.seq ?? 0) is older than \(lastSeq), the last one this client had applied; nothing was done"),
                                         key: request.key, id: id)
@@ -62,11 +67,25 @@ enum Answers {
         return answer.finished(more: page.more, revision: revision, id: id)
     }
 
+    /// A keepalive's or a lease info's answer.
+    static func lease(_ request: ClientRequest, ttlMs: Int64, remainingMs: Int64, keys: [String], id: JSONValue?) -> String {
+        switch request.operation {
+        case .leaseKeepAlive(let lease):
+            return ClientResponse.adminOK([("lease", .number(String(lease))), ("ttlMs", .number(String(remainingMs)))], id: id)
+        case .leaseInfo(let lease):
+            return ClientResponse.adminOK([("lease", .number(String(lease))), ("ttlMs", .number(String(ttlMs))),
+                                           ("remainingMs", .number(String(remainingMs))), ("keys", .array(keys.map(JSONValue.string)))], id: id)
+        default:
+            return ClientResponse.error(RequestError(.badRequest, "not a lease request"), id: id)
+        }
+    }
+
     /// The metrics outcome of a write's result.
     static func outcome(_ result: KVResult) -> String {
         switch result {
         case .casFailed: return "cas_failed"
         case .stale: return "stale_request"
+        case .leaseNotFound: return "not_found"
         default: return "ok"
         }
     }

@@ -39,6 +39,9 @@ public struct HTTPAPI: HTTPHandler {
         if path == "/v1/kv" {
             return keyRange(request, respond: respond)
         }
+        if path == "/v1/watch" {
+            return watch(request, respond: respond)
+        }
         switch path {
         case "/", "/index.html":
             guard allow(request, ["GET"], respond) else { return }
@@ -154,14 +157,14 @@ public struct HTTPAPI: HTTPHandler {
         }
     }
 
-    private func forward(_ request: ClientRequest, id: JSONValue?, respond: @escaping @Sendable (HTTPResponse) -> Void) {
+    func forward(_ request: ClientRequest, id: JSONValue?, respond: @escaping @Sendable (HTTPResponse) -> Void) {
         router.handle(request, id: id) { line in
             respond(HTTPResponse.json(Self.status(ofAnswer: line), line))
         }
     }
 
     /// Refuses a method the path does not take: 405 with `Allow`.
-    private func allow(_ request: HTTPRequest, _ methods: [String], _ respond: @Sendable (HTTPResponse) -> Void) -> Bool {
+    func allow(_ request: HTTPRequest, _ methods: [String], _ respond: @Sendable (HTTPResponse) -> Void) -> Bool {
         if methods.contains(request.method) { return true }
         let list = methods.joined(separator: ", ")
         respond(HTTPResponse.json(405, ClientResponse.error(RequestError(.badRequest, "\(request.method) is not allowed on \(request.path); use \(list)"), id: nil),
@@ -169,7 +172,7 @@ public struct HTTPAPI: HTTPHandler {
         return false
     }
 
-    private func error(_ status: Int, _ code: ErrorCode, _ message: String) -> HTTPResponse {
+    func error(_ status: Int, _ code: ErrorCode, _ message: String) -> HTTPResponse {
         HTTPResponse.json(status, ClientResponse.error(RequestError(code, message), id: nil))
     }
 
@@ -190,7 +193,8 @@ public struct HTTPAPI: HTTPHandler {
         case .badRequest: return 400
         case .forbidden: return 403
         case .notFound: return 404
-        case .casFailed, .busy, .staleRequest: return 409
+        case .casFailed, .busy, .staleRequest, .watchCancelled: return 409
+        case .compacted: return 410
         case .tooLarge: return 413
         case .unavailable: return 503
         case .timeout: return 504

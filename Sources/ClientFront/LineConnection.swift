@@ -12,6 +12,8 @@ final class LineConnection: StreamConnection, @unchecked Sendable {
     /// Strong: an open connection keeps its proxy alive (it leaves the proxy's table when it closes).
     let proxy: Proxy
     private var framer: LineFramer
+    /// This connection's watches, by the JSON text of their names.
+    var watches: [String: LineWatch] = [:]
 
     init(number: Int, fd: Int32, queue: DispatchQueue, proxy: Proxy) {
         self.proxy = proxy
@@ -35,6 +37,12 @@ final class LineConnection: StreamConnection, @unchecked Sendable {
         case .failure(let error):
             proxy.metrics.countRequest(op: "invalid", outcome: error.code.rawValue)
             answer(sequence, .line(ClientResponse.error(error, id: parsed.id)))
+        case .success(let request) where request.isStreamRequest:
+            switch request.operation {
+            case .watch(let watch): startWatch(watch, id: parsed.id, sequence: sequence)
+            case .unwatch(let name): stopWatch(named: name, id: parsed.id, sequence: sequence)
+            default: break
+            }
         case .success(let request) where request.isEventualRead:
             proxy.reads.read(request, id: parsed.id) { [self] line in self.answerFromAnyThread(sequence, line) }
         case .success(let request):
@@ -61,6 +69,10 @@ final class LineConnection: StreamConnection, @unchecked Sendable {
     func closeIfIdle(now: UInt64, idleNanos: UInt64) {
         guard isIdle(now: now, idleNanos: idleNanos) else { return }
         finish(with: Array((ClientResponse.idleClose + "\n").utf8))
+    }
+
+    override func closing() {
+        stopAllWatches()
     }
 
     override func released() {

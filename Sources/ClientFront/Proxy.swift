@@ -50,6 +50,15 @@ public final class Proxy: Sendable {
     /// Eventual reads, one hop per node; answers go back through one hand-off per I/O queue.
     let reads: ReadBatcher
     private let replyBatchers: [HandOff<Reply>]
+    private let watchBatchers: [HandOff<WatchLine>]
+
+    /// A watch's event line on its way to its connection.
+    struct WatchLine: Sendable {
+        var connection: LineConnection
+        var watch: LineConnection.LineWatch
+        var line: String
+        var events: Int
+    }
 
     /// An answer for a connection, on its way back from a node queue.
     struct Reply: Sendable {
@@ -74,6 +83,13 @@ public final class Proxy: Sendable {
         self.replyBatchers = queues.map { queue in
             HandOff(queue: queue) { reply in reply.connection.answer(reply.sequence, .line(reply.line)) }
         }
+        self.watchBatchers = queues.map { queue in
+            HandOff(queue: queue) { item in item.connection.writeWatchLine(item.watch, item.line, events: item.events) }
+        }
+    }
+
+    func watchHandOff(for connection: LineConnection) -> HandOff<WatchLine> {
+        watchBatchers[connection.number % watchBatchers.count]
     }
 
     func replyBatcher(for connection: LineConnection) -> HandOff<Reply> {

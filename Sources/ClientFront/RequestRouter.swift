@@ -134,6 +134,14 @@ public final class RequestRouter: Sendable {
             linearizableRead(request, id: id, hops: hops, deadline: deadline, respond: respond)
         case .get, .range:
             read(request, id: id, deadline: deadline, respond: respond)
+        case .leaseGrant(let ttl):
+            write(.leaseGrant(ttlMs: ttl), request: request, id: id, hops: hops, respond: respond)
+        case .leaseRevoke(let lease):
+            write(.leaseRevoke(id: lease, expired: false), request: request, id: id, hops: hops, respond: respond)
+        case .leaseKeepAlive, .leaseInfo:
+            atLeader(request, id: id, hops: hops, deadline: deadline, respond: respond)
+        case .watch, .unwatch:
+            respond(ClientResponse.error(RequestError(.badRequest, "a watch needs a connection that stays open: send it on the line protocol, or use GET /v1/watch"), id: id))
         case .admin(let adminRequest):
             guard let admin = adminHandler.withLock({ $0 }) else {
                 return respond(ClientResponse.error(RequestError(.unavailable, "the server is starting"), id: id))

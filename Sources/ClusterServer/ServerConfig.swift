@@ -67,6 +67,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var traceCapacity = 50_000
     /// Idle client sessions (exactly-once writes) are forgotten after this much log time.
     public var sessionTimeoutSeconds = 3600
+    /// Revisions of changes each node keeps so that watchers can resume.
+    public var watchHistoryRevisions = 10_000
 
     public init() {}
 
@@ -156,6 +158,9 @@ public struct ServerConfig: Sendable, Equatable {
         if let value = root["sessionTimeoutSeconds"] {
             config.sessionTimeoutSeconds = try reader.int(value, "sessionTimeoutSeconds", min: 1, max: 31_536_000)
         }
+        if let value = root["watchHistoryRevisions"] {
+            config.watchHistoryRevisions = try reader.int(value, "watchHistoryRevisions", min: 1, max: 10_000_000)
+        }
         if let value = root["unsafeLocalReads"] { config.unsafeLocalReads = try reader.bool(value, "unsafeLocalReads") }
         if let value = root["record"] { config.record = try reader.bool(value, "record") }
         if let value = root["traceCapacity"] { config.traceCapacity = try reader.int(value, "traceCapacity", min: 0, max: 100_000_000)
@@ -190,11 +195,13 @@ public struct ServerConfig: Sendable, Equatable {
 
     /// How every node of this process is set up, in a cluster that starts as `bootstrap`.
     func nodeSettings(bootstrap: ClusterConfiguration) -> NodeSettings {
-        NodeSettings(bootstrap: bootstrap, raftConfig: raftConfig, tickNanos: UInt64(effectiveTickMs) * 1_000_000,
+        var settings = NodeSettings(bootstrap: bootstrap, raftConfig: raftConfig, tickNanos: UInt64(effectiveTickMs) * 1_000_000,
                      snapshotEveryEntries: snapshotEveryEntries, seed: seed,
                      slowWriteWarningNanos: UInt64(Double(beatTimeMs) * slowFactor * 1_000_000),
                      unsafeLocalReads: unsafeLocalReads, traceCapacity: traceCapacity, recordContinuously: record,
                      traceDirectory: dataDirectory, sessionTimeoutSeconds: Int64(sessionTimeoutSeconds))
+        settings.watchHistoryRevisions = watchHistoryRevisions
+        return settings
     }
 
     /// The first configuration of a cluster of member processes: the initial members, all

@@ -35,6 +35,8 @@ public enum NodeStatusCodec {
         object.member("revision", .number(String(status.storeRevision)))
         object.member("keys", int: status.keyCount)
         object.member("sessions", int: status.sessionCount)
+        object.member("leases", int: status.leaseCount)
+        object.member("leasesExpired", int: status.leasesExpired)
         object.member("replication", .array(status.replication.map { peer in
             .object(JSONObject([("id", .int(peer.id)), ("match", .int(peer.match)), ("next", .int(peer.next)),
                                 ("state", .string(peer.state)), ("active", .bool(peer.recentlyActive))]))
@@ -70,6 +72,8 @@ public enum NodeStatusCodec {
         status.storeRevision = object["revision"]?.numberText.flatMap { Int64($0) } ?? 0
         status.keyCount = int("keys")
         status.sessionCount = int("sessions")
+        status.leaseCount = int("leases")
+        status.leasesExpired = int("leasesExpired")
         return status
     }
 }

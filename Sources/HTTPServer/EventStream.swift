@@ -9,6 +9,7 @@ public final class EventStream: Sendable {
         /// Events sent before the connection attached, written first.
         var early: [[UInt8]] = []
         var closed = false
+        var onClose: (@Sendable () -> Void)?
     }
 
     private let state = Mutex(State())
@@ -69,10 +70,23 @@ public final class EventStream: Sendable {
     }
 
     public func close() {
-        state.withLock { state in
+        let onClose = state.withLock { state -> (@Sendable () -> Void)? in
             state.closed = true
             state.sink = nil
             state.early.removeAll()
+            defer { state.onClose = nil }
+            return state.onClose
         }
+        onClose?()
+    }
+
+    /// Runs `body` once, when the stream closes (the client went away, or the server ended it).
+    public func whenClosed(_ body: @escaping @Sendable () -> Void) {
+        let closedAlready = state.withLock { state -> Bool in
+            if state.closed { return true }
+            state.onClose = body
+            return false
+        }
+        if closedAlready { body() }
     }
 }

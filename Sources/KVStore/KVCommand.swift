@@ -16,6 +16,11 @@ public struct KVCommand: Sendable, Equatable {
         case txn(Transaction)
         /// A read ordered through the log (a linearizable read that needs no special machinery).
         case read(key: String)
+        /// A new lease of `ttlMs`; its id is the index of the entry that grants it.
+        case leaseGrant(ttlMs: Int64)
+        /// Ends a lease and deletes its keys: a client's revoke, or (`expired`) its leader's
+        /// decision that no keepalive came within its TTL.
+        case leaseRevoke(id: Int64, expired: Bool)
     }
 
     public var operation: Operation
@@ -43,7 +48,7 @@ public struct KVCommand: Sendable, Equatable {
     public var key: String? {
         switch operation {
         case .put(let key, _, _), .delete(let key), .cas(let key, _, _), .casRevision(let key, _, _), .read(let key): return key
-        case .deletePrefix, .txn: return nil
+        case .deletePrefix, .txn, .leaseGrant, .leaseRevoke: return nil
         }
     }
 
@@ -79,6 +84,13 @@ public struct KVCommand: Sendable, Equatable {
         case .read(let key):
             object.member("op", string: "read")
             object.member("key", string: key)
+        case .leaseGrant(let ttl):
+            object.member("op", string: "lease_grant")
+            object.member("ttlMs", .number(String(ttl)))
+        case .leaseRevoke(let id, let expired):
+            object.member("op", string: "lease_revoke")
+            object.member("lease", .number(String(id)))
+            if expired { object.member("expired", .bool(true)) }
         }
         if let session {
             object.member("client", string: session.client)
@@ -128,6 +140,12 @@ public struct KVCommand: Sendable, Equatable {
             switch op {
             case "read":
                 command = KVCommand(.read(key: try RequestParser.key(object, unlimited)))
+            case "lease_grant":
+                guard let ttl = object["ttlMs"]?.numberText.flatMap({ Int64($0) }) else { throw DecodingError(description: "lease_grant lacks ttlMs") }
+                command = KVCommand(.leaseGrant(ttlMs: ttl))
+            case "lease_revoke":
+                guard let id = object["lease"]?.numberText.flatMap({ Int64($0) }) else { throw DecodingError(description: "lease_revoke lacks lease") }
+                command = KVCommand(.leaseRevoke(id: id, expired: object["expired"]?.boolValue ?? false))
             default:
                 switch try RequestParser.operation(op, object, unlimited, nested: false) {
                 case .put(let key, let value, let lease): command = KVCommand(.put(key: key, value: value, lease: lease))
@@ -137,7 +155,7 @@ public struct KVCommand: Sendable, Equatable {
                 case .casRevision(let key, let revision, let value):
                     command = KVCommand(.casRevision(key: key, expectRevision: revision, value: value))
                 case .txn(let transaction): command = KVCommand(.txn(transaction))
-                case .get, .range, .admin: throw DecodingError(description: "\(op) is not a command")
+                default: throw DecodingError(description: "\(op) is not a command")
                 }
             }
             command.session = try RequestParser.session(object)

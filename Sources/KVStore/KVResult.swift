@@ -14,6 +14,10 @@ public enum KVResult: Sendable, Equatable {
     case txn(succeeded: Bool, steps: [Step], revision: Int64)
     /// The client's `seq` is below the last one applied for it: nothing was done.
     case stale(lastSeq: Int64)
+    /// A lease was granted.
+    case lease(id: Int64, ttlMs: Int64)
+    /// The lease does not exist (never granted, revoked or expired): nothing was done.
+    case leaseNotFound(Int64)
 
     /// One step of a transaction's branch.
     public enum Step: Sendable, Equatable {
@@ -27,7 +31,7 @@ public enum KVResult: Sendable, Equatable {
         switch self {
         case .key(_, _, let revision), .casFailed(_, _, let revision), .deleted(_, let revision), .txn(_, _, let revision):
             return revision
-        case .stale: return 0
+        case .stale, .lease, .leaseNotFound: return 0
         }
     }
 
@@ -75,6 +79,10 @@ extension KVResult {
             for step in steps { Self.write(step, &writer) }
         case .stale(let last):
             writer.byte(5); writer.int(last)
+        case .lease(let id, let ttl):
+            writer.byte(6); writer.int(id); writer.int(ttl)
+        case .leaseNotFound(let id):
+            writer.byte(7); writer.int(id)
         }
     }
 
@@ -91,6 +99,8 @@ extension KVResult {
             for _ in 0..<count { steps.append(try readStep(&reader)) }
             return .txn(succeeded: succeeded, steps: steps, revision: revision)
         case 5: return .stale(lastSeq: try reader.int())
+        case 6: return .lease(id: try reader.int(), ttlMs: try reader.int())
+        case 7: return .leaseNotFound(try reader.int())
         case let other: throw ByteReader.Failure(description: "unknown result kind \(other)")
         }
     }

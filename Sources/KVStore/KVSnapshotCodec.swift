@@ -4,7 +4,9 @@ import JSONText
 /// and read back in one pass into a B-tree built bottom-up:
 ///
 ///     "RKVS" | format 2 | revision | log time | sessions (client, seq, last seen, result)… |
-///     keys (bytes, value, createRevision, modRevision, version, lease)… in key order
+///     leases (id, ttl)… | keys (bytes, value, createRevision, modRevision, version, lease)… in key order
+///
+/// (a lease's keys are the keys that name it).
 ///
 /// (every number a LEB128 varint, every string length-prefixed). The first format — one JSON
 /// object of string values, `{"a":"1"}` — still loads: its keys get revision 1, the store
@@ -33,6 +35,11 @@ extension KVStateMachine {
             writer.int(max(0, session.lastSeen))
             let result = session.result.encoded
             result.withUnsafeBytes { writer.raw($0) }
+        }
+        writer.int(state.leases.count)
+        for id in state.leases.keys.sorted() {
+            writer.int(id)
+            writer.int(state.leases[id]!.ttlMs)
         }
         writer.int(state.keys.count)
         for entry in state.keys {
@@ -78,12 +85,23 @@ extension KVStateMachine {
             let result = try KVResult.decode(Array(try reader.slice()))
             state.sessions[client] = KVState.Session(seq: seq, result: result, lastSeen: lastSeen)
         }
+        let leaseCount = try reader.count()
+        for _ in 0..<leaseCount {
+            let id = try reader.int()
+            state.leases[id] = KVState.Lease(ttlMs: try reader.int())
+        }
         let count = try reader.count()
         var builder = OrderedKeyMap.Builder()
         for _ in 0..<count {
             let key = ByteKey(bytes: try reader.slice())
             let record = KeyRecord(value: try reader.string(), createRevision: try reader.int(), modRevision: try reader.int(),
                                    version: try reader.int(), lease: try reader.int())
+            if record.lease != 0 {
+                guard state.leases[record.lease] != nil else {
+                    throw RestoreError(description: "a key names lease \(record.lease), which the snapshot does not hold")
+                }
+                state.leases[record.lease]!.keys.insert(key)
+            }
             do {
                 try builder.append(key, record)
             } catch {

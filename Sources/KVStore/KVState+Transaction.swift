@@ -4,23 +4,26 @@ import KVWire
 /// step, all in one log entry; every write of the branch carries the same new revision, and the
 /// store's revision moves by one if anything changed.
 extension KVState {
-    mutating func execute(_ transaction: Transaction) -> KVResult {
+    mutating func execute(_ transaction: Transaction, _ changes: inout Changes) -> KVResult {
         let succeeded = transaction.compare.allSatisfy(holds)
         let next = revision + 1
         var changed = false
         var steps: [KVResult.Step] = []
-        for step in succeeded ? transaction.success : transaction.failure {
+        let branch = succeeded ? transaction.success : transaction.failure
+        // A put on a lease that does not exist fails the whole transaction before anything changes.
+        for case .put(_, _, let lease?) in branch where leases[lease] == nil { return .leaseNotFound(lease) }
+        for step in branch {
             switch step {
             case .put(let key, let value, let lease):
-                steps.append(.key(key, write(key, value, lease: lease, at: next)))
+                steps.append(.key(key, write(key, value, lease: lease, at: next, &changes)))
                 changed = true
             case .get(let key):
                 steps.append(.key(key, keys[key]))
             case .delete(let key):
-                if keys.removeValue(forKey: key) != nil { changed = true }
+                if remove(ByteKey(key), key, at: next, &changes) { changed = true }
                 steps.append(.key(key, nil))
             case .deletePrefix(let prefix):
-                let removed = deleteRange(.prefix(ByteKey(prefix)))
+                let removed = deleteRange(.prefix(ByteKey(prefix)), at: next, &changes)
                 if removed > 0 { changed = true }
                 steps.append(.deleted(count: removed))
             case .range(let query):

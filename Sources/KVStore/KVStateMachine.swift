@@ -9,6 +9,7 @@ import RaftCore
 /// nothing about Raft roles.
 public struct KVStateMachine: ReplicatedStateMachine, Sendable {
     public typealias Frozen = KVState
+    public typealias Output = KVApplied
 
     public internal(set) var state = KVState()
     /// The log index of the last command applied.
@@ -30,7 +31,7 @@ public struct KVStateMachine: ReplicatedStateMachine, Sendable {
     public func freeze() -> KVState { state }
 
     /// Decodes and applies the command of entry `index`.
-    public mutating func apply(command: String, at index: Int) throws -> KVResult {
+    public mutating func apply(command: String, at index: Int) throws -> KVApplied {
         let decoded: KVCommand
         do {
             decoded = try KVCommand.decodeFast(command)
@@ -41,20 +42,25 @@ public struct KVStateMachine: ReplicatedStateMachine, Sendable {
         return apply(decoded, at: index)
     }
 
-    public mutating func apply(_ command: KVCommand, at index: Int) -> KVResult {
+    /// Applies one command at entry `index`: its result, and the changes it made (for watchers).
+    public mutating func apply(_ command: KVCommand, at index: Int) -> KVApplied {
         precondition(index > appliedIndex, "apply out of order: \(index) after \(appliedIndex)")
         appliedIndex = index
         if let time = command.time {
             state.advanceLogTime(to: time, sessionTimeoutSeconds: command.sessionTimeoutSeconds ?? KVState.defaultSessionTimeoutSeconds)
         }
-        guard let session = command.session else { return state.execute(command.operation) }
-        if let known = state.sessions[session.client] {
-            if session.seq < known.seq { return .stale(lastSeq: known.seq) }
-            if session.seq == known.seq { return known.result }  // a retry: the recorded answer, nothing done again
+        var changes = Changes()
+        guard let session = command.session else {
+            let result = state.execute(command.operation, at: index, &changes)
+            return KVApplied(result: result, events: changes.events)
         }
-        let result = state.execute(command.operation)
+        if let known = state.sessions[session.client] {
+            if session.seq < known.seq { return KVApplied(result: .stale(lastSeq: known.seq)) }
+            if session.seq == known.seq { return KVApplied(result: known.result) }  // a retry: the recorded answer, nothing done again
+        }
+        let result = state.execute(command.operation, at: index, &changes)
         state.sessions[session.client] = KVState.Session(seq: session.seq, result: result, lastSeen: state.logTime)
-        return result
+        return KVApplied(result: result, events: changes.events)
     }
 
     /// Records that an entry without a command (a leader's no-op) was applied.
@@ -73,6 +79,19 @@ public struct KVState: Sendable {
     var sessions: [String: Session] = [:]
     /// The latest leader time seen in the log (milliseconds).
     public internal(set) var logTime: Int64 = 0
+    /// Leases by id (the index of the entry that granted each), with the keys attached.
+    public internal(set) var leases: [Int64: Lease] = [:]
+
+    /// A lease's TTL and its keys (by their bytes).
+    public struct Lease: Sendable, Equatable {
+        public var ttlMs: Int64
+        public var keys: Set<ByteKey>
+
+        public init(ttlMs: Int64, keys: Set<ByteKey> = []) {
+            self.ttlMs = ttlMs
+            self.keys = keys
+        }
+    }
 
     struct Session: Sendable, Equatable {
         var seq: Int64
@@ -100,55 +119,78 @@ public struct KVState: Sendable {
 
     // MARK: - Operations
 
-    mutating func execute(_ operation: KVCommand.Operation) -> KVResult {
+    mutating func execute(_ operation: KVCommand.Operation, at index: Int, _ changes: inout Changes) -> KVResult {
         switch operation {
         case .put(let key, let value, let lease):
+            if let lease, leases[lease] == nil { return .leaseNotFound(lease) }
             revision += 1
-            return .key(key, write(key, value, lease: lease, at: revision), revision: revision)
+            return .key(key, write(key, value, lease: lease, at: revision, &changes), revision: revision)
         case .delete(let key):
-            if keys.removeValue(forKey: key) != nil { revision += 1 }
+            if remove(ByteKey(key), key, at: revision + 1, &changes) { revision += 1 }
             return .key(key, nil, revision: revision)
         case .deletePrefix(let prefix):
-            let removed = deleteRange(.prefix(ByteKey(prefix)))
+            let removed = deleteRange(.prefix(ByteKey(prefix)), at: revision + 1, &changes)
             if removed > 0 { revision += 1 }
             return .deleted(count: removed, revision: revision)
         case .cas(let key, let expect, let value):
             let current = keys[key]
             guard Self.sameText(current?.value, expect) else { return .casFailed(key, current, revision: revision) }
             revision += 1
-            return .key(key, write(key, value, lease: nil, at: revision), revision: revision)
+            return .key(key, write(key, value, lease: nil, at: revision, &changes), revision: revision)
         case .casRevision(let key, let expected, let value):
             let current = keys[key]
             guard (current?.modRevision ?? 0) == expected else { return .casFailed(key, current, revision: revision) }
             revision += 1
-            return .key(key, write(key, value, lease: nil, at: revision), revision: revision)
+            return .key(key, write(key, value, lease: nil, at: revision, &changes), revision: revision)
         case .txn(let transaction):
-            return execute(transaction)
+            return execute(transaction, &changes)
         case .read(let key):
             return .key(key, keys[key], revision: revision)
+        case .leaseGrant(let ttl):
+            let id = Int64(index)
+            leases[id] = Lease(ttlMs: ttl)
+            return .lease(id: id, ttlMs: ttl)
+        case .leaseRevoke(let id, _):
+            guard let lease = leases.removeValue(forKey: id) else { return .leaseNotFound(id) }
+            var removed = 0
+            for key in lease.keys.sorted() where remove(key, key.string, at: revision + 1, &changes) { removed += 1 }
+            if removed > 0 { revision += 1 }
+            return .deleted(count: removed, revision: revision)
         }
     }
 
-    /// Sets `key`, keeping its creation revision and counting its version.
-    mutating func write(_ key: String, _ value: String, lease: Int64?, at revision: Int64) -> KeyRecord {
+    /// Sets `key` at `revision`, keeping its creation revision and counting its version; moves
+    /// it to `lease` (nil: none).
+    mutating func write(_ key: String, _ value: String, lease: Int64?, at revision: Int64, _ changes: inout Changes) -> KeyRecord {
         let probe = ByteKey(key)
         let record: KeyRecord
         if let old = keys[probe] {
             record = KeyRecord(value: value, createRevision: old.createRevision, modRevision: revision, version: old.version + 1,
                                lease: lease ?? 0)
+            if old.lease != 0 && old.lease != record.lease { leases[old.lease]?.keys.remove(probe) }
         } else {
             record = KeyRecord(value: value, createRevision: revision, modRevision: revision, version: 1, lease: lease ?? 0)
         }
+        if let lease { leases[lease]?.keys.insert(probe) }
         _ = keys.updateValue(record, forKey: probe)
+        changes.events.append(KVEvent(kind: .put, key: key, record: record, revision: revision))
         return record
     }
 
-    /// Removes every key of `range`; returns how many.
-    mutating func deleteRange(_ range: KeyRange) -> Int {
+    /// Removes `key` (if present) as a change of `revision`; says whether it was there.
+    mutating func remove(_ key: ByteKey, _ text: String, at revision: Int64, _ changes: inout Changes) -> Bool {
+        guard let old = keys.removeValue(forKey: key) else { return false }
+        if old.lease != 0 { leases[old.lease]?.keys.remove(key) }
+        changes.events.append(KVEvent(kind: .delete, key: text, record: nil, revision: revision))
+        return true
+    }
+
+    /// Removes every key of `range` as changes of `revision`; returns how many.
+    mutating func deleteRange(_ range: KeyRange, at revision: Int64, _ changes: inout Changes) -> Int {
         var doomed: [ByteKey] = []
         var iterator = keys.makeIterator(in: range)
         while let entry = iterator.next() { doomed.append(entry.key) }
-        for key in doomed { _ = keys.removeValue(forKey: key) }
+        for key in doomed { _ = remove(key, key.string, at: revision, &changes) }
         return doomed.count
     }
 
@@ -161,4 +203,9 @@ public struct KVState: Sendable {
         default: return false
         }
     }
+}
+
+/// The changes one command makes, gathered as it runs.
+struct Changes {
+    var events: [KVEvent] = []
 }

@@ -36,6 +36,14 @@ public struct ClientRequest: Sendable, Equatable {
         case range(RangeQuery)
         case txn(Transaction)
         case admin(AdminRequest)
+        /// Follows a key or prefix: answered once, then event lines on the same connection.
+        case watch(WatchRequest)
+        /// Stops the watch with this name on this connection.
+        case unwatch(name: JSONValue)
+        case leaseGrant(ttlMs: Int64)
+        case leaseKeepAlive(Int64)
+        case leaseRevoke(Int64)
+        case leaseInfo(Int64)
     }
 
     public static func put(key: String, value: String) -> ClientRequest { ClientRequest(.put(key: key, value: value, lease: nil)) }
@@ -50,15 +58,15 @@ public struct ClientRequest: Sendable, Equatable {
     public var key: String? {
         switch operation {
         case .put(let key, _, _), .get(let key, _), .delete(let key), .cas(let key, _, _), .casRevision(let key, _, _): return key
-        case .deletePrefix, .range, .txn, .admin: return nil
+        default: return nil
         }
     }
 
     /// A replicated write: it goes through the leader and the log.
     public var isWrite: Bool {
         switch operation {
-        case .put, .delete, .deletePrefix, .cas, .casRevision, .txn: return true
-        case .get, .range, .admin: return false
+        case .put, .delete, .deletePrefix, .cas, .casRevision, .txn, .leaseGrant, .leaseRevoke: return true
+        case .get, .range, .admin, .watch, .unwatch, .leaseKeepAlive, .leaseInfo: return false
         }
     }
 
@@ -72,6 +80,8 @@ public struct ClientRequest: Sendable, Equatable {
         case .range: return "range"
         case .txn: return "txn"
         case .admin: return "admin"
+        case .watch, .unwatch: return "watch"
+        case .leaseGrant, .leaseKeepAlive, .leaseRevoke, .leaseInfo: return "lease"
         }
     }
 }
@@ -117,6 +127,22 @@ public struct RangeQuery: Sendable, Equatable {
         self.limit = limit
         self.keysOnly = keysOnly
         self.consistency = consistency
+    }
+}
+
+/// A watch: its name on the connection, what it follows, and from which revision (nil: from the
+/// next change).
+public struct WatchRequest: Sendable, Equatable {
+    public var name: JSONValue
+    public var key: String?
+    public var prefix: String?
+    public var fromRevision: Int64?
+
+    public init(name: JSONValue, key: String? = nil, prefix: String? = nil, fromRevision: Int64? = nil) {
+        self.name = name
+        self.key = key
+        self.prefix = prefix
+        self.fromRevision = fromRevision
     }
 }
 
@@ -272,6 +298,16 @@ extension ClientRequest {
         switch operation {
         case .get(_, let consistency): return consistency == .eventual
         case .range(let query): return query.consistency == .eventual
+        default: return false
+        }
+    }
+}
+
+extension ClientRequest {
+    /// A watch or unwatch: served by the connection it arrives on, not by the router.
+    public var isStreamRequest: Bool {
+        switch operation {
+        case .watch, .unwatch: return true
         default: return false
         }
     }

@@ -20,6 +20,10 @@ public enum ErrorCode: String, Sendable, Equatable {
     case busy
     /// A write whose `seq` is lower than the last one its client had applied. Nothing was applied.
     case staleRequest = "stale_request"
+    /// A watch asked for revisions older than the server still keeps; the answer carries `oldestRevision`.
+    case compacted
+    /// A watch whose client read too slowly was stopped; resume it from the revision given.
+    case watchCancelled = "watch_cancelled"
 }
 
 /// A request that cannot be served, with the code and a message for people.

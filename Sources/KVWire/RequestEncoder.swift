@@ -54,7 +54,27 @@ public enum RequestEncoder {
             object.member("failure", .array(transaction.failure.map(json)))
         case .admin(let admin):
             write(admin, into: &object)
+        case .watch(let watch):
+            object.member("op", string: "watch")
+            if let key = watch.key { object.member("key", string: key) }
+            if let prefix = watch.prefix { object.member("prefix", string: prefix) }
+            if let from = watch.fromRevision { object.member("fromRevision", .number(String(from))) }
+            object.member("watch", watch.name)
+        case .unwatch(let name):
+            object.member("op", string: "unwatch")
+            object.member("watch", name)
+        case .leaseGrant(let ttl):
+            object.member("op", string: "lease_grant")
+            object.member("ttlMs", .number(String(ttl)))
+        case .leaseKeepAlive(let id): lease("lease_keepalive", id, &object)
+        case .leaseRevoke(let id): lease("lease_revoke", id, &object)
+        case .leaseInfo(let id): lease("lease_info", id, &object)
         }
+    }
+
+    private static func lease(_ op: String, _ id: Int64, _ object: inout JSONObjectWriter) {
+        object.member("op", string: op)
+        object.member("lease", .number(String(id)))
     }
 
     static func write(_ query: RangeQuery, into object: inout JSONObjectWriter) {

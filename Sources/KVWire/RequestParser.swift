@@ -84,11 +84,49 @@ public enum RequestParser {
             return try cas(object, limits)
         case "txn" where !nested:
             return .txn(try transaction(object, limits))
-        case "cas", "txn":
+        case "watch" where !nested:
+            return .watch(try watch(object, limits))
+        case "unwatch" where !nested:
+            guard let name = object["watch"] else { throw RequestError(.badRequest, "unwatch needs \"watch\": the name of the watch") }
+            return .unwatch(name: name)
+        case "lease_grant" where !nested:
+            guard let ttl = object["ttlMs"]?.intValue, ttl >= 1000, ttl <= 365 * 24 * 3_600_000 else {
+                throw RequestError(.badRequest, "\"ttlMs\" must be a number of milliseconds, at least 1000")
+            }
+            return .leaseGrant(ttlMs: Int64(ttl))
+        case "lease_keepalive" where !nested: return .leaseKeepAlive(try leaseID(object))
+        case "lease_revoke" where !nested: return .leaseRevoke(try leaseID(object))
+        case "lease_info" where !nested: return .leaseInfo(try leaseID(object))
+        case "cas", "txn", "watch", "unwatch", "lease_grant", "lease_keepalive", "lease_revoke", "lease_info":
             throw RequestError(.badRequest, "a transaction's branches hold put, get, delete and range, not \(op) (use \"compare\" for conditions)")
         default:
-            throw RequestError(.badRequest, "unknown op \(JSONWriter.quoted(op)); use put, get, delete, cas, range or txn")
+            throw RequestError(.badRequest, "unknown op \(JSONWriter.quoted(op)); use put, get, delete, cas, range, txn, watch, unwatch, lease_grant, lease_keepalive, lease_revoke or lease_info")
         }
+    }
+
+    static func watch(_ object: JSONObject, _ limits: WireLimits) throws -> WatchRequest {
+        var request = WatchRequest(name: object["watch"] ?? object["id"] ?? .string("0"))
+        switch request.name {
+        case .string, .number: break
+        default: throw RequestError(.badRequest, "\"watch\" (the watch's name) must be a string or a number")
+        }
+        if object["key"] != nil { request.key = try key(object, limits) }
+        request.prefix = try boundKey(object, "prefix", limits)
+        guard (request.key == nil) != (request.prefix == nil) else {
+            throw RequestError(.badRequest, "a watch follows \"key\" or \"prefix\" (\"prefix\":\"\" is every key)")
+        }
+        if let field = object["fromRevision"] {
+            guard let revision = field.intValue, revision >= 1 else {
+                throw RequestError(.badRequest, "\"fromRevision\" must be a revision (1 or more; leave it out to watch from now)")
+            }
+            request.fromRevision = Int64(revision)
+        }
+        return request
+    }
+
+    static func leaseID(_ object: JSONObject) throws -> Int64 {
+        guard let id = object["lease"]?.intValue, id > 0 else { throw RequestError(.badRequest, "\"lease\" must be a lease id") }
+        return Int64(id)
     }
 
     static func cas(_ object: JSONObject, _ limits: WireLimits) throws -> ClientRequest.Operation {

@@ -20,6 +20,8 @@ open class StreamConnection: @unchecked Sendable {
     public enum Answer {
         /// A line of text; a newline is added.
         case line(String)
+        /// A line, and then `written` runs once it is in the output (before anything after it).
+        case lineThen(String, written: () -> Void)
         /// Bytes as they are; the connection stays open.
         case bytes([UInt8])
         /// Bytes, then the connection closes once they are out (nothing after them is written).
@@ -109,6 +111,10 @@ open class StreamConnection: @unchecked Sendable {
             case .line(let text):
                 output.append(text.utf8)
                 output.append(0x0A)
+            case .lineThen(let text, let written):
+                output.append(text.utf8)
+                output.append(0x0A)
+                written()
             case .bytes(let bytes):
                 output.append(bytes)
             case .bytesThenClose(let bytes):

@@ -42,6 +42,14 @@ extension NodeHost {
         }
         let (engine, loaded) = started
         engine.metrics = carriedMetrics
+        watchHub.reset(at: engine.machine.revision, reason: nil)
+        engine.appliedObserver = { [unowned self] _, applied in
+            if !applied.events.isEmpty { self.pendingEvents.append(contentsOf: applied.events) }
+        }
+        engine.machineReplaced = { [unowned self] machine in
+            self.pendingEvents.removeAll()
+            self.watchHub.reset(at: machine.revision, reason: "node \(self.id) loaded a snapshot from the leader and skipped over these changes")
+        }
         engine.slowPersistWarningNanos = settings.slowWriteWarningNanos
         self.engine = engine
         failure = nil
@@ -72,6 +80,9 @@ extension NodeHost {
         engine.stop(reason: reason)
         self.engine = nil
         flushScheduled = false
+        pendingEvents.removeAll()
+        watchHub.endAll("node \(id) went down")
+        _ = leaseKeeper.check(leases: [:], isLeader: false, now: 0)
         events.log(.warning, node: id, "\(reason): timer stopped, memory dropped; \(engine.raft.log.lastIndex) entries remain on disk")
         publishDown(configuration: engine.raft.configuration)
     }
@@ -134,6 +145,7 @@ extension NodeHost {
         guard ticking, let engine else { return }
         engine.tick()
         if engine.raft.isLeader { lastLeaderContact = MonotonicClock.now() }
+        checkLeases(engine)
         scheduleFlush()
     }
 
@@ -149,6 +161,10 @@ extension NodeHost {
         guard let engine else { return }
         engine.flush()
         guard self.engine === engine else { return }  // it failed during the flush
+        if !pendingEvents.isEmpty {
+            watchHub.publish(pendingEvents, revision: engine.machine.revision)
+            pendingEvents.removeAll(keepingCapacity: true)
+        }
         reportCommitsPeriodically(engine)
         reportMembershipChange(engine)
         publishStatus()
@@ -214,6 +230,8 @@ extension NodeHost {
         status.storeRevision = engine.machine.revision
         status.keyCount = engine.machine.itemCount
         status.sessionCount = engine.machine.sessionCount
+        status.leaseCount = engine.machine.state.leases.count
+        status.leasesExpired = leaseKeeper.expired
         registry.update(status, metrics: engine.metrics)
     }
 }

@@ -42,6 +42,8 @@ public struct NodeSettings: Sendable {
     public var traceDirectory: DataDirectory
     /// How long an idle client session is kept; stamped into the commands this node proposes.
     public var sessionTimeoutSeconds: Int64
+    /// Revisions of changes each node keeps for watchers that resume.
+    public var watchHistoryRevisions: Int = 10_000
 
     public init(bootstrap: ClusterConfiguration, raftConfig: RaftConfig, tickNanos: UInt64, snapshotEveryEntries: Int,
                 seed: UInt64?, slowWriteWarningNanos: UInt64, unsafeLocalReads: Bool, traceCapacity: Int,
@@ -102,6 +104,14 @@ public final class NodeHost: @unchecked Sendable {
     let recorder: FlightRecorder?
     /// Writes the recorder's records to `traceN.jsonl` as they happen (`--record`).
     var traceWriter: TraceFileWriter?
+    /// The node's recent changes and the watches it feeds.
+    let watchHub: WatchHub
+    /// Changes applied during the flush under way, published to watchers once it is done.
+    var pendingEvents: [KVEvent] = []
+    /// The leader's deadlines for leases.
+    let leaseKeeper = LeaseKeeper()
+    /// When the leases were last checked (monotonic nanoseconds).
+    var lastLeaseCheck: UInt64 = 0
 
     /// A node that is not running yet: `restart()` starts it from `storage`. Its status goes to
     /// `registry`, its messages to `outlet`.
@@ -114,6 +124,7 @@ public final class NodeHost: @unchecked Sendable {
         self.events = events
         self.recorder = settings.traceCapacity > 0
             ? FlightRecorder(node: id, capacity: settings.traceCapacity, clock: { MonotonicClock.now() }) : nil
+        self.watchHub = WatchHub(historyRevisions: settings.watchHistoryRevisions)
         self.registry = registry
         self.outlet = outlet
         self.ticking = ticking
@@ -150,7 +161,7 @@ public final class NodeHost: @unchecked Sendable {
             ? KVCommand.stamped(text, time: WallClock.milliseconds(), sessionTimeoutSeconds: settings.sessionTimeoutSeconds) : text
         queue.async {
             guard let engine = self.engine else { return waiter.finish(.nodeDown) }
-            engine.propose(command, appended: { _, _ in waiter.appended() }, finish: { waiter.finish($0) })
+            engine.propose(command, appended: { _, _ in waiter.appended() }, finish: { waiter.finish($0.result) })
             self.scheduleFlush()
         }
     }
@@ -296,6 +307,19 @@ public final class NodeHost: @unchecked Sendable {
             engine?.stop(reason: "the server shut down")
             engine = nil
             traceWriter?.close()
+        }
+    }
+}
+
+extension WriteOutcome where Output == KVApplied {
+    /// The outcome as the writer sees it: the result, without the changes watchers get.
+    var result: WriteOutcome<KVResult> {
+        switch self {
+        case .applied(let applied): return .applied(applied.result)
+        case .notLeader(let hint): return .notLeader(leaderHint: hint)
+        case .lost: return .lost
+        case .unknown: return .unknown
+        case .nodeDown: return .nodeDown
         }
     }
 }

@@ -44,6 +44,9 @@ public struct NodeStatus: Sendable, Equatable {
     public var storeRevision: Int64 = 0
     public var keyCount = 0
     public var sessionCount = 0
+    /// Leases the store holds, and those this node ended as leader (expired).
+    public var leaseCount = 0
+    public var leasesExpired = 0
 
     /// A voter of its own configuration.
     public var isVoter: Bool { configuration.isVoter(id) }

@@ -25,7 +25,8 @@ public struct MetricsReport: Sendable {
                 ("id", number(status.id)), ("alive", .bool(status.alive)), ("role", .string(status.role)),
                 ("term", number(status.term)), ("commitIndex", number(status.commitIndex)),
                 ("revision", .number(String(status.storeRevision))), ("keys", number(status.keyCount)),
-                ("sessions", number(status.sessionCount)),
+                ("sessions", number(status.sessionCount)), ("leases", number(status.leaseCount)),
+                ("leasesExpired", number(status.leasesExpired)),
                 ("preElectionsStarted", number(metrics.preElectionsStarted)),
                 ("electionsStarted", number(metrics.electionsStarted)), ("electionsWon", number(metrics.electionsWon)),
                 ("proposals", number(metrics.proposals)), ("entriesCommitted", number(metrics.entriesCommitted)),
@@ -48,6 +49,8 @@ public struct MetricsReport: Sendable {
         return ClientResponse.adminOK([
             ("leader", registry.leader.map(number) ?? .null), ("term", number(term)),
             ("openConnections", number(server.openConnections)),
+            ("watches", number(server.watchFigures.open)), ("watchEventsSent", number(server.watchFigures.eventsSent)),
+            ("slowWatchersCut", number(server.watchFigures.slowCut)),
             ("requests", .array(requests)), ("nodes", .array(nodes)),
         ], id: id)
     }
@@ -78,6 +81,9 @@ public struct MetricsReport: Sendable {
         family("keys", "gauge", "Keys each node's store holds.", nodeSamples { status, _ in status.keyCount })
         family("client_sessions", "gauge", "Client sessions (exactly-once writes) each node's store remembers.",
                nodeSamples { status, _ in status.sessionCount })
+        family("leases", "gauge", "Leases each node's store holds.", nodeSamples { status, _ in status.leaseCount })
+        family("leases_expired_total", "counter", "Leases a node ended as leader because no keepalive came in time.",
+               nodeSamples { status, _ in status.leasesExpired })
         family("elections_started_total", "counter", "Elections started (after a successful pre-vote).", nodeSamples { $1.electionsStarted })
         family("elections_won_total", "counter", "Elections won.", nodeSamples { $1.electionsWon })
         family("proposals_total", "counter", "Client commands appended as leader.", nodeSamples { $1.proposals })
@@ -102,6 +108,10 @@ public struct MetricsReport: Sendable {
         family("requests_total", "counter", "Client requests by op and outcome.",
                server.requestCounts.map { ("op=\"\($0.op)\",outcome=\"\($0.outcome)\"", $0.count) })
         family("open_connections", "gauge", "Client connections open now.", [("", server.openConnections)])
+        let watches = server.watchFigures
+        family("watches", "gauge", "Watches open now (line protocol and HTTP).", [("", watches.open)])
+        family("watch_events_sent_total", "counter", "Events sent to watchers.", [("", watches.eventsSent)])
+        family("slow_watchers_cut_total", "counter", "Watches stopped because their client read too slowly.", [("", watches.slowCut)])
         return text
     }
 

@@ -7,7 +7,7 @@ import RuntimeSupport
 /// Every request counts itself, so the common pairs are plain atomic counters (no lock, no
 /// string built); anything else goes to a locked table.
 public final class ServerMetrics: Sendable {
-    static let ops = ["get", "put", "delete", "cas", "range", "txn", "invalid"]
+    static let ops = ["get", "put", "delete", "cas", "range", "txn", "lease", "watch", "invalid"]
     static let outcomes = ["ok", "not_found", "cas_failed", "stale_request", "timeout", "unavailable", "forwarded_error", "bad_request", "too_large"]
 
     /// An atomic counter in a box (atomics cannot sit in an array themselves).
@@ -18,6 +18,9 @@ public final class ServerMetrics: Sendable {
     private let counters: [Counter]
     private let others = Mutex<[String: Int]>([:])
     private let open = Atomic<Int>(0)
+    private let watches = Atomic<Int>(0)
+    private let watchEvents = Atomic<Int>(0)
+    private let slowWatchers = Atomic<Int>(0)
 
     public init() {
         counters = (0..<(Self.ops.count * Self.outcomes.count)).map { _ in Counter() }
@@ -40,6 +43,15 @@ public final class ServerMetrics: Sendable {
     }
 
     public var openConnections: Int { open.load(ordering: .relaxed) }
+
+    public func watchOpened() { watches.add(1, ordering: .relaxed) }
+    public func watchClosed() { watches.subtract(1, ordering: .relaxed) }
+    public func watchEventsSent(_ count: Int) { watchEvents.add(count, ordering: .relaxed) }
+    public func slowWatcherCut() { slowWatchers.add(1, ordering: .relaxed) }
+    /// Watches open now, events sent to watchers so far, watches stopped for reading too slowly.
+    public var watchFigures: (open: Int, eventsSent: Int, slowCut: Int) {
+        (watches.load(ordering: .relaxed), watchEvents.load(ordering: .relaxed), slowWatchers.load(ordering: .relaxed))
+    }
 
     /// (op, outcome, count) for every pair seen, sorted, so output never depends on dictionary order.
     public var requestCounts: [(op: String, outcome: String, count: Int)] {

@@ -103,6 +103,7 @@ extension NodeEngine {
             } else {
                 do {
                     result = try machine.apply(command: entry.data, at: entry.index)
+                    if let result, let observe = appliedObserver { observe(entry.index, result) }
                 } catch {
                     hooks.log(.error, "entry \(entry.index) holds an unreadable command (\(error)); skipped")
                 }

@@ -162,6 +162,7 @@ extension NodeEngine {
     private func finishInstall(_ restored: Machine, index: LogIndex, started: UInt64) {
         restoring = nil
         machine = restored
+        machineReplaced?(restored)
         // Proposals this node accepted at or below the snapshot: their fate is inside it, unknown here.
         for pendingIndex in pending.keys.sorted() where pendingIndex <= index {
             pending.removeValue(forKey: pendingIndex)!.finish(.unknown)

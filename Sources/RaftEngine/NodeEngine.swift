@@ -28,6 +28,11 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
     public internal(set) var isStopped = false
     /// Records every call into the core (nil: not recording).
     public internal(set) var recorder: FlightRecorder?
+    /// Sees what every applied command produced, in log order (watchers of the state machine).
+    public var appliedObserver: ((LogIndex, Output) -> Void)?
+    /// The state machine was replaced by a snapshot from the leader: whatever was derived from
+    /// the entries applied so far has a gap now.
+    public var machineReplaced: ((Machine) -> Void)?
 
     /// Proposals since the last flush, appended together (group commit).
     var waiting: [ProposalWaiter] = []

@@ -13,7 +13,7 @@ import Testing
         @discardableResult
         mutating func apply(_ command: KVCommand) -> KVResult {
             index += 1
-            return machine.apply(command, at: index)
+            return machine.apply(command, at: index).result
         }
 
         mutating func put(_ key: String, _ value: String) -> KVResult { apply(.put(key: key, value: value)) }
@@ -186,7 +186,7 @@ import Testing
             #expect(restored.record(key) == store.machine.record(key), "\(offset)")
         }
         // The session came along: a retry of the recorded write is answered, not applied again.
-        let retry = restored.apply(KVCommand(.delete(key: "key-5"), session: ClientSession(client: "c", seq: 3)), at: store.index + 1)
+        let retry = restored.apply(KVCommand(.delete(key: "key-5"), session: ClientSession(client: "c", seq: 3)), at: store.index + 1).result
         #expect(retry == .key("key-5", nil, revision: Int64(keys.count + 1)))
         for cut in [0, 3, 6, bytes.count / 2, bytes.count - 1] {
             #expect(throws: (any Error).self, "cut at \(cut)") { try KVStateMachine(restoring: Array(bytes[0..<cut]), appliedIndex: 1) }
@@ -199,8 +199,8 @@ import Testing
         var restored = try KVStateMachine(restoring: old, appliedIndex: 40)
         #expect(restored.get("a") == "1" && restored.get("b") == "2" && restored.get("naïve ✓") == "x\"y" && restored.appliedIndex == 40)
         #expect(restored.revision == 1 && restored.record("a")?.modRevision == 1)
-        #expect(restored.apply(.put(key: "a", value: "3"), at: 41) ==
-                .key("a", KeyRecord(value: "3", createRevision: 1, modRevision: 2, version: 2), revision: 2))
+        let expected = KVResult.key("a", KeyRecord(value: "3", createRevision: 1, modRevision: 2, version: 2), revision: 2)
+        #expect(restored.apply(.put(key: "a", value: "3"), at: 41).result == expected)
         #expect(throws: KVStateMachine.RestoreError.self) { try KVStateMachine(restoring: Array(#"{"a":1}"#.utf8), appliedIndex: 1) }
         #expect(throws: KVStateMachine.RestoreError.self) { try KVStateMachine(restoring: Array(#"{"a":"b""#.utf8), appliedIndex: 1) }
     }
