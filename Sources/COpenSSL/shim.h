@@ -70,6 +70,7 @@ static inline EVP_PKEY *RaftKV_EVP_RSA_gen(unsigned int bits) { return EVP_RSA_g
 
 // MARK: X509
 
+static inline unsigned long RaftKV_XN_FLAG_RFC2253(void) { return XN_FLAG_RFC2253; }
 static inline void RaftKV_X509V3_set_ctx_nodb(X509V3_CTX *ctx) { X509V3_set_ctx_nodb(ctx); }
 
 #endif
