@@ -95,7 +95,16 @@ public final class HMACSHA256: @unchecked Sendable {
 
     /// Whether `code` is the full 32-byte code of `message`, compared in constant time.
     public func isValid(code: some Sequence<UInt8>, for message: some Sequence<UInt8>) -> Bool {
-        constantTimeEquals(authenticationCode(for: message), code)
+        withContiguousBytes(code) { code in withContiguousBytes(message) { isValid(code: code, for: $0) } }
+    }
+
+    /// Whether `code` is the full 32-byte code of `message`, compared in constant time, without
+    /// allocating (a frame's trailer checked in place).
+    public func isValid(code: UnsafeRawBufferPointer, for message: UnsafeRawBufferPointer) -> Bool {
+        withUnsafeTemporaryAllocation(byteCount: Self.byteCount, alignment: 8) { expected in
+            authenticationCode(for: message, into: expected)
+            return constantTimeEquals(UnsafeRawBufferPointer(expected), code)
+        }
     }
 
     /// Back to the keyed start state: OpenSSL re-initialises with the key it already holds.
