@@ -72,7 +72,7 @@ func subjectAltNameList(_ hosts: [String]) throws(TLSError) -> String {
         let entry: String
         if isIPAddress(name) {
             entry = "IP:" + name
-        } else if name.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || "-._*".unicodeScalars.contains($0)) }) {
+        } else if isHostName(name) {
             entry = "DNS:" + name
         } else {
             throw TLSError(.certificateGeneration, "\(host) is neither an IP address nor a DNS name")
@@ -80,6 +80,17 @@ func subjectAltNameList(_ hosts: [String]) throws(TLSError) -> String {
         if !entries.contains(entry) { entries.append(entry) }
     }
     return entries.joined(separator: ",")
+}
+
+/// Letters, digits, `-`, `.`, `_` and `*` (a wildcard), ASCII only.
+private func isHostName(_ name: String) -> Bool {
+    name.utf8.allSatisfy { byte in
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "*"): true
+        default: false
+        }
+    }
 }
 
 private func generateKey(_ algorithm: KeyAlgorithm) throws(TLSError) -> OpaquePointer {

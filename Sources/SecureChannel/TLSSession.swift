@@ -140,6 +140,10 @@ public final class TLSSession: @unchecked Sendable {
         try outcome.get()
     }
 
+    /// Plaintext handed to `send` that OpenSSL has not taken yet (while the handshake runs): a
+    /// connection that stops reading requests past a limit keeps this bounded.
+    public var heldPlaintextCount: Int { heldPlaintext.count - heldStart }
+
     /// Ciphertext bytes waiting to be written to the socket.
     public var pendingCiphertextCount: Int { Int(RaftKV_BIO_ctrl_pending(networkOut)) }
 
