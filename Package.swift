@@ -42,6 +42,9 @@ let package = Package(
                                                       "KVWire", "JSONText", "NetworkIO", "HTTPServer"]),
         .target(name: "WebConsole"),
         .target(name: "LinCheck"),
+        // The system's OpenSSL (Debian's libssl-dev), for TLS, HMAC and random bytes: no package dependency.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "SecureChannel", dependencies: ["COpenSSL"]),
         .target(name: "KVClient", dependencies: ["KVWire", "JSONText", "LinCheck"]),
         .executableTarget(name: "ServerMain", dependencies: ["ClusterServer", "RuntimeSupport", "NodeHosting", "FlightRecording", "RaftReplay", "KVClient", "JSONText",
                                                              "RaftCore"]),
@@ -56,11 +59,12 @@ let package = Package(
         .testTarget(name: "ClusterServerTests", dependencies: ["ClusterServer", "RuntimeSupport", "NodeHosting", "ClusterTransport",
                                                            "ClientFront", "MemberNetwork", "Observability", "KVClient", "KVWire", "JSONText", "RaftCore", "LinCheck", "RaftStorage",
                                                            "FlightRecording", "RaftReplay"]),
+        .testTarget(name: "SecurityTests", dependencies: ["SecureChannel", "COpenSSL"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ServerMain", "ClientMain", "KVClient", "JSONText"]),
     ]
 )
 
-for target in package.targets {
+for target in package.targets where target.type != .system {
     var settings = target.swiftSettings ?? []
     settings.append(.swiftLanguageMode(.v6))
     target.swiftSettings = settings
