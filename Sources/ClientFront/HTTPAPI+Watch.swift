@@ -32,6 +32,7 @@ extension HTTPAPI {
         } catch {
             return respond(self.error(400, .badRequest, "\(error)"))
         }
+        guard authorized(ClientRequest(.watch(parsed)), request, respond) else { return }
         let stream = EventStream()
         let metrics = router.metrics
         let filter: WatchFilter = parsed.key.map { .key(ByteKey($0)) } ?? .prefix(ByteKey(parsed.prefix ?? ""))

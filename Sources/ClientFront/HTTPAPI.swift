@@ -20,9 +20,11 @@ public struct HTTPAPI: HTTPHandler {
     let adminEnabled: Bool
     /// Eventual reads, batched per node (the proxy's batcher).
     let reads: ReadBatcher
+    let authorizer: Authorizer
 
     public init(router: RequestRouter, limits: WireLimits, feed: ConsoleFeed, metricsReport: MetricsReport, adminEnabled: Bool,
-                reads: ReadBatcher) {
+                reads: ReadBatcher, authorizer: Authorizer = Authorizer(tokens: [])) {
+        self.authorizer = authorizer
         self.router = router
         self.limits = limits
         self.feed = feed
@@ -53,7 +55,7 @@ public struct HTTPAPI: HTTPHandler {
             guard allow(request, ["GET"], respond) else { return }
             respond(page(ConsolePage.style, type: "text/css; charset=utf-8"))
         case "/v1/status":
-            guard allow(request, ["GET"], respond) else { return }
+            guard allow(request, ["GET"], respond), authorized(.admin(.status), request, respond) else { return }
             forward(.admin(.status), id: nil, respond: respond)
         case "/v1/request":
             guard allow(request, ["POST"], respond) else { return }
@@ -65,14 +67,15 @@ public struct HTTPAPI: HTTPHandler {
             case .failure(let problem):
                 respond(HTTPResponse.json(Self.status(for: problem.code), ClientResponse.error(problem, id: parsed.id)))
             case .success(let clientRequest):
+                guard authorized(clientRequest, request, respond) else { return }
                 forward(clientRequest, id: parsed.id, respond: respond)
             }
         case "/metrics":
-            guard allow(request, ["GET"], respond) else { return }
+            guard allow(request, ["GET"], respond), authorized(.admin(.metrics(prometheus: true)), request, respond) else { return }
             guard adminEnabled else { return respond(error(403, .forbidden, "admin requests are disabled (admin.enabled is false)")) }
             respond(HTTPResponse.text(200, metricsReport.prometheusText(), contentType: "text/plain; version=0.0.4; charset=utf-8"))
         case "/v1/events":
-            guard allow(request, ["GET"], respond) else { return }
+            guard allow(request, ["GET"], respond), authorized(.admin(.status), request, respond) else { return }
             guard adminEnabled else { return respond(error(403, .forbidden, "admin requests are disabled (admin.enabled is false)")) }
             let stream = EventStream()
             feed.subscribe(stream)
@@ -103,6 +106,7 @@ public struct HTTPAPI: HTTPHandler {
             }
             var get = ClientRequest.get(key: key, consistency: consistency)
             get.revisions = request.queryParameter("revisions") == "true"
+            guard authorized(get, request, respond) else { return }
             if consistency == .eventual {
                 reads.read(get, id: nil) { line in respond(HTTPResponse.json(Self.status(ofAnswer: line), line)) }
             } else {
@@ -115,8 +119,10 @@ public struct HTTPAPI: HTTPHandler {
             guard value.utf8.count <= limits.valueBytes else {
                 return respond(error(413, .tooLarge, "value is \(value.utf8.count) bytes; the limit is \(limits.valueBytes)"))
             }
+            guard authorized(.put(key: key, value: value), request, respond) else { return }
             forward(.put(key: key, value: value), id: nil, respond: respond)
         default:
+            guard authorized(.delete(key: key), request, respond) else { return }
             forward(.delete(key: key), id: nil, respond: respond)
         }
     }
@@ -150,6 +156,7 @@ public struct HTTPAPI: HTTPHandler {
         } catch {
             return respond(self.error(400, .badRequest, "\(error)"))
         }
+        guard authorized(parsed, request, respond) else { return }
         if parsed.isEventualRead {
             reads.read(parsed, id: nil) { line in respond(HTTPResponse.json(Self.status(ofAnswer: line), line)) }
         } else {
@@ -161,6 +168,23 @@ public struct HTTPAPI: HTTPHandler {
         router.handle(request, id: id) { line in
             respond(HTTPResponse.json(Self.status(ofAnswer: line), line))
         }
+    }
+
+    /// Whether `clientRequest` may go ahead with the request's token (`Authorization: Bearer`, or
+    /// `?token=` for event streams, which browsers open without headers); answers 401 or 403 when not.
+    func authorized(_ clientRequest: ClientRequest, _ request: HTTPRequest, _ respond: @Sendable (HTTPResponse) -> Void) -> Bool {
+        guard !authorizer.isOpen else { return true }
+        var token: String?
+        if let header = request.header("Authorization"), header.hasPrefix("Bearer ") {
+            token = String(header.dropFirst("Bearer ".count)).trimmingSpaces
+        } else if request.method == "GET" {
+            token = request.queryParameter("token")
+        }
+        guard let refusal = authorizer.refusal(of: clientRequest, token: token) else { return true }
+        let status = refusal.code == .unauthorized ? 401 : 403
+        respond(HTTPResponse.json(status, ClientResponse.error(refusal, id: nil),
+                                  extra: status == 401 ? [("WWW-Authenticate", "Bearer realm=\"raftkv\"")] : []))
+        return false
     }
 
     /// Refuses a method the path does not take: 405 with `Allow`.
@@ -191,6 +215,7 @@ public struct HTTPAPI: HTTPHandler {
     static func status(for code: ErrorCode) -> Int {
         switch code {
         case .badRequest: return 400
+        case .unauthorized: return 401
         case .forbidden: return 403
         case .notFound: return 404
         case .casFailed, .busy, .staleRequest, .watchCancelled: return 409
@@ -199,5 +224,11 @@ public struct HTTPAPI: HTTPHandler {
         case .unavailable: return 503
         case .timeout: return 504
         }
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
     }
 }

@@ -15,10 +15,10 @@ final class LineConnection: StreamConnection, @unchecked Sendable {
     /// This connection's watches, by the JSON text of their names.
     var watches: [String: LineWatch] = [:]
 
-    init(number: Int, fd: Int32, queue: DispatchQueue, proxy: Proxy) {
+    init(number: Int, fd: Int32, queue: DispatchQueue, proxy: Proxy, security: ConnectionSecurity?) {
         self.proxy = proxy
         self.framer = LineFramer(limit: proxy.limits.lineBytes)
-        super.init(number: number, fd: fd, queue: queue)
+        super.init(number: number, fd: fd, queue: queue, security: security)
     }
 
     override func consume(_ bytes: UnsafeRawBufferPointer) {
@@ -32,7 +32,13 @@ final class LineConnection: StreamConnection, @unchecked Sendable {
 
     private func handleLine(_ line: ArraySlice<UInt8>) {
         let sequence = reserveAnswer()
-        let parsed = RequestParser.parse(line, limits: proxy.limits)
+        var parsed = RequestParser.parse(line, limits: proxy.limits)
+        if unanswered > proxy.pendingLimit {
+            parsed.result = .failure(RequestError(.unavailable, "more than \(proxy.pendingLimit) requests on this connection are waiting for their answers; read them before sending more"))
+        } else if !proxy.authorizer.isOpen, case .success(let request) = parsed.result,
+                  let refusal = proxy.authorizer.refusal(of: request, token: parsed.token) {
+            parsed.result = .failure(refusal)
+        }
         switch parsed.result {
         case .failure(let error):
             proxy.metrics.countRequest(op: "invalid", outcome: error.code.rawValue)

@@ -45,6 +45,13 @@ public final class Proxy: Sendable {
     let router: RequestRouter
     let metrics: ServerMetrics
     let events: EventLog
+    let authorizer: Authorizer
+    /// Requests one connection may have waiting; connections this listener holds at once.
+    let pendingLimit: Int
+    let connectionLimit: Int
+    /// TLS for each new connection (nil: plain TCP), and how long its handshake may take.
+    let security: ConnectionSecurityFactory?
+    let handshakeTimeoutNanos: UInt64
     private let acceptQueue = DispatchQueue(label: "raft.proxy.accept")
     private let ioQueues: [DispatchQueue]
     /// Eventual reads, one hop per node; answers go back through one hand-off per I/O queue.
@@ -69,7 +76,14 @@ public final class Proxy: Sendable {
     private let state = Mutex(State())
 
     public init(host: String, port: Int, limits: WireLimits, idleTimeoutSeconds: Int, router: RequestRouter,
-                metrics: ServerMetrics, events: EventLog, ioQueueCount: Int, reads: ReadBatcher) {
+                metrics: ServerMetrics, events: EventLog, ioQueueCount: Int, reads: ReadBatcher,
+                authorizer: Authorizer = Authorizer(tokens: []), pendingLimit: Int = 10_000, connectionLimit: Int = 10_000,
+                security: ConnectionSecurityFactory? = nil, handshakeTimeoutSeconds: Int = 10) {
+        self.authorizer = authorizer
+        self.pendingLimit = pendingLimit
+        self.connectionLimit = connectionLimit
+        self.security = security
+        self.handshakeTimeoutNanos = UInt64(handshakeTimeoutSeconds) * 1_000_000_000
         self.host = host
         self.requestedPort = port
         self.limits = limits
@@ -116,9 +130,9 @@ public final class Proxy: Sendable {
         source.setEventHandler { [weak self] in self?.acceptAll() }
         source.setCancelHandler { Glibc.close(fd) }
         var sweeper: DispatchSourceTimer?
-        if idleTimeoutSeconds > 0 {
+        if idleTimeoutSeconds > 0 || security != nil {
             let timer = DispatchSource.makeTimerSource(queue: acceptQueue)
-            let period = min(1000, idleTimeoutSeconds * 250)
+            let period = idleTimeoutSeconds > 0 ? min(1000, idleTimeoutSeconds * 250) : 1000
             timer.schedule(deadline: .now() + .milliseconds(period), repeating: .milliseconds(period))
             timer.setEventHandler { [weak self] in self?.sweepIdle() }
             sweeper = timer
@@ -147,10 +161,23 @@ public final class Proxy: Sendable {
                 }
                 return
             }
+            guard state.withLock({ $0.connections.count }) < connectionLimit else {
+                refuse(fd, "{\"status\":\"error\",\"code\":\"unavailable\",\"error\":\"this server holds \(connectionLimit) connections already (limits.connectionsPerListener); try again later\"}\n")
+                continue
+            }
+            let layer: ConnectionSecurity?
+            do {
+                layer = try security?()
+            } catch {
+                events.log(.error, "cannot start TLS for a new connection: \(error)")
+                Glibc.close(fd)
+                continue
+            }
             let connection = state.withLock { state -> LineConnection in
                 let number = state.nextNumber
                 state.nextNumber += 1
-                let connection = LineConnection(number: number, fd: fd, queue: ioQueues[number % ioQueues.count], proxy: self)
+                let connection = LineConnection(number: number, fd: fd, queue: ioQueues[number % ioQueues.count], proxy: self,
+                                                security: layer)
                 state.connections[number] = connection
                 return connection
             }
@@ -159,12 +186,26 @@ public final class Proxy: Sendable {
         }
     }
 
+    /// Best effort, without waiting: one line to a connection that is not kept, then close.
+    private func refuse(_ fd: Int32, _ line: String) {
+        var bytes = Array(line.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        Glibc.close(fd)
+    }
+
+    /// Idle connections get `{"close":"ok"}`; a TLS handshake left half-open past its deadline is dropped.
     private func sweepIdle() {
         let idleNanos = UInt64(idleTimeoutSeconds) * 1_000_000_000
         let now = MonotonicClock.now()
         let connections = state.withLock { Array($0.connections.values) }
+        let handshakeDeadline = handshakeTimeoutNanos
         for connection in connections {
-            connection.queue.async { connection.closeIfIdle(now: now, idleNanos: idleNanos) }
+            connection.queue.async {
+                if connection.handshakePending && now > connection.openedAt && now - connection.openedAt > handshakeDeadline {
+                    return connection.closeNow()
+                }
+                if idleNanos > 0 { connection.closeIfIdle(now: now, idleNanos: idleNanos) }
+            }
         }
     }
 

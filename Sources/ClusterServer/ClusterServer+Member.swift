@@ -13,6 +13,7 @@ import NetworkIO
 import NodeHosting
 import RaftCore
 import RuntimeSupport
+import SecureChannel
 
 extension ClusterServer {
     /// Why a member cannot be set up from the config.
@@ -47,7 +48,10 @@ extension ClusterServer {
             addresses[member.id] = MemberAddresses(raft: member.raft, client: member.client, http: member.http)
         }
         let registry = ClusterRegistry(addresses: addresses)
+        let security = Result { () throws(TLSError) in try ServerSecurity(config.security, member: id) }
+        let usable = try? security.get()
         let transport = transport ?? TCPTransport(localID: id, listenAddress: raft, events: events, lineBytes: config.limits.lineBytes,
+                                                  secret: config.security.peerSecret, security: usable?.peerTLS,
                                                   addressOf: { [weak registry] node in registry?.addresses(of: node)?.raft })
         let switchboard = Switchboard(transport: transport, localHosts: { [weak registry] node in registry?.host(node) })
         let services = MemberServices(localID: id, transport: transport, registry: registry, switchboard: switchboard,
@@ -56,7 +60,7 @@ extension ClusterServer {
         let runtime = MemberRuntime(id: id, config: memberConfig, storage: storage, events: events, registry: registry,
                                     switchboard: switchboard, services: services, joining: joining)
         let server = ClusterServer(config: memberConfig, storage: storage, events: events, registry: registry,
-                                   switchboard: switchboard, forwarder: services, runtime: runtime)
+                                   switchboard: switchboard, forwarder: services, runtime: runtime, security: security)
         services.attach(router: server.router)
         return server
     }

@@ -9,6 +9,7 @@ import Observability
 import RaftCore
 import RaftStorage
 import RuntimeSupport
+import SecureChannel
 
 /// A whole server of one process: the nodes it hosts, the switchboard and transport between
 /// them and the other runtimes, the router, admin handler, line proxy, HTTP API and the page's
@@ -21,6 +22,7 @@ public final class ClusterServer: Sendable {
         case proxy(Proxy.StartError)
         case peers(String)
         case http(Sockets.Failure)
+        case security(String)
 
         public var description: String {
             switch self {
@@ -28,6 +30,7 @@ public final class ClusterServer: Sendable {
             case .proxy(let error): return "\(error)"
             case .peers(let reason): return reason
             case .http(let failure): return "\(failure)"
+            case .security(let reason): return reason
             }
         }
     }
@@ -45,10 +48,14 @@ public final class ClusterServer: Sendable {
     let feed: ConsoleFeed
     let storage: NodeStorage
     let runtime: Runtime
+    /// Why the security settings cannot be used (the server then refuses to start).
+    let securityProblem: String?
 
     /// The parts every runtime has, around the runtime-specific ones the roots made.
     init(config: ServerConfig, storage: NodeStorage, events: EventLog, registry: ClusterRegistry, switchboard: Switchboard,
-         forwarder: RequestForwarder?, runtime: Runtime) {
+         forwarder: RequestForwarder?, runtime: Runtime, security: Result<ServerSecurity, TLSError>) {
+        let usable = (try? security.get()) ?? ServerSecurity()
+        if case .failure(let error) = security { securityProblem = "TLS: \(error.message)" } else { securityProblem = nil }
         self.config = config
         self.storage = storage
         self.events = events
@@ -71,7 +78,9 @@ public final class ClusterServer: Sendable {
         let reads = ReadBatcher(router: router)
         self.proxy = Proxy(host: config.proxyHost, port: config.proxyPort, limits: config.limits,
                            idleTimeoutSeconds: config.idleTimeoutSeconds, router: router, metrics: metrics,
-                           events: events, ioQueueCount: 4, reads: reads)
+                           events: events, ioQueueCount: 4, reads: reads, authorizer: usable.authorizer,
+                           pendingLimit: config.security.pendingPerConnection, connectionLimit: config.security.connectionsPerListener,
+                           security: usable.connectionFactory, handshakeTimeoutSeconds: config.security.handshakeTimeoutSeconds)
         let feed = ConsoleFeed(events: events, registry: registry, switchboard: switchboard) { [weak admin] in
             guard let admin else { return [] }
             return admin.statusMembers() + [("members", admin.membersJSON())]
@@ -79,10 +88,12 @@ public final class ClusterServer: Sendable {
         self.feed = feed
         if config.httpEnabled {
             let api = HTTPAPI(router: router, limits: config.limits, feed: feed, metricsReport: report,
-                              adminEnabled: config.adminEnabled, reads: reads)
+                              adminEnabled: config.adminEnabled, reads: reads, authorizer: usable.authorizer)
             http = HTTPListener(host: config.httpHost, port: config.httpPort, handler: api, bodyLimit: config.limits.lineBytes,
                                 idleSeconds: max(1, min(config.idleTimeoutSeconds, 300)),
-                                partialRequestSeconds: config.httpRequestTimeoutSeconds,
+                                partialRequestSeconds: config.httpRequestTimeoutSeconds, security: usable.connectionFactory,
+                                handshakeSeconds: config.security.handshakeTimeoutSeconds,
+                                connectionLimit: config.security.connectionsPerListener,
                                 errorBody: { status, message in
                                     let code: ErrorCode = status == 413 || status == 431 ? .tooLarge : .badRequest
                                     return ClientResponse.error(RequestError(code, message), id: nil)
@@ -99,6 +110,7 @@ public final class ClusterServer: Sendable {
     public var port: Int { proxy.port }
 
     public func start() throws(StartError) {
+        if let securityProblem { throw .security(securityProblem) }
         if storage is FileNodeStorage {
             do {
                 try config.dataDirectory.create()
@@ -133,7 +145,10 @@ public final class ClusterServer: Sendable {
         let timing = config.raftConfig
         events.log("\(runtime.shape), data in \(config.dataDir)/, fsync \(config.fsync ? "on" : "off"); tick \(config.effectiveTickMs) ms, heartbeat every \(timing.heartbeatTicks) ticks, election timeout \(timing.electionTicksMin)-\(timing.electionTicksMax) ticks")
         events.log("listening on \(config.proxyHost):\(proxy.port)")
-        if let http { events.log("HTTP API and live view on http://\(config.httpHost):\(http.port)/") }
+        let secure = config.security.tls != nil
+        if let http { events.log("HTTP API and live view on http\(secure ? "s" : "")://\(config.httpHost):\(http.port)/") }
+        if secure { events.log("TLS on the client, HTTP and raft ports") }
+        if !config.security.tokens.isEmpty { events.log("\(config.security.tokens.count) token(s) configured: every request needs one") }
     }
 
     /// Clean shutdown: stop accepting, answer or fail what is in flight (waiting at most

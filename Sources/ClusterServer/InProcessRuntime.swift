@@ -5,6 +5,7 @@ import KVWire
 import NodeHosting
 import RaftCore
 import RuntimeSupport
+import SecureChannel
 import Synchronization
 
 extension ClusterServer {
@@ -18,8 +19,9 @@ extension ClusterServer {
         let switchboard = Switchboard(transport: transport, localHosts: { [weak registry] id in registry?.host(id) })
         let runtime = InProcessRuntime(config: config, storage: storage, events: events, registry: registry,
                                        switchboard: switchboard, transport: transport)
+        let security = Result { () throws(TLSError) in try ServerSecurity(config.security, member: 0) }
         self.init(config: config, storage: storage, events: events, registry: registry, switchboard: switchboard,
-                  forwarder: nil, runtime: runtime)
+                  forwarder: nil, runtime: runtime, security: security)
         runtime.attach(router: router)
     }
 }

@@ -69,6 +69,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var sessionTimeoutSeconds = 3600
     /// Revisions of changes each node keeps so that watchers can resume.
     public var watchHistoryRevisions = 10_000
+    /// Tokens, peer secret, TLS and limits against abuse.
+    public var security = SecurityConfig()
 
     public init() {}
 
@@ -161,6 +163,7 @@ public struct ServerConfig: Sendable, Equatable {
         if let value = root["watchHistoryRevisions"] {
             config.watchHistoryRevisions = try reader.int(value, "watchHistoryRevisions", min: 1, max: 10_000_000)
         }
+        try reader.security(root, into: &config.security)
         if let value = root["unsafeLocalReads"] { config.unsafeLocalReads = try reader.bool(value, "unsafeLocalReads") }
         if let value = root["record"] { config.record = try reader.bool(value, "record") }
         if let value = root["traceCapacity"] { config.traceCapacity = try reader.int(value, "traceCapacity", min: 0, max: 100_000_000)

@@ -64,8 +64,10 @@ public enum PeerMessageCodec {
         case .answer:
             let (id, line) = try ForwardCodec.decodeAnswer(frame.payload)
             return .answer(id: id, line: line)
-        case .hello:
-            throw .malformed("a second hello")
+        case .hello, .challenge, .proof:
+            throw .malformed("a handshake frame after the handshake")
+        case .sealed:
+            throw .malformed("a sealed frame where none was expected")
         }
     }
 }

@@ -34,10 +34,10 @@ final class HTTPConnection: StreamConnection, @unchecked Sendable {
     /// An event stream whose client reads slower than this much buffered output is closed.
     static let streamBacklogLimit = 8 << 20
 
-    init(number: Int, fd: Int32, queue: DispatchQueue, listener: HTTPListener) {
+    init(number: Int, fd: Int32, queue: DispatchQueue, listener: HTTPListener, security: ConnectionSecurity?) {
         self.listener = listener
         self.parser = HTTPParser(bodyLimit: listener.bodyLimit)
-        super.init(number: number, fd: fd, queue: queue)
+        super.init(number: number, fd: fd, queue: queue, security: security)
     }
 
     override func consume(_ bytes: UnsafeRawBufferPointer) {

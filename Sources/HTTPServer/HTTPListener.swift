@@ -29,6 +29,11 @@ public final class HTTPListener: Sendable {
     let partialNanos: UInt64
     /// Builds the JSON body of an error the server itself answers (400, 408, 413, 431, ...).
     let errorBody: @Sendable (Int, String) -> String
+    /// TLS for each new connection (nil: plain HTTP), how long its handshake may take, and how
+    /// many connections this listener holds at once.
+    let security: ConnectionSecurityFactory?
+    let handshakeNanos: UInt64
+    let connectionLimit: Int
     private let acceptQueue = DispatchQueue(label: "raft.http.accept")
     private let ioQueues: [DispatchQueue]
     /// Answers on their way back to each I/O queue, delivered in batches.
@@ -36,8 +41,12 @@ public final class HTTPListener: Sendable {
     private let state = Mutex(State())
 
     public init(host: String, port: Int, handler: HTTPHandler, bodyLimit: Int, idleSeconds: Int = 60,
-                partialRequestSeconds: Int = 10, ioQueueCount: Int = 2,
+                partialRequestSeconds: Int = 10, ioQueueCount: Int = 2, security: ConnectionSecurityFactory? = nil,
+                handshakeSeconds: Int = 10, connectionLimit: Int = 10_000,
                 errorBody: @escaping @Sendable (Int, String) -> String) {
+        self.security = security
+        self.handshakeNanos = UInt64(max(1, handshakeSeconds)) * 1_000_000_000
+        self.connectionLimit = connectionLimit
         self.host = host
         self.requestedPort = port
         self.handler = handler
@@ -96,10 +105,25 @@ public final class HTTPListener: Sendable {
         let listenFD = state.withLock { $0.listenFD }
         guard listenFD >= 0 else { return }
         while let fd = Sockets.accept(listenFD) {
+            guard state.withLock({ $0.connections.count }) < connectionLimit else {
+                let body = errorBody(503, "this server holds \(connectionLimit) HTTP connections already; try again later")
+                var bytes = HTTPResponse.json(503, body).encoded(keepAlive: false)
+                _ = bytes.withUnsafeMutableBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+                Glibc.close(fd)
+                continue
+            }
+            let layer: ConnectionSecurity?
+            do {
+                layer = try security?()
+            } catch {
+                Glibc.close(fd)
+                continue
+            }
             let connection = state.withLock { state -> HTTPConnection in
                 let number = state.nextNumber
                 state.nextNumber += 1
-                let connection = HTTPConnection(number: number, fd: fd, queue: ioQueues[number % ioQueues.count], listener: self)
+                let connection = HTTPConnection(number: number, fd: fd, queue: ioQueues[number % ioQueues.count], listener: self,
+                                                security: layer)
                 state.connections[number] = connection
                 return connection
             }
@@ -110,7 +134,12 @@ public final class HTTPListener: Sendable {
     private func sweep() {
         let now = Self.now()
         for connection in state.withLock({ Array($0.connections.values) }) {
-            connection.queue.async { connection.sweep(now: now, idleNanos: self.idleNanos, partialNanos: self.partialNanos) }
+            connection.queue.async {
+                if connection.handshakePending && now > connection.openedAt && now - connection.openedAt > self.handshakeNanos {
+                    return connection.closeNow()
+                }
+                connection.sweep(now: now, idleNanos: self.idleNanos, partialNanos: self.partialNanos)
+            }
         }
     }
 

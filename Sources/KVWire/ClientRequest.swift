@@ -289,6 +289,8 @@ public struct ParsedLine: Sendable {
     public var result: Result<ClientRequest, RequestError>
     /// How many members forwarded this request already (0 from a client).
     public var hops: Int = 0
+    /// The request's `"token"`, if it carried one (never logged or passed on).
+    public var token: String?
 }
 
 

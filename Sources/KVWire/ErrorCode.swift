@@ -14,8 +14,10 @@ public enum ErrorCode: String, Sendable, Equatable {
     case unavailable
     /// The write reached a leader, but its outcome was unknown when the request timeout ran out.
     case timeout
-    /// An admin request while admin is disabled.
+    /// An admin request while admin is disabled, or a token without the right.
     case forbidden
+    /// A request without a valid token, where tokens are configured.
+    case unauthorized
     /// A membership change is already in progress; nothing was changed.
     case busy
     /// A write whose `seq` is lower than the last one its client had applied. Nothing was applied.

@@ -23,9 +23,12 @@ public enum RequestParser {
         do {
             var parsed = ParsedLine(id: id, result: .success(try request(from: object, limits: limits)))
             if let hops = object["hops"]?.intValue, hops > 0 { parsed.hops = hops }
+            parsed.token = object["token"]?.stringValue
             return parsed
         } catch let error as RequestError {
-            return ParsedLine(id: id, result: .failure(error))
+            var parsed = ParsedLine(id: id, result: .failure(error))
+            parsed.token = object["token"]?.stringValue
+            return parsed
         } catch {
             return ParsedLine(id: id, result: .failure(RequestError(.badRequest, "\(error)")))
         }

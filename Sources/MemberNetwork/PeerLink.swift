@@ -5,13 +5,12 @@ import Darwin
 #endif
 import Dispatch
 import NetworkIO
+import NodeHosting
 import RaftCore
 import RaftStorage
 import RaftWire
-import ClientFront
-import ClusterTransport
-import NodeHosting
 import RuntimeSupport
+import SecureChannel
 
 /// One open socket and its dispatch sources. The descriptor is closed only once every source on
 /// it has been cancelled. Confined to its link's queue.
@@ -77,6 +76,10 @@ final class PeerSocket {
 /// heartbeats back for longer than one chunk. While there is no connection, messages are dropped:
 /// Raft sends them again.
 ///
+/// On the wire, frames may pass through two layers: the peer secret's MAC (`PeerGuard`, after a
+/// challenge–response) and TLS (mutual, member certificates). Nothing but the handshake goes out
+/// before the peer has proved who it is.
+///
 /// @unchecked Sendable: every mutable field is confined to `queue`.
 final class PeerLink: @unchecked Sendable {
     let peer: NodeID
@@ -86,21 +89,30 @@ final class PeerLink: @unchecked Sendable {
 
     private var socket: PeerSocket?
     private var connected = false
+    /// The peer proved who it is: queued frames may go.
+    private var ready = false
     private var reader: PeerFrameReader
+    private var tls: TLSSession?
+    private var peerGuard: PeerGuard?
+    /// The dialer's nonce while it waits for the acceptor's challenge.
+    private var helloNonce: [UInt8]?
     private var urgent: [[UInt8]] = []
     private var bulk: [[UInt8]] = []
-    private var current: [UInt8] = []
-    private var currentOffset = 0
+    /// Bytes for the socket (after the MAC and TLS layers).
+    private var wire = OutputBuffer()
     private var queuedBytes = 0
     private var backoffMs = 50
     private var reconnectPending = false
     private var stopped = false
     private var lastComplaint: UInt64 = 0
     private var receiveBuffer = [UInt8](repeating: 0, count: 256 * 1024)
+    private var plaintext: [UInt8] = []
     /// Frames dropped because the link was down or its queue full.
     private(set) var dropped = 0
 
     static let queueLimitBytes = 64 << 20
+    /// Frames are layered onto the wire only while it holds less than this (urgent ones go first).
+    static let wireBatchBytes = 256 << 10
 
     init(peer: NodeID, network: TCPTransport, dials: Bool) {
         self.peer = peer
@@ -130,7 +142,7 @@ final class PeerLink: @unchecked Sendable {
         queue.async { self.sendHere(frame, bulk: isBulk, onDrop: onDrop) }
     }
 
-    /// `send`, already on the link's queue (no extra hop for a caller that batches there).
+    /// `send`, already on the link's queue.
     func sendHere(_ frame: [UInt8], bulk isBulk: Bool, onDrop: (@Sendable () -> Void)? = nil) {
         dispatchPrecondition(condition: .onQueue(queue))
         guard connected else {
@@ -149,37 +161,40 @@ final class PeerLink: @unchecked Sendable {
         flush()
     }
 
+    /// A frame of the handshake, ahead of everything (it is not sealed: it carries its own proof).
+    private func sendControl(_ frame: PeerFrame) {
+        emit(frame.encoded())
+        flush()
+    }
+
+    /// Puts bytes on the wire through TLS, when the link has it.
+    private func emit(_ bytes: [UInt8]) {
+        guard let tls else { return wire.append(bytes) }
+        do {
+            try bytes.withUnsafeBytes { try tls.send($0) }
+        } catch {
+            return disconnect(reason: "TLS to node \(peer) failed: \(error)")
+        }
+        tls.drain(into: &wire)
+    }
+
     private func flush() {
         guard connected, let socket else { return }
-        while true {
-            if currentOffset == current.count {
-                if !urgent.isEmpty {
-                    current = urgent.removeFirst()
-                } else if !bulk.isEmpty {
-                    current = bulk.removeFirst()
-                } else {
-                    current = []
-                    currentOffset = 0
-                    socket.disarmWrite()
-                    return
-                }
-                currentOffset = 0
+        if ready {
+            while wire.pending < Self.wireBatchBytes, let frame = urgent.isEmpty ? (bulk.isEmpty ? nil : bulk.removeFirst()) : urgent.removeFirst() {
+                queuedBytes -= frame.count
+                emit(peerGuard.map { $0.seal(frame) } ?? frame)
+                guard connected else { return }
             }
-            let count = current.withUnsafeBytes { buffer in
-                Glibc.send(socket.fd, buffer.baseAddress! + currentOffset, buffer.count - currentOffset, Int32(MSG_NOSIGNAL))
-            }
-            if count > 0 {
-                currentOffset += count
-                if currentOffset == current.count { queuedBytes -= current.count }
-            } else if count < 0 && errno == EINTR {
-                continue
-            } else if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                socket.armWrite { [weak self] in self?.flush() }
-                return
-            } else {
-                disconnect(reason: "sending failed: \(SystemError.message(errno))")
-                return
-            }
+        }
+        switch wire.send(to: socket.fd) {
+        case .sent:
+            if ready && !(urgent.isEmpty && bulk.isEmpty) { return flush() }
+            socket.disarmWrite()
+        case .wouldBlock:
+            socket.armWrite { [weak self] in self?.flush() }
+        case .failed:
+            disconnect(reason: "sending failed: \(SystemError.message(errno))")
         }
     }
 
@@ -206,13 +221,21 @@ final class PeerLink: @unchecked Sendable {
                 self.disconnect(reason: "cannot connect to node \(self.peer) at \(address): \(SystemError.message(code))")
                 return
             }
+            do {
+                self.tls = try self.network.security?.dialing(self.peer, host: target.host)
+            } catch {
+                return self.disconnect(reason: "cannot start TLS to node \(self.peer): \(error)")
+            }
             self.becomeConnected(socket)
-            self.sendNow(PeerFrame(kind: .hello, payload: Array(String(self.network.localID).utf8)).encoded())
+            self.helloNonce = self.network.secret == nil ? nil : SecureRandom.nonce()
+            self.ready = self.helloNonce == nil && self.tls == nil
+            self.sendControl(PeerFrame(kind: .hello, payload: PeerGuard.hello(id: self.network.localID, nonce: self.helloNonce)))
         }
     }
 
-    /// The accepting side: `fd` came from the peer, whose hello has been read; `frames` followed it.
-    func adopt(_ fd: Int32, reader: PeerFrameReader, frames: [PeerFrame]) {
+    /// The accepting side: `fd` came from the peer, who said hello (and, with a secret, proved
+    /// it knows it); `frames` followed. `tls` and `peerGuard` are the connection's layers.
+    func adopt(_ fd: Int32, reader: PeerFrameReader, frames: [PeerFrame], tls: TLSSession?, peerGuard: PeerGuard?) {
         queue.async {
             guard !self.stopped else {
                 Glibc.close(fd)
@@ -222,11 +245,12 @@ final class PeerLink: @unchecked Sendable {
             let socket = PeerSocket(fd: fd, queue: self.queue)
             self.socket = socket
             self.reader = reader
+            self.tls = tls
+            self.peerGuard = peerGuard
             self.becomeConnected(socket)
-            if !frames.isEmpty, let problem = self.network.received(frames, from: self.peer) {
-                self.network.events.log(.warning, "node \(self.peer) sent \(problem); connection closed")
-                self.disconnect(reason: nil)
-            }
+            self.ready = true
+            if !frames.isEmpty { self.deliver(frames) }
+            self.flush()
         }
     }
 
@@ -240,40 +264,96 @@ final class PeerLink: @unchecked Sendable {
         }
     }
 
-    /// Puts a frame at the head of the line (the hello).
-    private func sendNow(_ frame: [UInt8]) {
-        queuedBytes += frame.count
-        urgent.insert(frame, at: 0)
-        flush()
-    }
+    // MARK: - Receiving
 
     private func readAvailable(_ socket: PeerSocket) {
         while connected {
             let count = receiveBuffer.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress, $0.count, 0) }
             if count > 0 {
                 do {
-                    let frames = try receiveBuffer.withUnsafeBytes { try reader.feed(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-                    if !frames.isEmpty, let problem = network.received(frames, from: peer) {
-                        network.events.log(.warning, "node \(peer) sent \(problem); connection closed")
-                        disconnect(reason: nil)
-                        return
+                    let frames = try unwrap(count)
+                    if !ready && helloNonce == nil, let tls, tls.isEstablished {
+                        // TLS without a secret: the acceptor proved who it is with its certificate.
+                        if let problem = network.security?.checkIdentity(tls, expected: peer) { return refuse(problem) }
+                        ready = true
                     }
+                    if !frames.isEmpty { deliver(frames) }
                 } catch {
-                    network.events.log(.warning, "node \(peer) sent \(error); connection closed")
-                    disconnect(reason: nil)
+                    refuse("\(error)")
                     return
                 }
-                if count < receiveBuffer.count { return }
+                if count < receiveBuffer.count { break }
             } else if count == 0 {
                 disconnect(reason: "node \(peer) closed the connection")
                 return
             } else {
                 if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK { return }
+                if errno == EAGAIN || errno == EWOULDBLOCK { break }
                 disconnect(reason: "receiving from node \(peer) failed: \(SystemError.message(errno))")
                 return
             }
         }
+        flush()  // TLS may have handshake replies to send
+    }
+
+    /// The frames in what was just read, through TLS.
+    private func unwrap(_ count: Int) throws -> [PeerFrame] {
+        guard let tls else {
+            return try receiveBuffer.withUnsafeBytes { try reader.feed(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        }
+        plaintext.removeAll(keepingCapacity: true)
+        try receiveBuffer.withUnsafeBytes { try tls.receive(UnsafeRawBufferPointer(rebasing: $0[0..<count]), plaintext: &plaintext) }
+        tls.drain(into: &wire)
+        guard !plaintext.isEmpty else { return [] }
+        return try plaintext.withUnsafeBytes { try reader.feed($0) }
+    }
+
+    /// Frames from the peer: the dialer's awaited challenge first, then, with a secret, only
+    /// sealed frames whose MAC is right.
+    private func deliver(_ frames: [PeerFrame]) {
+        var frames = frames[...]
+        if !ready {
+            guard helloNonce != nil else { return refuse("frames before the TLS handshake ended") }
+            guard let challenge = frames.first else { return }
+            frames = frames.dropFirst()
+            guard establish(with: challenge) else { return }
+        }
+        var opened: [PeerFrame] = []
+        for frame in frames {
+            guard let peerGuard else { opened.append(frame); continue }
+            guard let inner = peerGuard.open(frame) else {
+                return refuse("a frame that fails authentication (forged, replayed or damaged)")
+            }
+            opened.append(inner)
+        }
+        if !opened.isEmpty, let problem = network.received(opened, from: peer) { refuse(problem) }
+    }
+
+    /// The dialer's side of the secret's handshake: the acceptor's challenge must prove it knows
+    /// the secret (and, with TLS, its certificate must be the peer's). Returns whether the link is ready.
+    private func establish(with frame: PeerFrame) -> Bool {
+        if let tls, let problem = network.security?.checkIdentity(tls, expected: peer) {
+            refuse(problem)
+            return false
+        }
+        guard let secret = network.secret, let nonce = helloNonce else { return false }
+        guard frame.kind == .challenge,
+              let (proof, peerGuard) = PeerGuard.answer(challenge: frame.payload, secret: secret, dialer: network.localID,
+                                                       acceptor: peer, dialerNonce: nonce) else {
+            refuse("it does not know the peer secret (its challenge does not prove it)")
+            return false
+        }
+        sendControl(PeerFrame(kind: .proof, payload: proof))
+        self.peerGuard = peerGuard
+        helloNonce = nil
+        ready = true
+        flush()
+        return true
+    }
+
+    private func refuse(_ problem: String) {
+        network.events.log(.warning, "node \(peer) sent \(problem); connection closed")
+        disconnect(reason: nil)
     }
 
     private func disconnect(reason: String?) {
@@ -281,11 +361,14 @@ final class PeerLink: @unchecked Sendable {
         socket?.close()
         socket = nil
         connected = false
+        ready = false
+        tls = nil
+        peerGuard = nil
+        helloNonce = nil
         dropped += urgent.count + bulk.count
         urgent.removeAll()
         bulk.removeAll()
-        current = []
-        currentOffset = 0
+        wire.discardAll()
         queuedBytes = 0
         reader = PeerFrameReader(limit: network.frameLimit)
         if wasConnected { network.linkLost(peer) }
@@ -312,4 +395,8 @@ final class PeerLink: @unchecked Sendable {
         lastComplaint = now
         network.events.log(.warning, text)
     }
+}
+
+extension SecureRandom {
+    static func nonce() -> [UInt8] { bytes(PeerGuard.nonceBytes) }
 }

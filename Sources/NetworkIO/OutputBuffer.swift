@@ -24,6 +24,17 @@ public struct OutputBuffer {
         bytes.append(byte)
     }
 
+    /// Calls `body` with the bytes not yet sent.
+    public func withPending<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+    }
+
+    /// Forgets every byte (they were handed on elsewhere).
+    public mutating func discardAll() {
+        bytes.removeAll(keepingCapacity: bytes.capacity <= 1 << 20)
+        start = 0
+    }
+
     /// How a send loop ended.
     public enum SendResult {
         /// Everything went out.

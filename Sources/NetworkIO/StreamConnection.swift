@@ -46,6 +46,12 @@ open class StreamConnection: @unchecked Sendable {
     private var liveSources = 0
     private var receiveBuffer = [UInt8](repeating: 0, count: 64 * 1024)
     private var output = OutputBuffer()
+    /// TLS, when the listener speaks it: then `output` holds plaintext until it is sealed into `wire`.
+    private let security: ConnectionSecurity?
+    private var wire = OutputBuffer()
+    private var plaintext: [UInt8] = []
+    /// When the connection was accepted (for the handshake's deadline).
+    public let openedAt: UInt64
     /// Answers by sequence number, from `slotBase + head` on; nil until ready.
     private var slots: [Answer?] = []
     private var head = 0
@@ -55,12 +61,17 @@ open class StreamConnection: @unchecked Sendable {
     /// Reading pauses while more than this much output waits for a slow reader.
     public static let pauseReadingAbove = 4 << 20
 
-    public init(number: Int, fd: Int32, queue: DispatchQueue) {
+    public init(number: Int, fd: Int32, queue: DispatchQueue, security: ConnectionSecurity? = nil) {
         self.number = number
         self.fd = fd
         self.queue = queue
+        self.security = security
         self.lastActivity = StreamConnection.now()
+        self.openedAt = lastActivity
     }
+
+    /// A secured connection whose handshake is not done (nil: plain TCP, or done).
+    public var handshakePending: Bool { security.map { !$0.isEstablished } ?? false }
 
     /// Starts reading (on the connection's queue).
     public func start() {
@@ -86,7 +97,7 @@ open class StreamConnection: @unchecked Sendable {
     public var unanswered: Int { slots.count - head }
 
     /// Output waiting for the client to read it.
-    public var outputPending: Int { output.pending }
+    public var outputPending: Int { output.pending + wire.pending }
 
     /// Reserves the place of the next answer; returns its sequence number.
     public func reserveAnswer() -> Int {
@@ -169,12 +180,17 @@ open class StreamConnection: @unchecked Sendable {
 
     /// Whether nothing has happened for `idleNanos` and nothing is owed to the client.
     public func isIdle(now: UInt64, idleNanos: UInt64) -> Bool {
-        !isClosed.load(ordering: .relaxed) && !closeWhenFlushed && !isStreaming && unanswered == 0 && output.isEmpty
+        !isClosed.load(ordering: .relaxed) && !closeWhenFlushed && !isStreaming && unanswered == 0 && output.isEmpty && wire.isEmpty
             && now > lastActivity && now - lastActivity >= idleNanos
     }
 
     public func closeNow() {
         guard !isClosed.exchange(true, ordering: .relaxed) else { return }
+        if let security, security.isEstablished {  // a goodbye, best effort
+            security.close()
+            security.drain(into: &wire)
+            _ = wire.send(to: fd)
+        }
         reading.stop()
         writing.stop()
         closing()
@@ -191,10 +207,12 @@ open class StreamConnection: @unchecked Sendable {
             let count = receiveBuffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count > 0 {
                 lastActivity = Self.now()
-                if !isStreaming {  // a stream reads nothing more from its client
+                if let security {
+                    guard unseal(count, security) else { return }
+                } else if !isStreaming {  // a stream reads nothing more from its client
                     receiveBuffer.withUnsafeBytes { consume(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
                 }
-                if output.pending > Self.pauseReadingAbove { reading.pause() }
+                if outputPending > Self.pauseReadingAbove { reading.pause() }
                 if count < receiveBuffer.count { break }
             } else if count == 0 {
                 endInput()
@@ -207,9 +225,46 @@ open class StreamConnection: @unchecked Sendable {
         flushOutput()
     }
 
+    /// Ciphertext from the socket through the security layer; the plaintext to `consume`.
+    /// Returns false when the connection is over (refused, or the peer said goodbye).
+    private func unseal(_ count: Int, _ security: ConnectionSecurity) -> Bool {
+        do {
+            try receiveBuffer.withUnsafeBytes { try security.receive(UnsafeRawBufferPointer(rebasing: $0[0..<count]), plaintext: &plaintext) }
+        } catch {
+            security.drain(into: &wire)
+            _ = wire.send(to: fd)
+            refused(error)
+            closeNow()
+            return false
+        }
+        if !plaintext.isEmpty && !isStreaming {
+            plaintext.withUnsafeBytes { consume($0) }
+        }
+        plaintext.removeAll(keepingCapacity: true)
+        if security.peerClosed { endInput() }
+        flushOutput()
+        return !isClosed.load(ordering: .relaxed)
+    }
+
+    /// The security layer refused the peer (a failed TLS handshake, say).
+    open func refused(_ error: any Error) {}
+
     private func flushOutput() {
         guard !isClosed.load(ordering: .relaxed) else { return }
-        switch output.send(to: fd) {
+        if let security {
+            if !output.isEmpty {
+                do {
+                    try output.withPending { try security.send($0) }
+                } catch {
+                    closeNow()
+                    return
+                }
+                output.discardAll()
+            }
+            security.drain(into: &wire)
+        }
+        let result = security == nil ? output.send(to: fd) : wire.send(to: fd)
+        switch result {
         case .sent:
             break
         case .wouldBlock:

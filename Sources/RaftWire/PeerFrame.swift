@@ -13,6 +13,9 @@ import Checksum
 public struct PeerFrame: Sendable, Equatable {
     public enum Kind: UInt8, Sendable {
         case hello = 1, raft = 2, status = 3, admin = 4, propose = 5, outcome = 6, request = 7, answer = 8
+        /// Peer authentication: the acceptor's challenge, the dialer's proof, and every frame after
+        /// them wrapped with its MAC.
+        case challenge = 9, proof = 10, sealed = 11
     }
 
     public static let version: UInt8 = 1

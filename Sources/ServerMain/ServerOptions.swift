@@ -22,6 +22,8 @@ struct ServerOptions {
     var replayUntil: Int?
     var replaySteps = false
     var replayContext = 12
+    /// `--make-certs DIR`: write a CA and member certificates for the config, then exit.
+    var makeCerts: String?
 
     static func parse(_ arguments: [String]) -> ServerOptions {
         var options = ServerOptions()
@@ -77,6 +79,8 @@ struct ServerOptions {
                 let value = takeValue(flag)
                 guard let id = Int(value), id >= 0, id <= 63 else { fail("--node must be a node id from 0 to 63, not \"\(value)\"") }
                 options.node = id
+            case "--make-certs":
+                options.makeCerts = takeValue(flag)
             case "--join":
                 let value = takeValue(flag)
                 guard MemberAddresses.split(value) != nil else { fail("--join needs a member's client address host:port, not \"\(value)\"") }

@@ -15,6 +15,7 @@ let usage = """
     Usage: ServerMain [options]
            ServerMain --config FILE --node N [--join HOST:PORT]
            ServerMain --replay DIR [--replay DIR...] [--until STEP] [--steps]
+           ServerMain --make-certs DIR [--config FILE]
 
       --config FILE        configuration file (default: config/cluster.json)
       --nodes N            number of Raft nodes in one process (overrides "nodes")
@@ -30,6 +31,14 @@ let usage = """
       --log-format FORMAT  text (default) or json (one object per line, for tools)
       --quiet              only warnings and errors
       -h, --help           show this help
+
+    Security (see docs/security.md):
+      --make-certs DIR     write DIR/ca.pem, DIR/ca-key.pem and, for every member of the config (node 0 in
+                           one process), DIR/memberN.pem and DIR/memberN-key.pem, valid for the member's
+                           hosts, localhost and 127.0.0.1; then point "tls" at them: {"cert":
+                           "DIR/member{id}.pem", "key": "DIR/member{id}-key.pem", "ca": "DIR/ca.pem"}
+      A server listening on an address other than loopback refuses to start without "auth" tokens
+      (and, for members' raft addresses, without "peerSecret" or "tls").
 
     Replay (re-runs the recorded cores, checks them against the recording and the safety rules):
       --replay DIR         a directory of traceN.jsonl files (repeat for one-node-per-process runs)
@@ -68,6 +77,12 @@ do {
     fail("bad configuration: \(error)")
 }
 options.apply(to: &config)
+if let directory = options.makeCerts {
+    exit(MakeCertsCommand.run(directory: directory, config: config, configPath: configPath))
+}
+if let problem = config.exposureProblem(memberID: options.node) {
+    fail("\(configPath): \(problem)")
+}
 
 // Many clients need many descriptors: raise the soft limit to the hard one.
 var limit = rlimit()

@@ -77,6 +77,13 @@ final class ServerProcess {
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+    /// The HTTP port, from the line the server prints ("… on http(s)://127.0.0.1:PORT/").
+    var httpPort: Int? {
+        guard let line = log.split(separator: "\n").first(where: { $0.contains("HTTP API and live view on") }),
+              let address = line.split(separator: " ").last else { return nil }
+        return Int(address.split(separator: ":").last?.filter(\.isNumber) ?? "")
+    }
+
     func signal(_ number: Int32) {
         kill(process.processIdentifier, number)
     }

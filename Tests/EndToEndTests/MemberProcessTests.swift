@@ -223,7 +223,7 @@ final class Writer: @unchecked Sendable {
             _ = payload.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             close(fd)
         }
-        #expect(waitFor(seconds: 5) { cluster.processes[1]!.log.contains("a connection to the raft port was closed") })
+        #expect(waitFor(seconds: 5) { cluster.processes[1]!.log.contains("a connection to the raft port was refused") })
         #expect(try cluster.request(1, #"{"key":"still","value":"serving"}"#)["status"] == .string("ok"))
         #expect(try cluster.request(1, #"{"op":"get","key":"still","consistency":"linearizable"}"#)["value"] == .string("serving"))
     }
