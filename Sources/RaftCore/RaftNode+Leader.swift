@@ -57,13 +57,11 @@ extension RaftNode {
         if electionElapsed >= config.electionTicksMin {
             electionElapsed = 0
             if config.checkQuorum, case .leader(var state) = role {
-                let voters = configuration.voters
-                let active = voters.filter { $0 == id || state.progress[$0]?.recentActive == true }.count
+                let active = configuration.quorumRule.count { $0 == id || state.progress[$0]?.recentActive == true }
                 for peer in state.progress.ids { state.progress.update(peer) { $0.recentActive = false } }
                 role = .leader(state)
-                if active < configuration.quorum {
-                    becomeFollower(term: term, leader: nil,
-                                   reason: "heard from only \(active) of \(voters.count) voters within the election timeout")
+                if !active.isQuorum {
+                    becomeFollower(term: term, leader: nil, reason: "heard from only \(active) within the election timeout")
                     return
                 }
             }
@@ -165,10 +163,9 @@ extension RaftNode {
     /// entry is committed indirectly, through a later one (§5.4.2, Figure 8).
     mutating func advanceCommit() {
         guard case .leader(let state) = role else { return }
-        let matches = configuration.voters.map { voter in
-            voter == id ? stableIndex : (state.progress[voter]?.match ?? 0)
+        let candidate = configuration.quorumRule.committedIndex { voter in
+            voter == id ? stableIndex : state.progress[voter]?.match
         }
-        let candidate = Quorum.committedIndex(matchIndexes: matches)
         guard candidate > commitIndex, log.term(at: candidate) == term else { return }
         commitIndex = candidate
         // The notice goes out before a committed removal drops the removed node from those we

@@ -144,11 +144,10 @@ extension RaftNode {
         }
     }
 
-    /// Hands out the round's reads once a majority (counting this leader) confirmed it.
+    /// Hands out the round's reads once a quorum (counting this leader) confirmed it.
     mutating func completeReadRoundIfConfirmed() -> Bool {
-        guard case .leader(var state) = role, let round = state.readRound else { return false }
-        let confirmations = configuration.voters.filter { $0 == id || (state.readAcks[$0] ?? 0) >= round.context }.count
-        guard confirmations >= configuration.quorum else { return false }
+        guard case .leader(var state) = role, let round = state.readRound,
+              configuration.quorumRule.isQuorum({ $0 == id || (state.readAcks[$0] ?? 0) >= round.context }) else { return false }
         pendingReadStates.append(contentsOf: round.ids.map { ReadState(id: $0, index: round.index) })
         state.readRound = nil
         role = .leader(state)

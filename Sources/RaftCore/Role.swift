@@ -1,20 +1,7 @@
-/// Majority arithmetic, kept apart so it is tested on its own.
-enum Quorum {
-    static func majority(of voterCount: Int) -> Int { voterCount / 2 + 1 }
-
-    /// The highest index held by a majority, given every voter's match index.
-    static func committedIndex(matchIndexes: [LogIndex]) -> LogIndex {
-        guard !matchIndexes.isEmpty else { return 0 }
-        let sorted = matchIndexes.sorted(by: >)
-        return sorted[majority(of: sorted.count) - 1]
-    }
-}
-
 /// The answers an election has collected from the voters of the candidate's configuration.
-/// Answers from anyone else are ignored: learners and strangers do not vote.
+/// Answers from anyone else are ignored: learners and strangers do not vote. Whether they win
+/// is the configuration's `QuorumRule`'s to say (`voteResult(tally.answer)`).
 struct VoteTally: Sendable, Equatable, Codable {
-    enum Outcome { case won, lost, pending }
-
     private var answers: NodeMap<Answer>
 
     enum Answer: Sendable, Equatable, Codable { case none, granted, refused }
@@ -23,19 +10,20 @@ struct VoteTally: Sendable, Equatable, Codable {
         answers = NodeMap(voters) { _ in .none }
     }
 
+    /// Keeps a voter's first answer; later ones (duplicates, changes of mind) are ignored.
     mutating func record(_ voter: NodeID, granted: Bool) {
         answers.update(voter) { answer in
             if answer == .none { answer = granted ? .granted : .refused }
         }
     }
 
-    var outcome: Outcome {
-        let quorum = Quorum.majority(of: answers.count)
-        let granted = answers.values.filter { $0 == .granted }.count
-        let refused = answers.values.filter { $0 == .refused }.count
-        if granted >= quorum { return .won }
-        if refused > answers.count - quorum { return .lost }
-        return .pending
+    /// A voter's answer: true granted, false refused, nil none yet (or not asked).
+    func answer(_ voter: NodeID) -> Bool? {
+        switch answers[voter] {
+        case .granted?: return true
+        case .refused?: return false
+        case .none?, nil: return nil
+        }
     }
 }
 
