@@ -28,6 +28,7 @@ struct VoteTally: Sendable, Equatable, Codable {
 }
 
 /// Role-only state lives inside the role, so a follower has no replication progress to touch.
+/// Leader state is changed only through `RaftNode.withLeaderState`.
 enum Role: Sendable, Equatable, Codable {
     case follower
     case preCandidate(VoteTally)
@@ -68,5 +69,36 @@ struct LeaderState: Sendable, Equatable, Codable {
     init(progress: NodeMap<Progress>) {
         self.progress = progress
         self.readAcks = NodeMap(progress.ids) { _ in 0 }
+    }
+}
+
+extension RaftNode {
+    /// Leader state to read within one expression (`leaderState?.transferee`); nil unless this
+    /// node leads. Not to be kept in a variable across a change to the node: that extra reference
+    /// would make the change copy the maps.
+    var leaderState: LeaderState? {
+        if case .leader(let state) = role { return state }
+        return nil
+    }
+
+    /// Runs `body` on this node's leader state in place and returns what it returns; nil, without
+    /// running `body`, when the node does not lead. Every change to leader state goes through here.
+    ///
+    /// Swift cannot change an enum's payload in place: `if case .leader(var state) = role` copies
+    /// it, and while `role` still holds the original, the first write to `state.progress` copies
+    /// the whole map (copy-on-write), on every message. So the state is taken out and `role`
+    /// holds a payload-free placeholder until `body` returns, which leaves the state's storage
+    /// uniquely referenced. `body` is handed the leader state alone: Swift's exclusivity rule
+    /// keeps it from reaching the node (`self`) meanwhile, so the placeholder is never seen.
+    ///
+    /// The alternative, leader state in an optional field beside a payload-free role, needs no
+    /// placeholder, but it lets "leads" and "has leader state" disagree, and it changes the
+    /// node's Codable form, which the flight recorder's recordings (checkpoints) decode.
+    @discardableResult
+    mutating func withLeaderState<Result>(_ body: (inout LeaderState) -> Result) -> Result? {
+        guard case .leader(var state) = role else { return nil }
+        role = .follower  // the placeholder: `state` is now the only reference to its storage
+        defer { role = .leader(state) }
+        return body(&state)
     }
 }

@@ -3,7 +3,7 @@ import Testing
 
 /// The four decisions a node takes by quorum — commit, ReadIndex confirmation, CheckQuorum and
 /// election — asked of the same configuration with the same nodes answering, agree with each
-/// other and with `QuorumRule`.
+/// other and with `QuorumRule`; and the leader state they change is changed in place.
 @Suite struct QuorumDecisionTests {
     /// Voters 0–3 (an even count: a quorum is 3) and learner 4; or voters 0–4 and learner 5.
     static let configurations: [ClusterConfiguration] = [
@@ -27,9 +27,9 @@ import Testing
         return leader
     }
 
-    func ack(_ node: inout RaftNode, from peer: NodeID, readContext: UInt64 = 0) {
+    func ack(_ node: inout RaftNode, from peer: NodeID, match: LogIndex = 1, readContext: UInt64 = 0) {
         node.receive(Envelope(from: peer, to: node.id, term: node.term,
-                              message: .appendResponse(AppendResponse(success: true, matchIndex: 1, readContext: readContext))))
+                              message: .appendResponse(AppendResponse(success: true, matchIndex: match, readContext: readContext))))
     }
 
     /// The leader's no-op (index 1) commits once `answering` acknowledged it.
@@ -93,5 +93,36 @@ import Testing
         #expect(confirmsRead(configuration, answering) == expected, "ReadIndex")
         #expect(survivesCheckQuorum(configuration, answering) == expected, "CheckQuorum")
         #expect(winsElection(configuration, answering) == expected, "election")
+    }
+
+    /// Where the leader state's progress and read-ack maps keep their values.
+    func storage(_ node: RaftNode) -> [Int] {
+        guard case .leader(let state) = node.role else { return [] }
+        return [state.progress.values.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) },
+                state.readAcks.values.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) }]
+    }
+
+    // Leader state is changed in place: proposals, answers, reads, ticks (CheckQuorum) and
+    // transfers do not copy the progress or read-ack maps (a copy would move their storage).
+    @Test func test_leaderState_shouldBeChangedInPlace() {
+        var leader = leader(Self.configurations[1])
+        let before = storage(leader)
+        #expect(before.count == 2)
+        for peer in 1...4 { ack(&leader, from: peer) }
+        #expect(leader.commitIndex == 1)
+        #expect(leader.propose("x") == .accepted(index: 2, term: 1))
+        Harness.persist(&leader)
+        for peer in 1...4 { ack(&leader, from: peer, match: 2) }
+        #expect(leader.commitIndex == 2)
+        let accepted = leader.readIndex(id: 1)
+        #expect(accepted)
+        for peer in 1...4 { ack(&leader, from: peer, match: 2, readContext: 1) }
+        #expect(leader.takeReady().readStates.count == 1)
+        for _ in 0..<Harness.config.electionTicksMin { leader.tick() }
+        #expect(leader.isLeader)
+        #expect(throws: Never.self) { try leader.transferLeadership(to: 2).get() }
+        leader.receive(Envelope(from: 3, to: 0, term: leader.term,
+                                message: .snapshotResponse(SnapshotChunkResponse(index: 0, received: 0))))
+        #expect(storage(leader) == before)
     }
 }
