@@ -41,16 +41,13 @@ public struct ClusterConfiguration: Sendable, Equatable, Codable, CustomStringCo
     /// No members: a node waiting to be added knows no configuration yet.
     public static let empty = ClusterConfiguration(members: [])
 
-    public var voters: [NodeID] { members.filter(\.isVoter).map(\.id) }
+    public var voters: [NodeID] { members.compactMap { $0.isVoter ? $0.id : nil } }
     public var learners: [NodeID] { members.filter { !$0.isVoter }.map(\.id) }
     public var ids: [NodeID] { members.map(\.id) }
 
     public func member(_ id: NodeID) -> Member? { members.first { $0.id == id } }
     public func contains(_ id: NodeID) -> Bool { members.contains { $0.id == id } }
     public func isVoter(_ id: NodeID) -> Bool { members.contains { $0.id == id && $0.isVoter } }
-
-    /// Votes (or copies) a decision needs: a majority of the voters.
-    public var quorum: Int { voters.count / 2 + 1 }
 
     /// The configuration after `change`, or why the change cannot be made.
     public func applying(_ change: ConfigurationChange) -> Result<ClusterConfiguration, ConfigurationChangeError> {

@@ -41,10 +41,17 @@ public struct NodeMap<Value: Sendable & Equatable & Codable>: Sendable, Equatabl
     /// (id, value) pairs in id order.
     public var entries: [(id: NodeID, value: Value)] { Array(zip(ids, values)).map { ($0, $1) } }
 
-    /// Changes the value of an existing id in place.
-    mutating func update(_ id: NodeID, _ body: (inout Value) -> Void) {
-        guard let position = ids.firstIndex(of: id) else { return }
-        body(&values[position])
+    /// Changes the value of an existing id in place and returns what `body` returns; nil, without
+    /// running `body`, when the id is absent.
+    @discardableResult
+    mutating func update<Result>(_ id: NodeID, _ body: (inout Value) -> Result) -> Result? {
+        guard let position = ids.firstIndex(of: id) else { return nil }
+        return body(&values[position])
+    }
+
+    /// Changes every value in place, in id order.
+    mutating func updateAll(_ body: (inout Value) -> Void) {
+        for position in values.indices { body(&values[position]) }
     }
 
     /// Keeps exactly `wanted` ids: drops the others, adds missing ones with `make`.

@@ -64,3 +64,50 @@ struct Progress: Sendable, Equatable, Codable {
         return true
     }
 }
+
+extension Progress {
+    /// What a follower's answer to an append did to its progress.
+    enum Answer: Equatable {
+        /// Recorded: whether `match` moved, and whether more should be sent now.
+        case recorded(matchMoved: Bool, sendMore: Bool)
+        /// It acknowledged an entry beyond the leader's last one: nothing was recorded.
+        case impossible
+    }
+
+    /// Records a follower's answer to an append; `log` is the leader's. A success moves `match`
+    /// and switches to replicate; a refusal that answers the latest probe (or, in replicate,
+    /// reveals a gap) walks `next` back using the follower's conflict hint.
+    mutating func record(_ response: AppendResponse, log: RaftLog) -> Answer {
+        if response.success && response.matchIndex > log.lastIndex { return .impossible }
+        recentActive = true
+        if response.success {
+            let matchMoved = acknowledge(upTo: response.matchIndex)
+            if state == .probe || (state == .snapshot && match >= snapshotIndex) {
+                becomeReplicate()
+            }
+            return .recorded(matchMoved: matchMoved, sendMore: true)
+        }
+        let stale: Bool
+        switch state {
+        case .replicate: stale = response.rejectedIndex <= match
+        case .probe: stale = response.rejectedIndex != next - 1
+        case .snapshot: stale = true
+        }
+        guard !stale else { return .recorded(matchMoved: false, sendMore: false) }
+        var resume = response.hintIndex
+        if let hintTerm = response.hintTerm, let last = log.lastIndex(ofTerm: hintTerm) {
+            resume = last + 1
+        }
+        becomeProbe(next: max(min(resume, response.rejectedIndex), match + 1))
+        return .recorded(matchMoved: false, sendMore: true)
+    }
+
+    /// Records a follower's answer to a snapshot chunk; true when the next chunk should go out.
+    mutating func record(_ response: SnapshotChunkResponse) -> Bool {
+        recentActive = true
+        guard state == .snapshot, snapshotIndex == response.index else { return false }
+        snapshotOffset = response.received
+        probeSent = false
+        return true
+    }
+}

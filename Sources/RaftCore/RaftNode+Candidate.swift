@@ -5,7 +5,8 @@ extension RaftNode {
     /// term, so a node that cannot win — cut off, or behind — leaves the cluster's term alone.
     /// `transfer` marks an election the leader asked for (TimeoutNow).
     mutating func campaign(preVote: Bool, transfer: Bool = false) {
-        let voters = configuration.voters
+        let rule = configuration.quorumRule
+        let voters = rule.voters
         guard voters.contains(id) else { return }
         var tally = VoteTally(voters: voters)
         tally.record(id, granted: true)
@@ -20,7 +21,7 @@ extension RaftNode {
         leaderID = nil
         resetElectionTimer()
         pendingEvents.append(.electionStarted(term: campaignTerm, preVote: preVote))
-        if tally.outcome == .won {
+        if rule.voteResult(tally.answer) == .won {
             if preVote { campaign(preVote: false) } else { becomeLeader() }
             return
         }
@@ -35,7 +36,7 @@ extension RaftNode {
         case .preCandidate(var tally) where response.preVote:
             tally.record(voter, granted: response.granted)
             role = .preCandidate(tally)
-            switch tally.outcome {
+            switch configuration.quorumRule.voteResult(tally.answer) {
             case .won: campaign(preVote: false)
             case .lost: becomeFollower(term: term, leader: nil, reason: "pre-election lost")
             case .pending: break
@@ -43,7 +44,7 @@ extension RaftNode {
         case .candidate(var tally) where !response.preVote:
             tally.record(voter, granted: response.granted)
             role = .candidate(tally)
-            switch tally.outcome {
+            switch configuration.quorumRule.voteResult(tally.answer) {
             case .won: becomeLeader()
             case .lost: becomeFollower(term: term, leader: nil, reason: "election lost")
             case .pending: break

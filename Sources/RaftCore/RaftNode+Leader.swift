@@ -31,41 +31,34 @@ extension RaftNode {
 
     /// The configuration in force or the committed one moved: a leader adjusts whom it tracks.
     mutating func configurationChanged() {
-        guard case .leader(var state) = role else { return }
+        guard isLeader else { return }
         let next = log.lastIndex + 1
         let targets = replicationTargets
-        state.progress.reconcile(with: targets) { _ in Progress(next: next) }
-        state.readAcks.reconcile(with: targets) { _ in 0 }
-        if let target = state.transferee, !configuration.isVoter(target) {
+        let configuration = self.configuration
+        let noLongerVoter = withLeaderState { state -> NodeID? in
+            state.progress.reconcile(with: targets) { _ in Progress(next: next) }
+            state.readAcks.reconcile(with: targets) { _ in 0 }
+            guard let target = state.transferee, !configuration.isVoter(target) else { return nil }
             state.transferee = nil
+            return target
+        } ?? nil
+        if let target = noLongerVoter {
             pendingEvents.append(.transferAborted(to: target, reason: "node \(target) is no longer a voter"))
         }
-        role = .leader(state)
     }
 
     mutating func tickLeader() {
         heartbeatElapsed += 1
         electionElapsed += 1
-        if case .leader(var state) = role, let target = state.transferee {
-            state.transferElapsed += 1
-            if state.transferElapsed >= config.electionTicksMin {
-                state.transferee = nil
-                pendingEvents.append(.transferAborted(to: target, reason: "node \(target) did not take over within an election timeout"))
-            }
-            role = .leader(state)
+        let transferTimeout = config.electionTicksMin
+        if let target = withLeaderState({ $0.tickTransfer(timeout: transferTimeout) }) ?? nil {
+            pendingEvents.append(.transferAborted(to: target, reason: "node \(target) did not take over within an election timeout"))
         }
         if electionElapsed >= config.electionTicksMin {
             electionElapsed = 0
-            if config.checkQuorum, case .leader(var state) = role {
-                let voters = configuration.voters
-                let active = voters.filter { $0 == id || state.progress[$0]?.recentActive == true }.count
-                for peer in state.progress.ids { state.progress.update(peer) { $0.recentActive = false } }
-                role = .leader(state)
-                if active < configuration.quorum {
-                    becomeFollower(term: term, leader: nil,
-                                   reason: "heard from only \(active) of \(voters.count) voters within the election timeout")
-                    return
-                }
+            if config.checkQuorum, let active = checkQuorumRound(), !active.isQuorum {
+                becomeFollower(term: term, leader: nil, reason: "heard from only \(active) within the election timeout")
+                return
             }
         }
         if heartbeatElapsed >= config.heartbeatTicks {
@@ -75,69 +68,53 @@ extension RaftNode {
         }
     }
 
+    /// CheckQuorum (thesis §6.2): counts the voters heard from since the last round, this leader
+    /// included, and starts the next round. Nil when this node does not lead.
+    mutating func checkQuorumRound() -> QuorumRule.Count? {
+        let rule = configuration.quorumRule
+        let leader = id
+        return withLeaderState { state in
+            let active = rule.count { $0 == leader || state.progress[$0]?.recentActive == true }
+            state.progress.updateAll { $0.recentActive = false }
+            return active
+        }
+    }
+
     mutating func broadcastAppends(mode: AppendMode) {
-        guard case .leader(let state) = role else { return }
-        for peer in state.progress.ids {
+        guard let peers = leaderState?.progress.ids else { return }
+        for peer in peers {
             sendAppends(to: peer, mode: mode)
         }
     }
 
     /// Sends what `peer` should get now: in probe one message, in replicate as many as the window allows.
     mutating func sendAppends(to peer: NodeID, mode: AppendMode) {
-        guard case .leader(var state) = role, state.progress[peer] != nil else { return }
-        role = .follower  // hold the leader state outside the enum while we change it (no copy)
-        var messages: [Message] = []
-        var nextMode = mode
-        while let message = state.makeAppend(to: peer, log: log, snapshot: snapshot, commitIndex: commitIndex,
-                                             config: config, mode: nextMode) {
-            messages.append(message)
-            nextMode = .entriesOnly
-            guard case .appendRequest(let request) = message, !request.entries.isEmpty else { break }
-        }
-        role = .leader(state)
-        for message in messages {
+        let log = self.log, snapshot = self.snapshot, commitIndex = self.commitIndex, config = self.config
+        let messages = withLeaderState { state in
+            state.progress.update(peer) { progress in
+                progress.appends(log: log, snapshot: snapshot, commitIndex: commitIndex, config: config, mode: mode)
+            }
+        } ?? nil
+        for message in messages ?? [] {
             send(to: peer, message)
         }
     }
 
     mutating func handleAppendResponse(from peer: NodeID, _ response: AppendResponse) {
-        guard case .leader(var state) = role, var progress = state.progress[peer] else { return }
-        if response.success && response.matchIndex > log.lastIndex {
+        let log = self.log
+        let recorded = withLeaderState { state -> (answer: Progress.Answer, handOver: Bool)? in
+            guard let answer = state.progress.update(peer, { $0.record(response, log: log) }) else { return nil }
+            let handOver = response.success && state.transferee == peer && state.progress[peer]?.match == log.lastIndex
+            return (answer, handOver)
+        } ?? nil
+        guard let (answer, handOver) = recorded else { return }
+        guard case .recorded(let matchMoved, let sendMore) = answer else {
             // Only possible if this node lost entries it had written in this very term: its disk
             // broke the promise Raft rests on (a power cut with fsync off). Counting it would
             // commit what this log does not hold; it is dropped and reported.
             pendingEvents.append(.ignoredImpossible(reason: "node \(peer) acknowledged entry \(response.matchIndex) of term \(term), beyond this leader's last entry \(log.lastIndex): this node's disk lost entries it had written (was fsync off?)"))
             return
         }
-        progress.recentActive = true
-        var matchMoved = false
-        var sendMore = false
-        if response.success {
-            matchMoved = progress.acknowledge(upTo: response.matchIndex)
-            if progress.state == .probe || (progress.state == .snapshot && progress.match >= progress.snapshotIndex) {
-                progress.becomeReplicate()
-            }
-            sendMore = true
-        } else {
-            let stale: Bool
-            switch progress.state {
-            case .replicate: stale = response.rejectedIndex <= progress.match
-            case .probe: stale = response.rejectedIndex != progress.next - 1
-            case .snapshot: stale = true
-            }
-            if !stale {
-                var next = response.hintIndex
-                if let hintTerm = response.hintTerm, let last = log.lastIndex(ofTerm: hintTerm) {
-                    next = last + 1
-                }
-                next = max(min(next, response.rejectedIndex), progress.match + 1)
-                progress.becomeProbe(next: next)
-                sendMore = true
-            }
-        }
-        state.progress[peer] = progress
-        let handOver = response.success && state.transferee == peer && progress.match == log.lastIndex
-        role = .leader(state)
         recordReadAck(from: peer, context: response.readContext)
         if matchMoved { advanceCommit() }
         if sendMore { sendAppends(to: peer, mode: .entriesOnly) }
@@ -146,30 +123,19 @@ extension RaftNode {
     }
 
     mutating func handleSnapshotResponse(from peer: NodeID, _ response: SnapshotChunkResponse) {
-        guard case .leader(var state) = role, var progress = state.progress[peer] else { return }
-        progress.recentActive = true
-        guard progress.state == .snapshot, progress.snapshotIndex == response.index else {
-            state.progress[peer] = progress
-            role = .leader(state)
-            return
+        let sendNext = withLeaderState { state in
+            state.progress.update(peer) { $0.record(response) }
+        } ?? nil
+        if sendNext == true {
+            sendAppends(to: peer, mode: .entriesOnly)
         }
-        progress.snapshotOffset = response.received
-        progress.probeSent = false
-        state.progress[peer] = progress
-        role = .leader(state)
-        sendAppends(to: peer, mode: .entriesOnly)
     }
 
     /// Commits the highest index a majority of the voters holds — counting this leader only up
     /// to what it has made durable — but only if it is of the current term: an earlier term's
     /// entry is committed indirectly, through a later one (§5.4.2, Figure 8).
     mutating func advanceCommit() {
-        guard case .leader(let state) = role else { return }
-        let matches = configuration.voters.map { voter in
-            voter == id ? stableIndex : (state.progress[voter]?.match ?? 0)
-        }
-        let candidate = Quorum.committedIndex(matchIndexes: matches)
-        guard candidate > commitIndex, log.term(at: candidate) == term else { return }
+        guard let candidate = quorumIndex, candidate > commitIndex, log.term(at: candidate) == term else { return }
         commitIndex = candidate
         // The notice goes out before a committed removal drops the removed node from those we
         // replicate to: it is the removed node's last chance to learn it is out.
@@ -178,46 +144,79 @@ extension RaftNode {
         startReadRound()
         maybePromoteLearners()
     }
+
+    /// The highest index a quorum of the voters holds, this leader counting its own copy only up
+    /// to what it has made durable; nil unless this node leads.
+    var quorumIndex: LogIndex? {
+        guard let progress = leaderState?.progress else { return nil }
+        return configuration.quorumRule.committedIndex { voter in
+            voter == id ? stableIndex : progress[voter]?.match
+        }
+    }
 }
 
 extension LeaderState {
-    /// The next message for `peer` — an AppendEntries, or a snapshot chunk when the entries it
-    /// needs are compacted away — or nil when nothing should go out now.
-    mutating func makeAppend(to peer: NodeID, log: RaftLog, snapshot: Snapshot?, commitIndex: LogIndex,
+    /// Counts a tick against a leadership transfer in progress; returns the target when it has
+    /// had `timeout` ticks without taking over (the transfer is then abandoned).
+    mutating func tickTransfer(timeout: Int) -> NodeID? {
+        guard let target = transferee else { return nil }
+        transferElapsed += 1
+        guard transferElapsed >= timeout else { return nil }
+        transferee = nil
+        return target
+    }
+}
+
+extension Progress {
+    /// The messages this follower should get now: one in probe (or one snapshot chunk), in
+    /// replicate as many as the window allows. `mode` applies to the first.
+    mutating func appends(log: RaftLog, snapshot: Snapshot?, commitIndex: LogIndex, config: RaftConfig,
+                          mode: RaftNode.AppendMode) -> [Message] {
+        var messages: [Message] = []
+        var nextMode = mode
+        while let message = makeAppend(log: log, snapshot: snapshot, commitIndex: commitIndex, config: config, mode: nextMode) {
+            messages.append(message)
+            nextMode = .entriesOnly
+            guard case .appendRequest(let request) = message, !request.entries.isEmpty else { break }
+        }
+        return messages
+    }
+
+    /// The next message for this follower — an AppendEntries, or a snapshot chunk when the
+    /// entries it needs are compacted away — or nil when nothing should go out now.
+    mutating func makeAppend(log: RaftLog, snapshot: Snapshot?, commitIndex: LogIndex,
                              config: RaftConfig, mode: RaftNode.AppendMode) -> Message? {
-        guard var progress = self.progress[peer] else { return nil }
-        defer { self.progress[peer] = progress }
         if mode == .heartbeat {
-            if progress.state == .replicate {
+            if state == .replicate {
                 // Checks the follower holds everything sent so far; a gap makes it refuse, which
                 // sends us back to probing from its hint. An answer frees a window lost to drops.
-                let prev = progress.next - 1
+                let prev = next - 1
                 if let prevTerm = log.term(at: prev) {
                     return .appendRequest(AppendRequest(prevLogIndex: prev, prevLogTerm: prevTerm, entries: [],
                                                         leaderCommit: commitIndex))
                 }
             }
-            progress.probeSent = false  // re-arm a probe or a snapshot chunk that may have been lost
+            probeSent = false  // re-arm a probe or a snapshot chunk that may have been lost
         }
-        if progress.next > log.lastIndex + 1 { progress.becomeProbe(next: log.lastIndex + 1) }  // defensive: never past the log
-        if progress.state != .snapshot && log.term(at: progress.next - 1) == nil {
-            guard let snapshot else { preconditionFailure("entry \(progress.next - 1) is compacted but there is no snapshot") }
-            progress.becomeSnapshot(index: snapshot.index)
+        if next > log.lastIndex + 1 { becomeProbe(next: log.lastIndex + 1) }  // defensive: never past the log
+        if state != .snapshot && log.term(at: next - 1) == nil {
+            guard let snapshot else { preconditionFailure("entry \(next - 1) is compacted but there is no snapshot") }
+            becomeSnapshot(index: snapshot.index)
         }
-        if progress.isPaused(maxInflight: config.maxInflightAppends) { return nil }
-        if progress.state == .snapshot {
+        if isPaused(maxInflight: config.maxInflightAppends) { return nil }
+        if state == .snapshot {
             guard let snapshot else { return nil }
-            if snapshot.index != progress.snapshotIndex {
-                progress.becomeSnapshot(index: snapshot.index)  // a newer snapshot replaced it
+            if snapshot.index != snapshotIndex {
+                becomeSnapshot(index: snapshot.index)  // a newer snapshot replaced it
             }
-            let start = min(progress.snapshotOffset, snapshot.data.count)
+            let start = min(snapshotOffset, snapshot.data.count)
             let end = min(snapshot.data.count, start + config.snapshotChunkBytes)
-            progress.probeSent = true
+            probeSent = true
             return .snapshotRequest(SnapshotChunk(index: snapshot.index, term: snapshot.term, offset: start,
                                                   data: Array(snapshot.data[start..<end]), done: end == snapshot.data.count,
                                                   configuration: snapshot.configuration ?? .empty))
         }
-        let prev = progress.next - 1
+        let prev = next - 1
         let prevTerm = log.term(at: prev)!
         var last = min(log.lastIndex, prev + config.maxEntriesPerAppend)
         var bytes = 0
@@ -233,12 +232,12 @@ extension LeaderState {
         let entries = log.entries(from: prev + 1, through: last)
         if entries.isEmpty && mode == .entriesOnly { return nil }
         if !entries.isEmpty {
-            switch progress.state {
+            switch state {
             case .probe:
-                progress.probeSent = true
+                probeSent = true
             case .replicate:
-                progress.next = last + 1
-                progress.inflight.append(last)
+                next = last + 1
+                inflight.append(last)
             case .snapshot:
                 break
             }

@@ -12,7 +12,7 @@ extension RaftNode {
     /// Appends `change` at the leader. It is in force at once; it is done when committed.
     public mutating func proposeConfigurationChange(_ change: ConfigurationChange)
         -> Result<(index: LogIndex, term: Term), ConfigurationChangeError> {
-        guard case .leader(let state) = role, state.transferee == nil else {
+        guard isLeader, transferee == nil else {
             return .failure(.notLeader(leaderHint: isLeader ? nil : leaderID))
         }
         guard log.term(at: commitIndex) == term else { return .failure(.leaderNotReady) }
@@ -34,31 +34,37 @@ extension RaftNode {
     /// Promotes a learner added with `promoteWhenCaughtUp` once it is replicating and at most
     /// `learnerCatchUpEntries` behind, when no other change is pending.
     mutating func maybePromoteLearners() {
-        guard case .leader(let state) = role, state.transferee == nil,
-              configurations.latestIndex <= commitIndex, log.term(at: commitIndex) == term else { return }
-        for member in configuration.members where !member.isVoter && member.promoteWhenCaughtUp {
-            guard let progress = state.progress[member.id], progress.state == .replicate,
-                  progress.match + config.learnerCatchUpEntries >= log.lastIndex else { continue }
-            _ = proposeConfigurationChange(.promote(id: member.id))
-            return
+        if let learner = learnerToPromote {
+            _ = proposeConfigurationChange(.promote(id: learner))
         }
+    }
+
+    /// The first learner `maybePromoteLearners` should promote now, if any.
+    var learnerToPromote: NodeID? {
+        guard let state = leaderState, state.transferee == nil,
+              configurations.latestIndex <= commitIndex, log.term(at: commitIndex) == term else { return nil }
+        return configuration.members.first { member in
+            guard !member.isVoter, member.promoteWhenCaughtUp, let progress = state.progress[member.id] else { return false }
+            return progress.state == .replicate && progress.match + config.learnerCatchUpEntries >= log.lastIndex
+        }?.id
     }
 
     /// Starts handing leadership to `target`, a voter. The leader stops taking proposals, brings
     /// the target's log up to date, then tells it to campaign at once (TimeoutNow). If the target
     /// has not taken over within an election timeout, the leader carries on.
     public mutating func transferLeadership(to target: NodeID) -> Result<Void, TransferError> {
-        guard case .leader(var state) = role else { return .failure(.notLeader(leaderHint: leaderID)) }
+        guard isLeader else { return .failure(.notLeader(leaderHint: leaderID)) }
         guard target != id else { return .failure(.alreadyLeader) }
-        guard configuration.isVoter(target), let progress = state.progress[target] else {
+        guard configuration.isVoter(target), let match = leaderState?.progress[target]?.match else {
             return .failure(.notAVoter(target))
         }
-        if state.transferee == target { return .success(()) }
-        state.transferee = target
-        state.transferElapsed = 0
-        role = .leader(state)
+        if transferee == target { return .success(()) }
+        withLeaderState { state in
+            state.transferee = target
+            state.transferElapsed = 0
+        }
         pendingEvents.append(.transferStarted(to: target, term: term))
-        if progress.match == log.lastIndex {
+        if match == log.lastIndex {
             send(to: target, .timeoutNow)
         } else {
             sendAppends(to: target, mode: .entriesOnly)

@@ -103,9 +103,7 @@ extension RaftNode {
 
     /// Several reads at once; they share one leadership round.
     public mutating func readIndex(ids: [UInt64]) -> Bool {
-        guard case .leader(var state) = role else { return false }
-        state.queuedReads.append(contentsOf: ids)
-        role = .leader(state)
+        guard withLeaderState({ $0.queuedReads.append(contentsOf: ids) }) != nil else { return false }
         startReadRound()
         return true
     }
@@ -113,12 +111,9 @@ extension RaftNode {
     /// Starts a round for the queued reads once the leader has committed an entry of its own
     /// term (before that, its commit index might lag what earlier leaders committed).
     mutating func startReadRound() {
-        guard case .leader(var state) = role, state.readRound == nil, !state.queuedReads.isEmpty,
-              log.term(at: commitIndex) == term else { return }
-        state.lastReadContext += 1
-        state.readRound = LeaderState.ReadRound(context: state.lastReadContext, index: commitIndex, ids: state.queuedReads)
-        state.queuedReads.removeAll()
-        role = .leader(state)
+        guard log.term(at: commitIndex) == term else { return }
+        let index = commitIndex
+        guard withLeaderState({ $0.startReadRound(protecting: index) }) == true else { return }
         if !completeReadRoundIfConfirmed() {
             broadcastReadRound()
         }
@@ -136,22 +131,46 @@ extension RaftNode {
     }
 
     mutating func recordReadAck(from peer: NodeID, context: UInt64) {
-        guard context > 0, case .leader(var state) = role, let previous = state.readAcks[peer] else { return }
-        state.readAcks[peer] = max(previous, context)
-        role = .leader(state)
+        guard context > 0, withLeaderState({ $0.recordReadAck(from: peer, context: context) }) == true else { return }
         if completeReadRoundIfConfirmed() {
             startReadRound()
         }
     }
 
-    /// Hands out the round's reads once a majority (counting this leader) confirmed it.
+    /// Hands out the round's reads once a quorum (counting this leader) confirmed it.
     mutating func completeReadRoundIfConfirmed() -> Bool {
-        guard case .leader(var state) = role, let round = state.readRound else { return false }
-        let confirmations = configuration.voters.filter { $0 == id || (state.readAcks[$0] ?? 0) >= round.context }.count
-        guard confirmations >= configuration.quorum else { return false }
+        let rule = configuration.quorumRule
+        let leader = id
+        guard let round = withLeaderState({ $0.takeConfirmedReadRound(rule: rule, leader: leader) }) ?? nil else {
+            return false
+        }
         pendingReadStates.append(contentsOf: round.ids.map { ReadState(id: $0, index: round.index) })
-        state.readRound = nil
-        role = .leader(state)
         return true
+    }
+}
+
+extension LeaderState {
+    /// Starts a round for the queued reads that protects `index`; false when a round is already
+    /// in flight or no read is queued.
+    mutating func startReadRound(protecting index: LogIndex) -> Bool {
+        guard readRound == nil, !queuedReads.isEmpty else { return false }
+        lastReadContext += 1
+        readRound = ReadRound(context: lastReadContext, index: index, ids: queuedReads)
+        queuedReads.removeAll()
+        return true
+    }
+
+    /// Notes that `peer` echoed read context `context`; false when `peer` is not tracked.
+    mutating func recordReadAck(from peer: NodeID, context: UInt64) -> Bool {
+        readAcks.update(peer) { $0 = max($0, context) } != nil
+    }
+
+    /// Ends the round in flight and returns it once `rule` finds a quorum confirmed it: `leader`
+    /// itself and every voter that echoed the round's context (or a later one).
+    mutating func takeConfirmedReadRound(rule: QuorumRule, leader: NodeID) -> ReadRound? {
+        guard let round = readRound,
+              rule.isQuorum({ $0 == leader || (readAcks[$0] ?? 0) >= round.context }) else { return nil }
+        readRound = nil
+        return round
     }
 }

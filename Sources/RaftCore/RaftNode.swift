@@ -100,8 +100,7 @@ public struct RaftNode: Sendable, Equatable, Codable {
     public var configurationChangePending: Bool { configurations.latestIndex > commitIndex }
     /// The voter leadership is being handed to, while a transfer is in progress.
     public var transferee: NodeID? {
-        if case .leader(let state) = role { return state.transferee }
-        return nil
+        leaderState?.transferee
     }
 
     /// True when `takeReady()` has work to hand out.
@@ -194,7 +193,7 @@ public struct RaftNode: Sendable, Equatable, Codable {
     /// Appends several commands at the leader in one go; command `k` of the batch gets index
     /// `index + k` of the accepted result. Refused while leadership is being handed over.
     public mutating func propose(batch commands: [String]) -> ProposalResult {
-        guard case .leader(let state) = role, state.transferee == nil else {
+        guard isLeader, transferee == nil else {
             return .notLeader(leaderHint: isLeader ? nil : leaderID)
         }
         precondition(!commands.contains { $0.isEmpty }, "empty commands are reserved for the leader's no-op")

@@ -44,28 +44,3 @@ import Testing
         #expect(compacted.lastIndex(ofTerm: 5) == 12)
     }
 }
-
-@Suite struct QuorumTests {
-    @Test func committedIndexIsTheMajorityMedian() {
-        #expect(Quorum.committedIndex(matchIndexes: [5, 3, 1]) == 3)
-        #expect(Quorum.committedIndex(matchIndexes: [5, 5, 1, 1]) == 1)
-        #expect(Quorum.committedIndex(matchIndexes: [9, 8, 7, 2, 1]) == 7)
-        #expect(Quorum.committedIndex(matchIndexes: [4]) == 4)
-    }
-
-    @Test func tallyDecidesAsSoonAsTheOutcomeIsKnown() {
-        var tally = VoteTally(voters: Array(0..<5))
-        tally.record(0, granted: true)
-        tally.record(1, granted: false)
-        #expect(tally.outcome == .pending)
-        tally.record(2, granted: false)
-        tally.record(3, granted: false)
-        #expect(tally.outcome == .lost)
-        var winning = VoteTally(voters: Array(0..<3))
-        winning.record(0, granted: true)
-        winning.record(0, granted: true)
-        #expect(winning.outcome == .pending, "a duplicate answer counted twice")
-        winning.record(2, granted: true)
-        #expect(winning.outcome == .won)
-    }
-}
