@@ -60,11 +60,7 @@ extension NodeEngine {
             fail("storage failed (\(error))")
             return false
         }
-        if let last = ready.entries.last {
-            corePersisted(through: last.index, term: last.term)
-        } else if let snapshot = ready.snapshot, ready.logReplaced {
-            corePersisted(through: snapshot.index, term: snapshot.term)
-        }
+        announcePersisted(ready)
         if !pending.isEmpty && !ready.entries.isEmpty {
             let now = hooks.clock()
             for entry in ready.entries {
@@ -82,6 +78,15 @@ extension NodeEngine {
         }
         if !ready.messages.isEmpty { hooks.send(ready.messages) }
         return true
+    }
+
+    /// Step 3's end: the core hears that the Ready's log change is durable.
+    private func announcePersisted(_ ready: Ready) {
+        if let last = ready.entries.last {
+            corePersisted(through: last.index, term: last.term)
+        } else if let snapshot = ready.snapshot, ready.logReplaced {
+            corePersisted(through: snapshot.index, term: snapshot.term)
+        }
     }
 
     /// A write slower than the heartbeat interval delays heartbeats and can cost elections (etcd
