@@ -45,12 +45,16 @@ extension NodeEngine {
     }
 
     /// Steps 1–4 of a Ready. Returns false when storage failed (the engine is then stopped).
+    /// (`testOnly_pipelineFault` is nil outside tests; the two places it reorders are marked.)
     private func persistAndSend(_ ready: Ready) -> Bool {
         let started = hooks.clock()
+        let fault = testOnly_pipelineFault
         do {
+            if fault == .messagesBeforeHardState, !ready.messages.isEmpty { hooks.send(ready.messages) }  // test only: wrong
             if let snapshot = ready.snapshot { try stores.snapshot.save(snapshot) }
             if let hardState = ready.hardState { try stores.meta.save(hardState) }
             if !ready.earlyMessages.isEmpty { hooks.send(ready.earlyMessages) }
+            if fault == .persistedBeforeLogWrite { announcePersisted(ready) }  // test only: wrong
             if ready.logReplaced {
                 try stores.log.replace(with: ready.entries)
             } else {
@@ -60,7 +64,7 @@ extension NodeEngine {
             fail("storage failed (\(error))")
             return false
         }
-        announcePersisted(ready)
+        if fault != .persistedBeforeLogWrite { announcePersisted(ready) }
         if !pending.isEmpty && !ready.entries.isEmpty {
             let now = hooks.clock()
             for entry in ready.entries {
@@ -76,7 +80,7 @@ extension NodeEngine {
             metrics.fsyncLatency.add(micros)
             reportSlowDisk(micros: micros)
         }
-        if !ready.messages.isEmpty { hooks.send(ready.messages) }
+        if !ready.messages.isEmpty, fault != .messagesBeforeHardState { hooks.send(ready.messages) }
         return true
     }
 

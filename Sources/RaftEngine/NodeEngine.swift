@@ -28,6 +28,9 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
     public internal(set) var isStopped = false
     /// Hears every call into the core (nil: not recording): a flight recorder, or a replay's checker.
     public internal(set) var recorder: (any CoreRecorder)?
+    /// Test-only: breaks the pipeline's order on purpose (nil, always, outside tests), so a test
+    /// can show that a replay of a recording made in the right order catches it.
+    package var testOnly_pipelineFault: PipelineFault?
 
     /// Proposals since the last flush, appended together (group commit).
     var waiting: [ProposalWaiter] = []
