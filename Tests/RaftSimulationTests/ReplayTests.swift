@@ -26,7 +26,7 @@ import Testing
         let readies = traces.reduce(0) { total, trace in
             total + trace.records.filter { if case .input(.takeReady) = $0.event { return true } else { return false } }.count
         }
-        let replayer = Replayer(traces: traces)
+        let replayer = Replayer(traces: traces, machine: SimMachine.self)
         let summary = replayer.run()
         #expect(summary.problem == nil, "\(summary.problem?.description ?? "")")
         #expect(summary.finished)
@@ -51,7 +51,7 @@ import Testing
         let traces = try Self.roundTrip(report.recordings)
         #expect(traces.allSatisfy { $0.records.count < 2 * 250 }, "a ring keeps its capacity and one segment more")
         #expect(traces.contains { $0.records.first!.seq > 1 }, "the run is long enough for a ring to drop its oldest segments")
-        let summary = Replayer(traces: traces).run()
+        let summary = Replayer(traces: traces, machine: SimMachine.self).run()
         #expect(summary.problem == nil, "\(summary.problem?.description ?? "")")
         #expect(summary.finished)
         #expect(summary.checkpointsMatched > 0)
@@ -73,7 +73,7 @@ import Testing
         var records = traces[busiest].records
         records[victim].event = .input(.tick(count: 1))
         traces[busiest].records = records
-        let summary = Replayer(traces: traces).run()
+        let summary = Replayer(traces: traces, machine: SimMachine.self).run()
         let problem = try #require(summary.problem)
         #expect(problem.kind == .divergence)
         #expect(problem.node == traces[busiest].node)
@@ -87,7 +87,7 @@ import Testing
         let middle = traces[0].records.count / 2
         let removed = traces[0].records.remove(at: middle)
         if case .checkpoint = removed.event { traces[0].records.remove(at: middle) }
-        let summary = Replayer(traces: traces).run()
+        let summary = Replayer(traces: traces, machine: SimMachine.self).run()
         let problem = try #require(summary.problem)
         #expect(problem.node == traces[0].node)
         #expect(problem.kind == .badTrace || problem.kind == .divergence)
