@@ -86,7 +86,7 @@ final class CheckingRecorder: CoreRecorder {
         if case .tick(let count) = recorded, case .tick = input {
             ticksLeft = count - 1
         } else if recorded != input {
-            return checks.report(.divergence, "recorded \"\(recorded.description)\"; the engine called its core: \(input.description)")
+            return checks.report(.divergence, Self.mismatch(recorded: recorded, made: input))
         }
         verify(input)
         if case .stop(_, true)? = tape.next?.event { disk.failNextWrite = true }
@@ -125,6 +125,15 @@ final class CheckingRecorder: CoreRecorder {
         default:
             break
         }
+    }
+
+    /// A recorded call and the engine's differing one, in words.
+    static func mismatch(recorded: CoreInput, made: CoreInput) -> String {
+        if case .compact(let old) = recorded, case .compact(let new) = made, old.index == new.index, old.term == new.term {
+            let first = zip(old.data, new.data).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(old.data.count, new.data.count)
+            return "the snapshot through \(old.index)@\(old.term) holds other bytes: recorded \(old.data.count), the engine's state machine wrote \(new.data.count), first different at byte \(first)"
+        }
+        return "recorded \"\(recorded.description)\"; the engine called its core: \(made.description)"
     }
 
     /// A recorded state must equal the engine's core field for field.
