@@ -93,17 +93,9 @@ final class NodeReplay<Machine: ReplicatedStateMachine> {
             disk.uncertain = failed
             return
         }
-        if failed && executor.isHolding {
-            // The snapshot's commit is the write that failed.
-            disk.failNextWrite = true
-            executor.releaseHeld()
-        }
-        let before = tape.cursor
-        if !engine.isStopped { engine.stop(reason: reason) }
-        if tape.cursor == before && checks.problem == nil {
-            tape.take()
-            checks.report(.divergence, "recorded a stop; the engine had stopped already")
-        }
+        // A stop between flushes: killed, or a write failed in work this replay does not re-run
+        // (a snapshot the recording never shows compacting). The recorder takes the record.
+        engine.stop(reason: reason)
     }
 
     /// Feeds an input the recording shows arriving from outside, or runs the flush it starts.
