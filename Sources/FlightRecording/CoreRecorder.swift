@@ -7,7 +7,7 @@ import RaftCore
 /// just after), offers `checkpoint` at a quiet moment when `wantsCheckpoint` says so, and says
 /// `stopped` once.
 public protocol CoreRecorder: AnyObject {
-    /// A copy of the core is wanted at the next quiet moment (nothing waiting in `takeReady`).
+    /// A copy of the core is wanted at the next quiet moment (between flushes, nothing waiting in `takeReady`).
     var wantsCheckpoint: Bool { get }
     func checkpoint(_ core: RaftNode)
     func record(_ input: CoreInput)

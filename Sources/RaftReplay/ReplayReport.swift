@@ -48,8 +48,8 @@ public struct ReplaySummary: Sendable {
 }
 
 /// A message a replayed engine sent that no replayed node has received yet (it may be on its
-/// way, or lost: a message the network dropped stays here until `Replayer.inFlightLimit` pushes
-/// it out).
+/// way, or lost: a message the network dropped stays until the replay's `inFlightLimit` pushes
+/// it out, oldest first).
 public struct InFlightMessage: Sendable, Equatable {
     /// The step at which it was sent.
     public var step: Int
