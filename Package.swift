@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "FlightRecording", dependencies: ["RaftCore"]),
         .target(name: "RaftEngine", dependencies: ["RaftCore", "RaftStorage", "FlightRecording"]),
         .target(name: "RaftVerification", dependencies: ["RaftCore"]),
-        .target(name: "RaftReplay", dependencies: ["RaftCore", "FlightRecording", "RaftVerification"]),
+        .target(name: "RaftReplay", dependencies: ["RaftCore", "RaftEngine", "RaftStorage", "FlightRecording", "RaftVerification", "KVStore"]),
         .target(name: "RuntimeSupport", dependencies: ["JSONText"]),
         .target(name: "NodeHosting", dependencies: ["RuntimeSupport", "RaftCore", "RaftEngine", "RaftStorage", "FlightRecording",
                                                     "KVStore", "JSONText"]),

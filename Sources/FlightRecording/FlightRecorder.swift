@@ -12,7 +12,7 @@ public protocol TraceSink: AnyObject, Sendable {
 /// from what was loaded, in order, time-stamped.
 ///
 /// Memory stays bounded: records go into segments of at most `segmentInputs`; each segment
-/// begins with a copy of the core (a `start`, or a `checkpoint` taken at a quiet moment — copying
+/// begins with a copy of the core (a `start`, or a `checkpoint` taken between flushes — copying
 /// the core is cheap, its arrays are shared until written), and the oldest segments are dropped
 /// while more than `capacity` records are kept, so the ring always begins at a state a replay
 /// can start from. With a `sink`, every
@@ -55,7 +55,7 @@ public final class FlightRecorder: @unchecked Sendable {
         nextSeq += 1
     }
 
-    /// A quiet moment (the core has nothing waiting in `takeReady`): a new segment begins here.
+    /// A quiet moment (between flushes, nothing waiting in `takeReady`): a new segment begins here.
     public func checkpoint(_ core: RaftNode) {
         wantsCheckpoint = false
         // A checkpoint takes no sequence number: it is a state, not an event.

@@ -21,8 +21,8 @@ public struct LoadSummary: Sendable, Equatable, Codable {
 public enum TraceEvent: Sendable {
     /// The node (re)started: its core as built from what was loaded.
     indirect case start(core: RaftNode, loaded: LoadSummary)
-    /// The core at a quiet moment (nothing waiting in `takeReady`): where a bounded recording
-    /// may begin, and a state a replay must reach exactly.
+    /// The core at a quiet moment (between flushes, nothing waiting in `takeReady`): where a
+    /// bounded recording may begin, and a state a replay must reach exactly.
     indirect case checkpoint(RaftNode)
     case input(CoreInput)
     /// The node stopped: killed, crashed, or the server shut down — or (`failed`) a write failed,

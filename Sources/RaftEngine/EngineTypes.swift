@@ -82,3 +82,12 @@ public struct LoadReport: Sendable {
     public var droppedTornTail: Bool
     public var droppedStaleSuffix: Bool
 }
+
+/// A deliberate break of the order `Ready` prescribes, for tests only (`NodeEngine.testOnly_pipelineFault`):
+/// the engine does this wrong so a test can show that a replay of an older recording notices.
+package enum PipelineFault: Sendable {
+    /// Tells the core its entries are durable before they are written.
+    case persistedBeforeLogWrite
+    /// Sends a Ready's messages (votes, acknowledgements) before its snapshot and term/vote are saved.
+    case messagesBeforeHardState
+}

@@ -2,13 +2,15 @@ import FlightRecording
 import RaftCore
 
 /// Every call into the core goes through here, so the flight recorder sees each one, in order,
-/// with what it returned. A new recording segment begins at a quiet moment (nothing waiting in
-/// `takeReady`), where the core's copy is a state a replay can start from.
+/// with what it returned. A new recording segment begins at a quiet moment — between flushes, at
+/// an input from outside (a tick, a message, a finished snapshot), with nothing waiting in
+/// `takeReady` — where a replay can build an engine around the core's copy.
 extension NodeEngine {
+    /// `betweenFlushes`: the engine is idle here (false only for `persisted`, which comes mid-flush).
     @inline(__always)
-    private func note(_ input: @autoclosure () -> CoreInput) {
+    private func note(_ input: @autoclosure () -> CoreInput, betweenFlushes: Bool = true) {
         guard let recorder else { return }
-        if recorder.wantsCheckpoint && !raft.hasReady { recorder.checkpoint(raft) }
+        if betweenFlushes && recorder.wantsCheckpoint && !raft.hasReady { recorder.checkpoint(raft) }
         recorder.record(input())
     }
 
@@ -47,7 +49,7 @@ extension NodeEngine {
     }
 
     func corePersisted(through index: LogIndex, term: Term) {
-        note(.persisted(index: index, term: term))
+        note(.persisted(index: index, term: term), betweenFlushes: false)
         raft.persisted(through: index, term: term)
     }
 

@@ -45,12 +45,16 @@ extension NodeEngine {
     }
 
     /// Steps 1–4 of a Ready. Returns false when storage failed (the engine is then stopped).
+    /// (`testOnly_pipelineFault` is nil outside tests; the two places it reorders are marked.)
     private func persistAndSend(_ ready: Ready) -> Bool {
         let started = hooks.clock()
+        let fault = testOnly_pipelineFault
         do {
+            if fault == .messagesBeforeHardState, !ready.messages.isEmpty { hooks.send(ready.messages) }  // test only: wrong
             if let snapshot = ready.snapshot { try stores.snapshot.save(snapshot) }
             if let hardState = ready.hardState { try stores.meta.save(hardState) }
             if !ready.earlyMessages.isEmpty { hooks.send(ready.earlyMessages) }
+            if fault == .persistedBeforeLogWrite { announcePersisted(ready) }  // test only: wrong
             if ready.logReplaced {
                 try stores.log.replace(with: ready.entries)
             } else {
@@ -60,11 +64,7 @@ extension NodeEngine {
             fail("storage failed (\(error))")
             return false
         }
-        if let last = ready.entries.last {
-            corePersisted(through: last.index, term: last.term)
-        } else if let snapshot = ready.snapshot, ready.logReplaced {
-            corePersisted(through: snapshot.index, term: snapshot.term)
-        }
+        if fault != .persistedBeforeLogWrite { announcePersisted(ready) }
         if !pending.isEmpty && !ready.entries.isEmpty {
             let now = hooks.clock()
             for entry in ready.entries {
@@ -80,8 +80,17 @@ extension NodeEngine {
             metrics.fsyncLatency.add(micros)
             reportSlowDisk(micros: micros)
         }
-        if !ready.messages.isEmpty { hooks.send(ready.messages) }
+        if !ready.messages.isEmpty, fault != .messagesBeforeHardState { hooks.send(ready.messages) }
         return true
+    }
+
+    /// Step 3's end: the core hears that the Ready's log change is durable.
+    private func announcePersisted(_ ready: Ready) {
+        if let last = ready.entries.last {
+            corePersisted(through: last.index, term: last.term)
+        } else if let snapshot = ready.snapshot, ready.logReplaced {
+            corePersisted(through: snapshot.index, term: snapshot.term)
+        }
     }
 
     /// A write slower than the heartbeat interval delays heartbeats and can cost elections (etcd

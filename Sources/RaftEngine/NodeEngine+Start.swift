@@ -12,7 +12,7 @@ extension NodeEngine {
     /// a history the snapshot replaced (it is dropped).
     public static func start(id: NodeID, bootstrap: ClusterConfiguration, raftConfig: RaftConfig, stores: NodeStores,
                              seed: UInt64, hooks: EngineHooks, executor: EngineExecutor, snapshotEveryEntries: Int,
-                             logName: String, recorder: FlightRecorder? = nil) throws -> (NodeEngine, LoadReport) {
+                             logName: String, recorder: (any CoreRecorder)? = nil) throws -> (NodeEngine, LoadReport) {
         do {
             let hardState = try stores.meta.load()
             let snapshot = try stores.snapshot.load()
@@ -31,12 +31,11 @@ extension NodeEngine {
             let raft = RaftNode(id: id, bootstrap: bootstrap, config: raftConfig, hardState: hardState,
                                 log: restoring.log, snapshot: snapshot, seed: seed)
             let engine = NodeEngine(raft: raft, stores: stores, machine: machine, hooks: hooks, executor: executor,
-                                    snapshotEveryEntries: snapshotEveryEntries)
+                                    snapshotEveryEntries: snapshotEveryEntries, recorder: recorder)
             let report = LoadReport(hardState: hardState, snapshotIndex: snapshot?.index, stateItems: machine.itemCount,
                                     entriesReplayed: restoring.log.entries.count, droppedTornTail: loaded.droppedTornTail,
                                     droppedStaleSuffix: restoring.droppedStale)
             if let recorder {
-                engine.recorder = recorder
                 recorder.started(core: raft, loaded: LoadSummary(
                     hardState: hardState, snapshotIndex: snapshot?.index, entries: report.entriesReplayed,
                     droppedTornTail: report.droppedTornTail, droppedStaleSuffix: report.droppedStaleSuffix))

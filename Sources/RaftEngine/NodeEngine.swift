@@ -26,8 +26,11 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
     public var metrics = NodeMetrics()
     /// The engine stopped (storage failure or `stop`); nothing more happens.
     public internal(set) var isStopped = false
-    /// Records every call into the core (nil: not recording).
-    public internal(set) var recorder: FlightRecorder?
+    /// Hears every call into the core (nil: not recording): a flight recorder, or a replay's checker.
+    public internal(set) var recorder: (any CoreRecorder)?
+    /// Test-only: breaks the pipeline's order on purpose (nil, always, outside tests), so a test
+    /// can show that a replay of a recording made in the right order catches it.
+    package var testOnly_pipelineFault: PipelineFault?
     /// Sees what every applied command produced, in log order (watchers of the state machine).
     public var appliedObserver: ((LogIndex, Output) -> Void)?
     /// The state machine was replaced by a snapshot from the leader: whatever was derived from
@@ -84,9 +87,12 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
         var serve: (Machine?) -> Void
     }
 
-    init(raft: RaftNode, stores: NodeStores, machine: Machine, hooks: EngineHooks, executor: EngineExecutor,
-         snapshotEveryEntries: Int) {
+    /// An engine around a core that is already built — by `start`, from what the stores hold, or
+    /// by a replay, from a recorded state — with `machine` holding what the core has applied.
+    package init(raft: RaftNode, stores: NodeStores, machine: Machine, hooks: EngineHooks, executor: EngineExecutor,
+                 snapshotEveryEntries: Int, recorder: (any CoreRecorder)? = nil) {
         self.id = raft.id
+        self.recorder = recorder
         self.raft = raft
         self.stores = stores
         self.machine = machine
@@ -116,6 +122,14 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
                         finish: @escaping (WriteOutcome<Output>) -> Void) {
         guard !isStopped else { return finish(.nodeDown) }
         guard raft.isLeader, raft.transferee == nil else { return finish(.notLeader(leaderHint: raft.isLeader ? nil : raft.leaderID)) }
+        queueProposal(command, appended: appended, finish: finish)
+    }
+
+    /// Queues a command for the next flush without the leadership check `propose` makes first,
+    /// for a caller that knows the check passed when the command arrived: a replay queues what a
+    /// recording shows the engine proposed (the moment of the check is not recorded).
+    package func queueProposal(_ command: String, appended: @escaping (LogIndex, Term) -> Void = { _, _ in },
+                               finish: @escaping (WriteOutcome<Output>) -> Void) {
         waiting.append(ProposalWaiter(command: command, appended: appended, finish: finish, received: hooks.clock()))
     }
 
@@ -124,8 +138,14 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
     /// serve it (not the leader, leadership lost, node down) — ask elsewhere.
     public func readLinearizable(_ serve: @escaping (Machine?) -> Void) {
         guard !isStopped, raft.isLeader else { return serve(nil) }
-        newReads.append(PendingRead(id: nextReadID, serve: serve))
-        nextReadID += 1
+        queueRead(id: nextReadID, serve)
+    }
+
+    /// Queues a linearizable read under `id` (later reads are numbered after it) without the
+    /// leadership check: a replay queues the reads a recording shows, under their recorded ids.
+    package func queueRead(id: UInt64, _ serve: @escaping (Machine?) -> Void) {
+        newReads.append(PendingRead(id: id, serve: serve))
+        nextReadID = id + 1
     }
 
     /// Appends a membership change at this leader (one at a time; see `RaftNode`).

@@ -178,10 +178,12 @@ public struct SafetyChecker: Sendable {
 
     /// A leader commits an entry only when a majority of the voters of its configuration hold it
     /// on disk: a learner's copy, or the leader's own copy before it is durable, never counts.
+    /// A voter whose disk is not in `disks` is taken on trust: a replay of a bounded recording
+    /// may not know it yet (a node added after the oldest record kept); the simulator passes all.
     private mutating func checkCommitIsBacked(_ entry: Entry, leader: NodeID, configurations: [ClusterConfiguration],
                                               disks: [NodeID: DurableView]) {
         func holders(_ configuration: ClusterConfiguration) -> [NodeID] {
-            configuration.voters.filter { disks[$0]?.holds(index: entry.index, term: entry.term) == true }
+            configuration.voters.filter { disks[$0]?.holds(index: entry.index, term: entry.term) ?? true }
         }
         guard !configurations.contains(where: { holders($0).count >= $0.quorum }) else { return }
         let last = configurations.last!
@@ -214,6 +216,8 @@ public struct SafetyChecker: Sendable {
     /// counting crashed nodes' disks. This is the heart of the §5.4 safety argument, and of the
     /// single-server membership argument (thesis §4.1); checking it when an entry commits
     /// catches a dangerous commit (Figure 8, two changes at once) before any election exploits it.
+    /// A voter whose disk is not in `disks` (a replay that has no recording of it yet) is taken on
+    /// trust: it is not counted as voting for a node that lacks the entry.
     public mutating func checkCommittedEntriesAreStable(from firstNew: Int, disks: [NodeID: DurableView]) {
         guard firstNew < committed.count else { return }
         let ids = disks.keys.sorted()
@@ -223,7 +227,7 @@ public struct SafetyChecker: Sendable {
                 guard disk.configuration.isVoter(candidate), !disk.holds(index: entry.index, term: entry.term) else { continue }
                 let last = disk.last
                 let voters = disk.configuration.voters.filter { voter in
-                    voter == candidate || (disks[voter]?.wouldVote(for: last) ?? true)
+                    voter == candidate || (disks[voter]?.wouldVote(for: last) ?? false)
                 }
                 if voters.count >= disk.configuration.quorum {
                     fail("committed \(entry) is not stable: node \(candidate) lacks it yet voters \(voters) of its configuration \(disk.configuration) would elect it")

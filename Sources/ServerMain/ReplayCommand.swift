@@ -6,9 +6,11 @@ import RaftReplay
 import NodeHosting
 import RuntimeSupport
 
-/// `ServerMain --replay DIR...`: re-runs every node's core from its trace file, checks that the
-/// re-run matches the recording step for step and that the safety properties hold, and prints
-/// the cluster as `status` shows it — at the end, at the step asked for, or where it went wrong.
+/// `ServerMain --replay DIR...`: re-runs every node's engine (the production `NodeEngine`, over
+/// the key-value state machine) from its trace file, checks that the re-run matches the
+/// recording step for step — every call into the core, the order of writes and sends, the
+/// snapshot bytes — and that the safety properties hold, and prints the cluster as `status`
+/// shows it — at the end, at the step asked for, or where it went wrong.
 /// Exit status: 0 when the replay matched (or stopped where asked), 1 when it found a problem,
 /// 2 when the trace files cannot be used.
 enum ReplayCommand {
@@ -66,13 +68,15 @@ enum ReplayCommand {
         if summary.finished {
             print("\nthe replay matched the recording exactly, and no safety property broke")
         } else {
-            print("\nstopped at step \(grouped(summary.steps)) as asked (--until); no problem up to here")
+            let inFlush = until.map { summary.steps > $0 } ?? false
+            let flush = inFlush ? " (step \(grouped(until!)) is inside a flush, which an engine runs to its end)" : ""
+            print("\nstopped at step \(grouped(summary.steps))\(flush) as asked (--until); no problem up to here")
         }
         return 0
     }
 
     /// The replayed cluster in the shape of the `status` answer, for the same table.
-    static func status(of replayer: Replayer) -> JSONObject {
+    static func status<Machine>(of replayer: Replayer<Machine>) -> JSONObject {
         var leader: (id: NodeID, term: Term)?
         var nodes: [JSONValue] = []
         var configuration: ClusterConfiguration?
@@ -87,10 +91,11 @@ enum ReplayCommand {
                 configurationTerm = core.term
                 configuration = core.configuration
             }
+            let applied = replayer.machine(id)?.appliedIndex ?? core.appliedIndex  // what the engine's machine holds
             var members: [(String, JSONValue)] = [
                 ("id", .number(String(id))), ("role", .string(roleName(core.roleKind))), ("term", .number(String(core.term))),
                 ("votedFor", core.votedFor.map { .number(String($0)) } ?? .null),
-                ("commitIndex", .number(String(core.commitIndex))), ("lastApplied", .number(String(core.appliedIndex))),
+                ("commitIndex", .number(String(core.commitIndex))), ("lastApplied", .number(String(applied))),
                 ("logLength", .number(String(core.log.lastIndex))), ("alive", .bool(true)),
                 ("voter", .bool(core.configuration.isVoter(id))), ("member", .bool(core.configuration.contains(id))),
             ]
