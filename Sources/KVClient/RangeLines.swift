@@ -13,12 +13,17 @@ public enum RangeLines {
         public var more: Bool
         /// The last item's key, decoded (nil when the page was empty).
         public var lastKey: String?
+
+        public init(count: Int, more: Bool, lastKey: String?) {
+            self.count = count
+            self.more = more
+            self.lastKey = lastKey
+        }
     }
 
     private static let okPrefix = Array(#"{"status":"ok","items":["#.utf8)
     private static let keyOpen = Array(#"{"key":"#.utf8)
     private static let valueMember = Array(#","value":"#.utf8)
-    private static let moreMember = Array(#""more":"#.utf8)
 
     /// Appends one line per item of `answer` (a range answer line) to `output`; nil when the line
     /// is not a successful range answer (an error: show it as it is).
@@ -66,9 +71,13 @@ public enum RangeLines {
                 break
             }
         }
-        // `"more":true` after the items.
-        if let found = scanner.find(moreMember) {
-            page.more = found < answer.count && answer[found] == UInt8(ascii: "t")
+        // The members after the items: `"more":true` is the one that matters.
+        while scanner.expect(UInt8(ascii: ",")) {
+            scanner.skipSpace()
+            guard let name = scanner.string(), scanner.expect(UInt8(ascii: ":")) else { return nil }
+            scanner.skipSpace()
+            guard let span = scanner.value() else { return nil }
+            if scanner.equals(name, "more") { page.more = answer[span.lowerBound] == UInt8(ascii: "t") }
         }
         if let lastKey {
             guard case .string(let text)? = try? JSONParser.parse(Array(UnsafeBufferPointer(rebasing: answer[lastKey]))) else { return nil }
@@ -157,21 +166,6 @@ public enum RangeLines {
                 for offset in 0..<expected.count where bytes[span.lowerBound + 1 + offset] != expected[offset] { return false }
                 return true
             }
-        }
-
-        /// The index just past the first `marker` at or after the cursor.
-        func find(_ marker: [UInt8]) -> Int? {
-            guard let first = marker.first, bytes.count >= marker.count else { return nil }
-            var index = position
-            while index + marker.count <= bytes.count {
-                if bytes[index] == first {
-                    var matched = 1
-                    while matched < marker.count && bytes[index + matched] == marker[matched] { matched += 1 }
-                    if matched == marker.count { return index + marker.count }
-                }
-                index += 1
-            }
-            return nil
         }
     }
 }
