@@ -62,7 +62,10 @@ public struct Repl {
                 continue
             }
             if command != .nothing && command != .history { history.add(line) }
-            switch execute(command) {
+            let next = execute(command)
+            // Piped, each answer goes out as soon as it is known (a script may be waiting for it).
+            if !interactive { fflush(nil) }
+            switch next {
             case .keepGoing: continue
             case .stop(let status): return status
             }
