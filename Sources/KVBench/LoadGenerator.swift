@@ -67,7 +67,8 @@ final class LoadGenerator: Sendable {
 
     /// Writes every key once, so gets and ranges find values. Over the line protocol several
     /// connections each keep a window of puts outstanding, sent in batches of many lines per
-    /// write, so a million keys load in seconds rather than minutes.
+    /// write, so a million keys load in a minute rather than an hour; a put refused on the
+    /// way (an election under load) is sent again.
     func preload() throws {
         let value = String(repeating: "v", count: options.valueBytes)
         guard !options.http else {
@@ -81,57 +82,69 @@ final class LoadGenerator: Sendable {
             }
             return
         }
-        let lanes = max(1, min(8, options.connections, options.keys / 1000))
-        let failures = Mutex<(error: String?, refused: Int)>((nil, 0))
-        let group = DispatchGroup()
+        let lanes = max(1, min(4, options.connections, options.keys / 1000))
+        let failures = Mutex<(error: String?, refused: [Int])>((nil, []))
         let started = Self.now()
-        for lane in 0..<lanes {
-            group.enter()
-            let thread = Thread { [self] in
-                defer { group.leave() }
-                do {
-                    let refused = try preload(lane: lane, of: lanes, value: value)
-                    failures.withLock { $0.refused += refused }
-                } catch {
-                    failures.withLock { $0.error = "\(error)" }
+        var pending = Array(0..<options.keys)
+        var passes = 0
+        // Puts refused (a leader change under load, a timeout) are sent again: a put twice is the same put.
+        while !pending.isEmpty && passes < 5 {
+            passes += 1
+            let group = DispatchGroup()
+            for lane in 0..<lanes {
+                group.enter()
+                let keys = stride(from: lane, to: pending.count, by: lanes).map { pending[$0] }
+                let thread = Thread { [self] in
+                    defer { group.leave() }
+                    do {
+                        let refused = try preload(keys, lane: lane, value: value)
+                        failures.withLock { $0.refused += refused }
+                    } catch {
+                        failures.withLock { $0.error = "\(error)" }
+                    }
                 }
+                thread.start()
             }
-            thread.start()
+            group.wait()
+            let outcome = failures.withLock { state in
+                defer { state.refused = [] }
+                return state
+            }
+            if let error = outcome.error { throw Failure(description: error) }
+            pending = outcome.refused.sorted()
         }
-        group.wait()
-        let outcome = failures.withLock { $0 }
-        if let error = outcome.error { throw Failure(description: error) }
         let seconds = Double(Self.now() - started) / 1e9
-        FileHandleOut.error("KVBench: preloaded \(options.keys) keys in \(String(format: "%.1f", seconds)) s"
+        FileHandleOut.error("KVBench: preloaded \(options.keys - pending.count) keys in \(String(format: "%.1f", seconds)) s"
                             + " (\(Int(Double(options.keys) / max(seconds, 1e-9))) keys/s)"
-                            + (outcome.refused > 0 ? ", \(outcome.refused) puts refused" : "") + "\n")
+                            + (passes > 1 ? ", in \(passes) passes (refused puts sent again)" : "")
+                            + (pending.isEmpty ? "" : "; \(pending.count) keys still refused") + "\n")
     }
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
     }
 
-    /// Keys lane, lane + lanes, ... on one connection: up to 2,000 puts outstanding, written 200
-    /// lines at a time. Returns how many were not answered ok.
-    private func preload(lane: Int, of lanes: Int, value: String) throws -> Int {
+    /// Puts `keys` on one connection: up to 1,000 outstanding, written 100 lines at a time.
+    /// Returns the keys whose put was not answered ok.
+    private func preload(_ keys: [Int], lane: Int, value: String) throws -> [Int] {
         let target = options.targets[lane % options.targets.count]
         let connection = try ClientConnection(host: target.host, port: target.port)
-        let total = (options.keys - lane + lanes - 1) / lanes
-        let window = 2000, batch = 200
-        var sent = 0, received = 0, refused = 0
-        while received < total {
-            while sent < total && sent - received + batch <= window {
-                let count = min(batch, total - sent)
+        let window = 1000, batch = 100
+        var sent = 0, received = 0
+        var refused: [Int] = []
+        while received < keys.count {
+            while sent < keys.count && sent - received + batch <= window {
+                let count = min(batch, keys.count - sent)
                 var lines: [String] = []
                 lines.reserveCapacity(count)
                 for index in sent..<(sent + count) {
-                    lines.append(RequestEncoder.line(.put(key: Self.key(lane + index * lanes), value: value)))
+                    lines.append(RequestEncoder.line(.put(key: Self.key(keys[index]), value: value)))
                 }
                 try connection.send(lines.joined(separator: "\n"))
                 sent += count
             }
             guard let answer = try connection.receiveLine() else { throw Failure(description: "the server closed the connection while preloading") }
-            if !AnswerLine.isOK(answer) { refused += 1 }
+            if !AnswerLine.isOK(answer) { refused.append(keys[received]) }
             received += 1
         }
         return refused
