@@ -86,6 +86,38 @@ public enum RangeLines {
         return page
     }
 
+    /// Where a range answer continues, read from its end without reading its items: whether
+    /// `"more":true` follows the items, and the last item's key (the one that starts the last
+    /// `{"key":`: an unescaped quote never stands inside a JSON string, so that is structure).
+    /// Nil when the answer does not end as the server writes it; `convert` tells then.
+    public static func continuation(of answer: UnsafeBufferPointer<UInt8>) -> (more: Bool, lastKey: String?)? {
+        guard answer.count >= okPrefix.count, okPrefix.indices.allSatisfy({ answer[$0] == okPrefix[$0] }) else { return nil }
+        let moreTrue = Array(#"],"more":true,"#.utf8), moreFalse = Array(#"],"more":false,"#.utf8)
+        guard let tail = lastIndex(of: moreTrue, in: answer, from: answer.count) ?? lastIndex(of: moreFalse, in: answer, from: answer.count)
+        else { return nil }
+        let more = answer[tail + 9] == UInt8(ascii: "t")  // just past `],"more":`
+        guard tail > okPrefix.count else { return (more, nil) }
+        guard let open = lastIndex(of: keyOpen, in: answer, from: tail) else { return nil }
+        var scanner = Scanner(bytes: answer, position: open + keyOpen.count)
+        guard let span = scanner.string(),
+              case .string(let key)? = try? JSONParser.parse(Array(UnsafeBufferPointer(rebasing: answer[span]))) else { return nil }
+        return (more, key)
+    }
+
+    /// The start of the last `marker` that ends at or before `end`.
+    private static func lastIndex(of marker: [UInt8], in bytes: UnsafeBufferPointer<UInt8>, from end: Int) -> Int? {
+        var start = end - marker.count
+        while start >= 0 {
+            if bytes[start] == marker[0] {
+                var matched = 1
+                while matched < marker.count && bytes[start + matched] == marker[matched] { matched += 1 }
+                if matched == marker.count { return start }
+            }
+            start -= 1
+        }
+        return nil
+    }
+
     /// A cursor over JSON bytes that knows just enough: strings (with escapes), scalars, and
     /// nested values to skip.
     struct Scanner {

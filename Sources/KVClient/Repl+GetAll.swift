@@ -18,19 +18,24 @@ extension Repl {
 
     /// Without a terminal: every key at once, one JSON object per line (`{"key":K,"value":V}`),
     /// written in large chunks straight from the answers' bytes. The next page is asked for
-    /// before this one is written out, so the server finds it while the client writes. False when
-    /// the connection failed.
+    /// before this one is converted (its last key is read from the answer's end), so the server
+    /// finds it while the client writes. False when the connection failed.
     func streamGetAll(_ query: GetAllQuery) -> Bool {
         fflush(nil)  // what print() buffered goes first
         var output: [UInt8] = []
         output.reserveCapacity(1 << 22)
         var total = 0
-        var after: String?
         do {
             try connection.send(RequestEncoder.line(Self.pageQuery(query, after: nil, limit: Self.streamPageSize)))
             while true {
                 var failure: String?
-                let received = try connection.withNextLine { bytes -> RangeLines.Page? in
+                var askedAhead = false
+                let received = try connection.withNextLine { bytes throws(ClientConnection.Failure) -> RangeLines.Page? in
+                    // Ask for the next page before writing this one out: the server finds it meanwhile.
+                    if let next = RangeLines.continuation(of: bytes), next.more, let last = next.lastKey {
+                        try connection.send(RequestEncoder.line(Self.pageQuery(query, after: last, limit: Self.streamPageSize)))
+                        askedAhead = true
+                    }
                     guard let page = RangeLines.convert(bytes, keysOnly: query.keysOnly, into: &output) else {
                         failure = String(decoding: bytes, as: UTF8.self)
                         return nil
@@ -45,12 +50,12 @@ extension Repl {
                 guard let page = received else {
                     flush(&output)
                     printError("getall stopped after \(total) keys: \(failure ?? "")")
+                    if askedAhead { _ = try connection.receiveLine() }  // the page asked for ahead
                     return true
                 }
                 total += page.count
-                if page.more, let last = page.lastKey {
-                    after = last
-                    try connection.send(RequestEncoder.line(Self.pageQuery(query, after: after, limit: Self.streamPageSize)))
+                if page.more, !askedAhead, let last = page.lastKey {
+                    try connection.send(RequestEncoder.line(Self.pageQuery(query, after: last, limit: Self.streamPageSize)))
                 }
                 if output.count >= 1 << 20 || !page.more { flush(&output) }
                 if !page.more { return true }

@@ -143,6 +143,27 @@ import Testing
         #expect(otherPage == RangeLines.Page(count: 1, more: true, lastKey: "k"))
     }
 
+    func continuation(_ answer: String) -> (more: Bool, lastKey: String?)? {
+        Array(answer.utf8).withUnsafeBufferPointer { RangeLines.continuation(of: $0) }
+    }
+
+    /// Read from the end, the continuation agrees with what converting the whole answer finds.
+    @Test func theContinuationIsReadFromTheEnd() {
+        let answers = [
+            #"{"status":"ok","items":[{"key":"a","value":"{\"key\":\"x\"}],\"more\":true,","createRevision":1,"modRevision":1,"version":1},{"key":"b\"{\"key\":","value":"],\"more\":false,","createRevision":2,"modRevision":2,"version":1}],"more":true,"revision":2}"#,
+            #"{"status":"ok","items":[{"key":"only","createRevision":1,"modRevision":1,"version":1}],"more":false,"revision":1,"id":"x"}"#,
+            #"{"status":"ok","items":[],"more":false,"revision":0}"#,
+        ]
+        for answer in answers {
+            let page = convert(answer).1
+            let read = continuation(answer)
+            #expect(read?.more == page?.more && read?.lastKey == page?.lastKey, "\(answer)")
+        }
+        #expect(continuation(answers[0])?.lastKey == #"b"{"key":"#)
+        #expect(continuation(#"{"status":"error","code":"timeout"}"#) == nil)
+        #expect(continuation(#"{"status":"ok","items":[{"key":"a"}],"revision":1,"more":true}"#) == nil)  // not the server's order: convert decides
+    }
+
     @Test func anErrorIsNotAPage() {
         #expect(convert(#"{"status":"error","code":"timeout","error":"no answer in time"}"#).1 == nil)
         #expect(convert(#"{"status":"ok","items":[{"key":"a","value":"1""#).1 == nil)
