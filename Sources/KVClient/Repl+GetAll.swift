@@ -96,10 +96,11 @@ extension Repl {
             let items = object["items"]?.arrayValue?.compactMap(\.objectValue) ?? []
             total += items.count
             let rangeQuery = RangeQuery(prefix: query.prefix, limit: pageSize, keysOnly: query.keysOnly, consistency: query.consistency)
-            let summary = "\(total) key\(total == 1 ? "" : "s") so far, store revision \(Renderers.int(object["revision"]))"
+            let more = object["more"]?.boolValue == true
+            let summary = "\(total) key\(total == 1 ? "" : "s") \(more ? "so far" : "in all"), store revision \(Renderers.int(object["revision"]))"
             let text = Renderers.rangeTable(object, query: rangeQuery, continuation: false, summary: summary)
             print(text)
-            guard object["more"]?.boolValue == true, let last = items.last?["key"]?.stringValue else { return true }
+            guard more, let last = items.last?["key"]?.stringValue else { return true }
             after = last
             fflush(nil)
             let saved = Terminal.enterRawMode()
