@@ -252,7 +252,7 @@ final class LoadGenerator: Sendable {
         var written = 0
         // Sessions: one per pipeline slot, so that a retried write is never behind a later seq of its client.
         let sessions = options.usesSessions
-        let clientPrefix = "bench-\(getpid())-\(connectionNumber)-"
+        let clients = (0..<options.pipeline).map { "bench-\(getpid())-\(connectionNumber)-\($0)" }
         var seqs = [Int64](repeating: 0, count: options.pipeline)
         var counters = (0..<options.pipeline).map { Counter(key: "counter-\(connectionNumber)-\($0)") }
         func request(slot: Int) -> BenchRequest {
@@ -288,7 +288,7 @@ final class LoadGenerator: Sendable {
             var session: ClientSession?
             if sessions && next.isWrite {
                 seqs[slot] += 1
-                session = ClientSession(client: clientPrefix + String(slot), seq: seqs[slot])
+                session = ClientSession(client: clients[slot], seq: seqs[slot])
             }
             outstanding.append(Pending(request: next, sentAt: Self.now(), slot: slot, session: session))
             try connection.send(next, session: session)
