@@ -16,10 +16,13 @@ let usage = """
       --config FILE  where to read those defaults (default: config/cluster.json)
       -h, --help     show this help
 
-    Type short commands (put k v, get k, status, kill 1, help) or JSON lines.
-    Piped input is read to its end and every response printed:
+    Type short commands (put k v, get k, range --prefix user/, status, kill 1, help) or JSON lines.
+    Piped input is read to its end and every response printed (tables in plain text; getall
+    writes one JSON object per key and line):
       echo '{"key":"snack","value":"chips"}' | ClientMain
-    Exit status: 0 when done, 1 when the server cannot be reached, 2 for a bad command line.
+      echo getall | ClientMain > keys.jsonl
+    Exit status: 0 when done, 1 when the server cannot be reached or the connection is lost,
+    2 for a bad command line. The full reference is docs/client.md.
 
     """ + ShortCommandParser.helpText
 

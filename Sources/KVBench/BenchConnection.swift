@@ -14,20 +14,46 @@ enum BenchRequest {
     case get(key: String, linearizable: Bool)
     case delete(key: String)
     case cas(key: String, expect: String?, value: String)
+    /// Up to `limit` keys from `from` on.
+    case range(from: String, limit: Int, linearizable: Bool)
+    /// Increments a counter if it was not written since it was read: `if counter modrev R then
+    /// put counter value else get counter` (with revisions, so a refusal tells the new R).
+    case increment(counter: String, expectRevision: Int64, value: Int)
 
     var key: String {
         switch self {
         case .put(let key, _), .get(let key, _), .delete(let key), .cas(let key, _, _): return key
+        case .range(let from, _, _): return from
+        case .increment(let counter, _, _): return counter
+        }
+    }
+
+    var isWrite: Bool {
+        switch self {
+        case .put, .delete, .cas, .increment: return true
+        case .get, .range: return false
         }
     }
 
     /// The request as the line protocol writes it.
-    var line: String {
+    var line: String { line(session: nil) }
+
+    /// The request as the line protocol writes it, with `client` and `seq` when a session is given.
+    func line(session: ClientSession?) -> String {
         switch self {
-        case .put(let key, let value): return RequestEncoder.line(.put(key: key, value: value))
+        case .put(let key, let value):
+            if let session { return RequestEncoder.line(ClientRequest(.put(key: key, value: value, lease: nil), session: session)) }
+            return RequestEncoder.line(.put(key: key, value: value))
         case .get(let key, let linearizable): return RequestEncoder.line(.get(key: key, consistency: linearizable ? .linearizable : .eventual))
-        case .delete(let key): return RequestEncoder.line(.delete(key: key))
-        case .cas(let key, let expect, let value): return RequestEncoder.line(.cas(key: key, expect: expect, value: value))
+        case .delete(let key): return RequestEncoder.line(ClientRequest(.delete(key: key), session: session))
+        case .cas(let key, let expect, let value): return RequestEncoder.line(ClientRequest(.cas(key: key, expect: expect, value: value), session: session))
+        case .range(let from, let limit, let linearizable):
+            return RequestEncoder.line(ClientRequest(.range(RangeQuery(from: from, limit: limit, consistency: linearizable ? .linearizable : .eventual))))
+        case .increment(let counter, let revision, let value):
+            let transaction = Transaction(compare: [.modRevision(key: counter, equals: revision)],
+                                          success: [.put(key: counter, value: String(value), lease: nil)],
+                                          failure: [.get(key: counter)])
+            return RequestEncoder.line(ClientRequest(.txn(transaction), revisions: true, session: session))
         }
     }
 }
@@ -35,7 +61,8 @@ enum BenchRequest {
 /// A connection the load runs over: requests go out in order, answers (the line protocol's
 /// answer line) come back in the same order.
 protocol BenchConnection: AnyObject {
-    func send(_ request: BenchRequest) throws
+    /// Sends `request`, numbered with `session` when it is given (writes only).
+    func send(_ request: BenchRequest, session: ClientSession?) throws
     /// The next answer line; nil when the server closed the connection.
     func receive() throws -> String?
 }
@@ -48,7 +75,7 @@ final class LineBenchConnection: BenchConnection {
         connection = try ClientConnection(host: host, port: port)
     }
 
-    func send(_ request: BenchRequest) throws { try connection.send(request.line) }
+    func send(_ request: BenchRequest, session: ClientSession?) throws { try connection.send(request.line(session: session)) }
     func receive() throws -> String? { try connection.receiveLine() }
 }
 
@@ -87,17 +114,18 @@ final class HTTPBenchConnection: BenchConnection, @unchecked Sendable {
         return path
     }
 
-    func send(_ request: BenchRequest) throws {
+    func send(_ request: BenchRequest, session: ClientSession?) throws {
         var text: String
         switch request {
+        case .put(let key, let value) where session == nil:
+            text = "PUT /v1/kv/\(Self.encodePath(key)) HTTP/1.1\r\nHost: \(host)\r\nContent-Length: \(value.utf8.count)\r\n\r\n\(value)"
+        case .delete(let key) where session == nil:
+            text = "DELETE /v1/kv/\(Self.encodePath(key)) HTTP/1.1\r\nHost: \(host)\r\n\r\n"
         case .get(let key, let linearizable):
             text = "GET /v1/kv/\(Self.encodePath(key))\(linearizable ? "?consistency=linearizable" : "") HTTP/1.1\r\nHost: \(host)\r\n\r\n"
-        case .put(let key, let value):
-            text = "PUT /v1/kv/\(Self.encodePath(key)) HTTP/1.1\r\nHost: \(host)\r\nContent-Length: \(value.utf8.count)\r\n\r\n\(value)"
-        case .delete(let key):
-            text = "DELETE /v1/kv/\(Self.encodePath(key)) HTTP/1.1\r\nHost: \(host)\r\n\r\n"
-        case .cas:
-            let body = request.line
+        case .put, .delete, .cas, .range, .increment:
+            // A session, a cas, a range or a txn: the request object itself, as the line protocol has it.
+            let body = request.line(session: session)
             text = "POST /v1/request HTTP/1.1\r\nHost: \(host)\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
         }
         var bytes = Array(text.utf8)

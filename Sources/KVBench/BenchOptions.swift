@@ -6,7 +6,7 @@ import Darwin
 
 /// What to measure, from the command line.
 struct BenchOptions {
-    enum Workload: String { case put, get, mixed, check }
+    enum Workload: String { case put, get, mixed, check, range, txn }
 
     var targets: [(host: String, port: Int)] = [("127.0.0.1", 7070)]
     var connections = 64
@@ -36,6 +36,15 @@ struct BenchOptions {
     var embedded = false
     var nodes = 3
     var fsync = true
+    /// Writes carry `client` and `seq` (one session per connection and pipeline slot), and a
+    /// write answered `timeout` is sent again with the same pair. Nil: on for txn, off otherwise.
+    var sessions: Bool?
+    /// Keys per range in the range workload.
+    var rangeLimit = 100
+    /// How many times a write answered `timeout` is sent again (with sessions).
+    var maxRetries = 5
+
+    var usesSessions: Bool { sessions ?? (workload == .txn) }
 
     static let usage = """
         KVBench — closed-loop load for a running ServerMain (or one it starts itself), with a
@@ -48,15 +57,26 @@ struct BenchOptions {
           --targets H:P,H:P     several members: connections are spread over them (overrides --host/--port)
           --connections C       client connections (default 64), each with one request outstanding
           --pipeline D          requests outstanding per connection (default 1)
-          --workload W          put, get, mixed, or check (default put; check = --check with a mix of
-                                put, get, cas and delete on few keys)
-          --consistency C       eventual or linearizable, for gets (default: the server's, eventual)
+          --workload W          put, get, mixed, range, txn or check (default put):
+                                range: ranges of --range-limit keys (100) from a random key among
+                                --keys preloaded keys, eventual or linearizable by --consistency;
+                                txn: each connection (and pipeline slot) increments its own counter
+                                key with a compare-and-set by revision in one transaction
+                                (if counter modrev R then put counter N+1 else get counter), with
+                                sessions; a refused compare reads the counter and goes on;
+                                check: --check with a mix of put, get, cas and delete on few keys
+          --consistency C       eventual or linearizable, for gets and ranges (default: eventual)
+          --range-limit N       keys per range in the range workload (default 100, at most 10000)
+          --sessions            writes carry "client" and "seq" (a session per connection and
+                                pipeline slot); a write answered timeout is sent again with the
+                                same pair, counted as a retry (default for txn; off for the others)
+          --no-sessions         writes carry no session (txn too)
           --get-ratio R         share of gets in mixed (default 0.9)
           --value-bytes N       value size (default 100)
           --keys N              key space, keys k00000.. chosen uniformly (default 10000)
           --duration S          measured seconds (default 10)
           --warmup S            unmeasured seconds first (default 2)
-          --no-preload          do not write every key before a get or mixed run
+          --no-preload          do not write every key before a get, mixed or range run
           --http                speak HTTP to the targets' HTTP ports: GET/PUT /v1/kv/KEY
           --sse N               keep N readers of /v1/events open during the run (browsers watching)
           --sse-target H:P      where they read (default: the first target; an HTTP port)
@@ -114,7 +134,7 @@ struct BenchOptions {
             case "--connections", "-c": options.connections = Int(number(flag, min: 1))
             case "--pipeline", "-p": options.pipeline = Int(number(flag, min: 1))
             case "--workload":
-                guard let workload = Workload(rawValue: value(flag)) else { fail("--workload must be put, get, mixed or check") }
+                guard let workload = Workload(rawValue: value(flag)) else { fail("--workload must be put, get, mixed, range, txn or check") }
                 options.workload = workload
             case "--consistency":
                 let name = value(flag)
@@ -126,6 +146,11 @@ struct BenchOptions {
             case "--duration": options.durationSeconds = number(flag, min: 0.1)
             case "--warmup": options.warmupSeconds = number(flag, min: 0)
             case "--no-preload": options.preload = false
+            case "--sessions": options.sessions = true
+            case "--no-sessions": options.sessions = false
+            case "--range-limit":
+                options.rangeLimit = Int(number(flag, min: 1))
+                if options.rangeLimit > 10_000 { fail("--range-limit must be at most 10000") }
             case "--http": options.http = true
             case "--sse": options.sseReaders = Int(number(flag, min: 0))
             case "--sse-target": options.sseTarget = address(value(flag), flag)

@@ -43,7 +43,7 @@ if options.embedded {
 }
 
 let generator = LoadGenerator(options: options)
-if options.preload && (options.workload == .get || options.workload == .mixed) {
+if options.preload && (options.workload == .get || options.workload == .mixed || options.workload == .range) {
     do {
         try generator.preload()
     } catch {
@@ -99,6 +99,9 @@ if options.check {
     }
 }
 
+var extraJSON = ""
+if options.workload == .range { extraJSON += ",\"range_limit\":\(options.rangeLimit),\"keys_per_s\":\(fixed(okRate * Double(options.rangeLimit), 0))" }
+if options.workload == .txn { extraJSON += ",\"txn_refused\":\(summary.txnRefused)" }
 if options.json {
     let errors = summary.errors.keys.sorted().map { "\"\($0)\":\(summary.errors[$0]!)" }.joined(separator: ",")
     let histogram = summary.histogram.map { "[\($0.upToMs),\($0.count)]" }.joined(separator: ",")
@@ -110,11 +113,21 @@ if options.json {
         "keys":\(options.keys),"seconds":\(options.durationSeconds),"embedded":\(options.embedded),"sse_readers":\(options.sseReaders),\
         "ops":\(summary.operations),"ok":\(summary.ok),"throughput_ops_s":\(fixed(rate, 1)),"ok_ops_s":\(fixed(okRate, 1)),\
         "latency_ms":{"p50":\(fixed(latency.p50, 3)),"p90":\(fixed(latency.p90, 3)),"p99":\(fixed(latency.p99, 3)),\
-        "p999":\(fixed(latency.p999, 3)),"max":\(fixed(latency.max, 3))},"histogram_ms":[\(histogram)],"errors":{\(errors)}\(check)}
+        "p999":\(fixed(latency.p999, 3)),"max":\(fixed(latency.max, 3))},"histogram_ms":[\(histogram)],"errors":{\(errors)}\(check),\
+        "sessions":\(options.usesSessions),"retries":\(summary.retries)\(extraJSON)}
         """)
 } else {
     print("\(options.workload.rawValue)\(options.consistency.map { " (\($0))" } ?? "") over \(options.http ? "HTTP" : "the line protocol") against \(targetText): \(options.connections) connections × pipeline \(options.pipeline), \(options.valueBytes)-byte values, \(options.keys) keys, \(fixed(options.durationSeconds, 0)) s after \(fixed(options.warmupSeconds, 0)) s warm-up\(options.sseReaders > 0 ? ", \(options.sseReaders) event-stream readers" : "")")
     print("throughput  \(fixed(rate, 0)) ops/s (ok \(fixed(okRate, 0))/s)")
+    if options.workload == .range {
+        print("ranges      \(options.rangeLimit) keys each from a random key (\(options.consistency ?? "eventual")): about \(fixed(okRate * Double(options.rangeLimit), 0)) keys/s")
+    }
+    if options.workload == .txn {
+        print("txn         if counter modrev R then put counter N+1 else get counter: \(summary.ok - summary.txnRefused) incremented, \(summary.txnRefused) refused (the counter had moved)")
+    }
+    if options.usesSessions {
+        print("sessions    on (client and seq per connection and slot): \(summary.retries) write\(summary.retries == 1 ? "" : "s") answered timeout and sent again with the same client and seq")
+    }
     print("latency ms  p50 \(fixed(latency.p50))  p90 \(fixed(latency.p90))  p99 \(fixed(latency.p99))  p99.9 \(fixed(latency.p999))  max \(fixed(latency.max))")
     if options.histogram {
         let total = max(1, summary.operations)

@@ -13,7 +13,12 @@ public final class ClientConnection: @unchecked Sendable {
     }
 
     private let fd: Int32
+    /// Received bytes; those before `start` were handed out already, and no newline lies
+    /// between `start` and `scanned`.
     private var buffer: [UInt8] = []
+    private var start = 0
+    private var scanned = 0
+    private var chunk = [UInt8](repeating: 0, count: 1 << 18)
 
     /// Connects to `host:port`; the error says where it tried and why it failed.
     public init(host: String, port: Int) throws(Failure) {
@@ -68,26 +73,66 @@ public final class ClientConnection: @unchecked Sendable {
 
     /// The next line from the server, or nil when it closed the connection.
     public func receiveLine() throws(Failure) -> String? {
+        try withNextLine { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Hands the next line's bytes (without the newline) to `body`, without copying them out of
+    /// the receive buffer; nil when the server closed the connection. A line may be megabytes
+    /// (a range page): the buffer is searched from where the last search stopped, never again
+    /// from its start.
+    public func withNextLine<T>(_ body: (UnsafeBufferPointer<UInt8>) throws(Failure) -> T) throws(Failure) -> T? {
         while true {
-            if let newline = buffer.firstIndex(of: 0x0A) {
-                let line = String(decoding: buffer[..<newline], as: UTF8.self)
-                buffer.removeSubrange(...newline)
-                return line
+            if let newline = findNewline() {
+                let lineStart = start
+                start = newline + 1
+                scanned = start
+                let result = try buffer.withUnsafeBufferPointer { bytes throws(Failure) in
+                    try body(UnsafeBufferPointer(rebasing: bytes[lineStart..<newline]))
+                }
+                if start == buffer.count {
+                    buffer.removeAll(keepingCapacity: true)
+                    start = 0
+                    scanned = 0
+                }
+                return result
             }
-            var chunk = [UInt8](repeating: 0, count: 65536)
+            // Keep what is unread at the front before reading more.
+            if start > 0 && (start == buffer.count || start >= 1 << 16) {
+                buffer.removeFirst(start)
+                scanned -= start
+                start = 0
+            }
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count < 0 {
                 if errno == EINTR { continue }
                 throw Failure(description: "receiving failed: \(String(cString: strerror(errno)))")
             }
             if count == 0 {
-                if buffer.isEmpty { return nil }
-                let line = String(decoding: buffer, as: UTF8.self)
-                buffer.removeAll()
-                return line
+                if start == buffer.count { return nil }
+                let lineStart = start
+                let end = buffer.count
+                let result = try buffer.withUnsafeBufferPointer { bytes throws(Failure) in
+                    try body(UnsafeBufferPointer(rebasing: bytes[lineStart..<end]))
+                }
+                buffer.removeAll(keepingCapacity: true)
+                start = 0
+                scanned = 0
+                return result
             }
             buffer.append(contentsOf: chunk[0..<count])
         }
+    }
+
+    /// The index of the first newline at or after `scanned`; moves `scanned` past what was searched.
+    private func findNewline() -> Int? {
+        let from = max(scanned, start)
+        guard from < buffer.count else { return nil }
+        let found: Int? = buffer.withUnsafeBufferPointer { bytes in
+            guard let base = bytes.baseAddress, let hit = memchr(base + from, 0x0A, bytes.count - from) else { return nil }
+            return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+        }
+        scanned = found ?? buffer.count
+        return found
     }
 
     /// Sends `line` and waits for its response.

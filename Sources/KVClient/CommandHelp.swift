@@ -4,7 +4,25 @@ extension ShortCommandParser {
           put KEY VALUE              write                        put greeting "hello world"
           get KEY [linearizable]     read (eventual: from a follower, may be stale)
           delete KEY                 remove a key
+          delete --prefix P          remove every key that starts with P
           cas KEY EXPECTED NEW       compare-and-set (EXPECTED null = must be absent)
+          cas KEY --rev R NEW        set if the key's modRevision is R (0 = must be absent)
+          --revisions                on put, get, delete, cas: the answer adds createRevision,
+                                     modRevision, version and the store's revision
+        Keys in order (UTF-8 byte order):
+          range [--prefix P | FROM [TO]] [--limit N] [--after K] [--keys-only] [--linearizable]
+                                     a table of keys (TO excluded; limit 1000, at most 10000); when
+                                     more follow, the command that continues is shown
+          getall [--prefix P] [--keys-only] [--linearizable]
+                                     every key: on a terminal a page at a time (--more--: Enter or
+                                     space for the next, q stops); piped, one JSON line per key
+        Transactions (atomic: the compares, then one branch, in one log entry):
+          txn [if COMPARE [and COMPARE]...] then STEP [; STEP]... [else STEP [; STEP]...]
+                                     COMPARE: KEY == VALUE, KEY missing, KEY exists, KEY modrev N
+                                     STEP: put K V, get K, delete K, delete --prefix P, range ...
+                                     txn if lock missing then put lock me else get lock
+        Writes carry this client's id and a sequence number: a write answered timeout is sent
+        again with the same pair (at most 3 times) and applied once.
         Watching the cluster:
           status                     table: role, term, vote, log, commit, applied, state
           watch [SECONDS]            the table, refreshed in place (Enter or Ctrl-C stops)

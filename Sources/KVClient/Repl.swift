@@ -16,10 +16,13 @@ public struct Repl {
     /// Where the server is, for commands that open connections of their own (`check`).
     let host: String
     let port: Int
+    /// This client's id and the `seq` of its writes (exactly-once retries).
+    public private(set) var session: WriteSession
 
     public init(connection: ClientConnection, host: String = "127.0.0.1", port: Int = 7070, interactive: Bool, color: Bool,
-                historyPath: String?) {
+                historyPath: String?, session: WriteSession = WriteSession()) {
         self.connection = connection
+        self.session = session
         self.host = host
         self.port = port
         self.interactive = interactive
@@ -59,7 +62,10 @@ public struct Repl {
                 continue
             }
             if command != .nothing && command != .history { history.add(line) }
-            switch execute(command) {
+            let next = execute(command)
+            // Piped, each answer goes out as soon as it is known (a script may be waiting for it).
+            if !interactive { fflush(nil) }
+            switch next {
             case .keepGoing: continue
             case .stop(let status): return status
             }
@@ -88,6 +94,26 @@ public struct Repl {
                 printError("the server closed the idle connection")
                 return .stop(0)
             }
+        case .write(let request, let display):
+            let response: String?
+            do {
+                response = try session.send(request, over: connection, note: printError)
+            } catch {
+                printError("\(error)")
+                return .stop(1)
+            }
+            guard let response else {
+                printError("the server closed the connection")
+                return .stop(1)
+            }
+            show(response, as: display)
+            if response == "{\"close\":\"ok\"}" {
+                printError("the server closed the idle connection")
+                return .stop(0)
+            }
+        case .getAll(let query):
+            let outcome = interactive && Terminal.outputIsTTY ? pagedGetAll(query) : streamGetAll(query)
+            if !outcome { return .stop(1) }
         case .snapshot(let node):
             let nodes: [Int]
             if let node {
@@ -151,6 +177,8 @@ public struct Repl {
         case .members: print(Renderers.members(object))
         case .heldMessages: print(Renderers.heldMessages(object))
         case .traces: print(Renderers.traces(object))
+        case .rangeTable(let query): print(Renderers.rangeTable(object, query: query))
+        case .transaction(let transaction): print(Renderers.transaction(object, transaction))
         }
     }
 
@@ -198,7 +226,7 @@ public struct Repl {
         }
     }
 
-    private func printError(_ text: String) {
+    func printError(_ text: String) {
         var bytes = Array(("ClientMain: " + text + "\n").utf8)
         _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
     }

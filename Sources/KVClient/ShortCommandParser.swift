@@ -9,12 +9,34 @@ public enum ResponseDisplay: Equatable, Sendable {
     /// (`logsize`), log entries (`logs`), metrics (`metrics`), the members (`members`), or the
     /// messages held while paused (`messages`).
     case statusTable, clusterSummary, logSizes, logEntries, metrics, members, heldMessages, traces
+    /// A range's keys as a table, with the command that continues it when there are more.
+    case rangeTable(RangeQuery)
+    /// A transaction's outcome: which branch ran, and each step's result.
+    case transaction(Transaction)
+}
+
+/// `getall`: every key (under a prefix), page after page.
+public struct GetAllQuery: Equatable, Sendable {
+    public var prefix: String?
+    public var keysOnly: Bool
+    public var consistency: ReadConsistency
+
+    public init(prefix: String? = nil, keysOnly: Bool = false, consistency: ReadConsistency = .eventual) {
+        self.prefix = prefix
+        self.keysOnly = keysOnly
+        self.consistency = consistency
+    }
 }
 
 /// What one line typed at the client means.
 public enum ClientCommand: Equatable, Sendable {
     /// Send this JSON line, show the answer as `display`.
     case send(String, display: ResponseDisplay)
+    /// Send this write with the client's session (`client`, next `seq`), again with the same
+    /// session when answered `timeout`; show the answer as `display`.
+    case write(ClientRequest, display: ResponseDisplay)
+    /// Every key, paged: a table a page at a time on a terminal, JSON lines otherwise.
+    case getAll(GetAllQuery)
     /// Refresh the status table every half second, for `seconds` (nil: until Enter or Ctrl-C).
     case watch(seconds: Double?)
     /// Snapshot every node (or one): one request per node.
@@ -41,6 +63,7 @@ public enum ShortCommandParser {
         if trimmed.hasPrefix("{") { return .send(String(trimmed), display: .raw) }
         let words = try tokenize(String(trimmed))
         guard let first = words.first else { return .nothing }
+        if first.lowercased() == "txn" { return try TxnSyntax.command(String(trimmed)) }
         var arguments = Arguments(Array(words.dropFirst()))
         let name = first.lowercased()
         if let command = try dataCommand(name, &arguments) { return command }
@@ -74,37 +97,102 @@ public enum ShortCommandParser {
         .send(RequestEncoder.line(request), display: display)
     }
 
-    /// put, get, delete, cas.
+
+    static func write(_ request: ClientRequest, _ display: ResponseDisplay = .raw) -> ClientCommand {
+        .write(request, display: display)
+    }
+
+    /// put, get, delete, cas, range, getall.
     static func dataCommand(_ name: String, _ arguments: inout Arguments) throws(Problem) -> ClientCommand? {
         switch name {
         case "put", "set":
-            let usage = "put KEY VALUE  or  put --key KEY --value VALUE"
+            let usage = "put KEY VALUE [--revisions]  or  put --key KEY --value VALUE"
+            let revisions = arguments.takeFlag("revisions")
             let key = try arguments.take("key", usage: usage)
             let value = try arguments.take("value", usage: usage)
-            try arguments.finish("put KEY VALUE")
-            return send(.put(key: key, value: value))
+            try arguments.finish("put KEY VALUE [--revisions]")
+            return write(ClientRequest(.put(key: key, value: value, lease: nil), revisions: revisions))
         case "get":
-            let key = try arguments.take("key", usage: "get KEY [eventual|linearizable]")
+            let usage = "get KEY [eventual|linearizable] [--revisions]"
+            let revisions = arguments.takeFlag("revisions")
+            let linearizable = arguments.takeFlag("linearizable")
+            let key = try arguments.take("key", usage: usage)
             let consistency = arguments.takeOptional("consistency")?.lowercased()
-            try arguments.finish("get KEY [eventual|linearizable]")
-            guard let level = ReadConsistency(rawValue: consistency ?? "eventual") else {
+            try arguments.finish(usage)
+            guard let level = ReadConsistency(rawValue: consistency ?? (linearizable ? "linearizable" : "eventual")) else {
                 throw Problem("consistency must be eventual or linearizable")
             }
-            return send(.get(key: key, consistency: level))
+            return send(ClientRequest(.get(key: key, consistency: level), revisions: revisions))
         case "delete", "del":
-            let key = try arguments.take("key", usage: "delete KEY")
-            try arguments.finish("delete KEY")
-            return send(.delete(key: key))
+            let usage = "delete KEY  or  delete --prefix PREFIX"
+            let revisions = arguments.takeFlag("revisions")
+            if let prefix = arguments.takeNamed("prefix") {
+                try arguments.finish("delete --prefix PREFIX")
+                return write(ClientRequest(.deletePrefix(prefix), revisions: revisions))
+            }
+            let key = try arguments.take("key", usage: usage)
+            try arguments.finish(usage)
+            return write(ClientRequest(.delete(key: key), revisions: revisions))
         case "cas":
-            let usage = "cas KEY EXPECTED NEW   (EXPECTED null means the key must be absent)"
+            let usage = "cas KEY EXPECTED NEW  (EXPECTED null: the key must be absent)  or  cas KEY --rev R NEW  (R: its modRevision, 0: absent)"
+            let revisions = arguments.takeFlag("revisions")
+            if let revisionText = arguments.takeNamed("rev") {
+                guard let revision = Int64(revisionText), revision >= 0 else {
+                    throw Problem("--rev must be a revision (0 or more; 0: the key must be absent), not \"\(revisionText)\"")
+                }
+                let key = try arguments.take("key", usage: usage)
+                let value = try arguments.take("value", usage: usage)
+                try arguments.finish("cas KEY --rev R NEW")
+                return write(ClientRequest(.casRevision(key: key, expectRevision: revision, value: value), revisions: revisions))
+            }
             let key = try arguments.take("key", usage: usage)
             let expect = try arguments.take("expect", usage: usage)
             let value = try arguments.take("value", usage: usage)
             try arguments.finish(usage)
-            return send(.cas(key: key, expect: expect == "null" ? nil : expect, value: value))
+            return write(ClientRequest(.cas(key: key, expect: expect == "null" ? nil : expect, value: value), revisions: revisions))
+        case "range":
+            let revisions = arguments.takeFlag("revisions")
+            let query = try rangeQuery(&arguments, usage: rangeUsage, allowConsistency: true)
+            return send(ClientRequest(.range(query), revisions: revisions), .rangeTable(query))
+        case "getall":
+            let usage = "getall [--prefix PREFIX] [--keys-only] [--linearizable]"
+            var query = GetAllQuery()
+            query.prefix = arguments.takeNamed("prefix")
+            query.keysOnly = arguments.takeFlag("keys-only")
+            query.consistency = arguments.takeFlag("linearizable") ? .linearizable : .eventual
+            try arguments.finish(usage)
+            return .getAll(query)
         default:
             return nil
         }
+    }
+
+    static let rangeUsage = "range [--prefix PREFIX | FROM [TO]] [--limit N] [--after KEY] [--keys-only] [--linearizable] [--revisions]"
+
+    /// The words of a range: `--prefix P` or `FROM [TO]` (TO exclusive), `--limit N`, `--after K`,
+    /// `--keys-only`, and (outside a txn) `--linearizable`.
+    static func rangeQuery(_ arguments: inout Arguments, usage: String, allowConsistency: Bool) throws(Problem) -> RangeQuery {
+        var query = RangeQuery()
+        query.prefix = arguments.takeNamed("prefix")
+        if let text = arguments.takeNamed("limit") {
+            guard let limit = Int(text), limit >= 1, limit <= RangeQuery.maxLimit else {
+                throw Problem("--limit must be a number from 1 to \(RangeQuery.maxLimit), not \"\(text)\"")
+            }
+            query.limit = limit
+        }
+        query.after = arguments.takeNamed("after")
+        query.keysOnly = arguments.takeFlag("keys-only")
+        if allowConsistency && arguments.takeFlag("linearizable") { query.consistency = .linearizable }
+        query.from = arguments.takeOptional("from")
+        query.to = arguments.takeOptional("to")
+        try arguments.finish(usage)
+        if query.prefix != nil && query.from != nil {
+            throw Problem("a range takes --prefix PREFIX or FROM [TO], not both")
+        }
+        if let from = query.from, let to = query.to, to.utf8.lexicographicallyPrecedes(from.utf8) {
+            throw Problem("FROM must not come after TO (keys compare by their UTF-8 bytes): \"\(from)\" > \"\(to)\"")
+        }
+        return query
     }
 
     /// status, cluster, logsize, metrics, logs, trace: views of the cluster.

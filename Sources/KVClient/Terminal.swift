@@ -9,6 +9,13 @@ public enum Terminal {
     public static var inputIsTTY: Bool { isatty(0) != 0 }
     public static var outputIsTTY: Bool { isatty(1) != 0 }
 
+    /// The terminal's height in rows (24 when it cannot be told).
+    public static var rows: Int {
+        var size = winsize()
+        guard ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_row > 0 else { return 24 }
+        return Int(size.ws_row)
+    }
+
     public static func write(_ text: String) {
         var bytes = Array(text.utf8)
         var offset = 0

@@ -1,14 +1,18 @@
 import JSONText
 import KVClient
+import KVWire
 import Testing
 
 @Suite struct CommandParserTests {
+    /// The line a command sends (a write as it goes before the client numbers it), and its display.
     func send(_ line: String) throws -> (String, ResponseDisplay) {
-        guard case .send(let request, let display) = try ShortCommandParser.parse(line) else {
+        switch try ShortCommandParser.parse(line) {
+        case .send(let request, let display): return (request, display)
+        case .write(let request, let display): return (RequestEncoder.line(request), display)
+        default:
             Issue.record("\(line) did not become a request")
             return ("", .raw)
         }
-        return (request, display)
     }
 
     @Test func quotingAndEscapes() throws {
