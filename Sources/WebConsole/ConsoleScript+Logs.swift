@@ -3,8 +3,10 @@
 // The feed's `state` events carry the tails, but the first ones a browser gets after connecting
 // have none yet: the server asks its nodes for their tails on its 100 ms timer and sends what they
 // answered from the next update on. So the page keeps the last tail it was given for each node
-// (a state without one draws the one before), and for a node it has none of, it asks for the
-// log's last entries at once (`{"admin":"logs"}`) and draws those until the feed's tail arrives.
+// (a state without one draws the one before), and for a node of this process it has none of, it
+// asks for the log's last entries at once (`{"admin":"logs"}`) and draws those until the feed's
+// tail arrives. (A member process's feed has tails of its own node only; asking once for another
+// member's would draw a log that never moves, so the page does not.)
 let consoleLogsScript = #"""
 const LOG_TAIL = 48;
 const knownLogs = {};
@@ -23,7 +25,7 @@ function currentLogs(nodes) {
 function askForMissingLogs(nodes) {
   for (const node of nodes) {
     const id = String(node.id);
-    if (!node.alive || id in knownLogs || askedForLogs.has(id)) continue;
+    if (!node.alive || node.local === false || id in knownLogs || askedForLogs.has(id)) continue;
     askedForLogs.add(id);
     fetchLogTail(node);
   }
