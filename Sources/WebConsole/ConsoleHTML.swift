@@ -47,7 +47,7 @@ let consoleHTML = #"""
     <nav id="tabs" role="tablist">
       <button type="button" role="tab" data-tab="client" aria-selected="true">Client &amp; keys</button>
       <button type="button" role="tab" data-tab="watch" aria-selected="false">Watch <span id="watch-badge"></span></button>
-      <button type="button" role="tab" data-tab="events" aria-selected="false">Events</button>
+      <button type="button" role="tab" data-tab="events" aria-selected="false">Events <span id="events-badge"></span></button>
     </nav>
     <div id="tab-client" class="tab" role="tabpanel">
       <form id="client" autocomplete="off">

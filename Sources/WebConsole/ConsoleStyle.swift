@@ -73,6 +73,7 @@ circle.held { stroke: #fff; stroke-width: 2; cursor: pointer; }
 #tabs button { border-radius: 6px 6px 0 0; border-bottom: none; background: transparent; color: var(--muted); padding: 4px 12px; }
 #tabs button[aria-selected="true"] { background: var(--panel); color: var(--text); border-color: var(--line); }
 #watch-badge { color: var(--leader); font-size: 13px; }
+#events-badge { color: var(--candidate); font-size: 13px; }
 .tab { flex: 1; min-height: 0; overflow-y: auto; overflow-x: hidden; padding-right: 4px; }
 input, select { background: #0d1118; color: var(--text); border: 1px solid var(--line); border-radius: 5px; padding: 4px 7px; font: inherit; min-width: 0; }
 #client { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 6px; }
