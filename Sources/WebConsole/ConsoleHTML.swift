@@ -63,13 +63,13 @@ let consoleHTML = #"""
         </div>
         <pre id="client-answer"></pre>
       </form>
-      <form id="keys-form" autocomplete="off" title="The store's keys in byte order, a page at a time (a range read)">
+      <form id="keys-form" autocomplete="off">
         <input id="keys-prefix" placeholder="key prefix (empty: all keys)">
         <select id="keys-consistency" title="eventual: any node answers; linearizable: confirmed by the leader's quorum">
           <option value="eventual">eventual</option>
           <option value="linearizable">linearizable</option>
         </select>
-        <button type="submit" id="keys-list">List</button>
+        <button type="submit" id="keys-list" title="The keys with this prefix in byte order, a page at a time (a range read)">List</button>
         <button type="button" id="keys-refresh" title="Read this page again">Refresh</button>
       </form>
       <table id="keys-table">
@@ -83,14 +83,14 @@ let consoleHTML = #"""
       </div>
     </div>
     <div id="tab-watch" class="tab" role="tabpanel" hidden>
-      <form id="watch-form" autocomplete="off" title="Follow the changes to a key or a prefix as they commit">
+      <form id="watch-form" autocomplete="off">
         <select id="watch-kind">
           <option value="prefix">prefix</option>
           <option value="key">key</option>
         </select>
         <input id="watch-target" placeholder="prefix (empty: every key)">
         <input id="watch-from" placeholder="from rev" inputmode="numeric" title="Start at this revision (empty: from now)">
-        <button type="submit" id="watch-start">Watch</button>
+        <button type="submit" id="watch-start" title="Follow the changes to the key or prefix as they commit">Watch</button>
         <button type="button" id="watch-stop" disabled>Stop</button>
       </form>
       <div id="watch-status">not watching</div>

@@ -57,7 +57,7 @@ function watchButtons(running) {
 }
 
 function watchOpened() {
-  if (watch.lost) watchMarker(`reconnected · resuming after rev ${watch.done === null ? '(none seen yet)' : watch.done}`);
+  if (watch.lost) watchMarker(`reconnected · ${resumesWhere()}`);
   watch.lost = false;
   watchStatus(`watching ${watch.what} · ${watchCount()}`, 'live');
 }
@@ -74,13 +74,20 @@ function watchEvent(event) {
   $('watch-badge').textContent = `● ${watch.count}`;
 }
 
+// Where a reconnected watch goes on: after the last revision seen whole (the browser sends it as
+// Last-Event-ID), or from the server's present when none was seen yet.
+function resumesWhere() {
+  return watch.done === null ? 'resuming from now (no revision seen yet)' : `resuming after rev ${watch.done}`;
+}
+
 function watchCount() {
   const last = watch.done === null ? '' : ` · last rev ${watch.done}`;
   return `${watch.count} event${watch.count === 1 ? '' : 's'}${last}`;
 }
 
 // The connection dropped (the browser reconnects by itself), the server ended the watch with an
-// `error` event, or it refused it (the browser gives up: the page asks why).
+// `error` event, or it refused it (the browser gives up: the page asks why, the way the browser
+// asked, so a resumption refused as compacted says so).
 function watchTrouble(event) {
   if (event.data) {
     const problem = JSON.parse(event.data);
@@ -90,7 +97,7 @@ function watchTrouble(event) {
   if (watch.source.readyState === EventSource.CLOSED) return watchRefused(watch);
   if (!watch.lost) watchMarker('connection lost · reconnecting…');
   watch.lost = true;
-  watchStatus(`reconnecting… (will resume after rev ${watch.done === null ? '(none seen yet)' : watch.done}) · ${watchCount()}`, 'lost');
+  watchStatus(`reconnecting… (then ${resumesWhere()}) · ${watchCount()}`, 'lost');
 }
 
 async function watchRefused(refused) {
@@ -100,7 +107,8 @@ async function watchRefused(refused) {
   const abort = new AbortController();
   setTimeout(() => abort.abort(), 5000);
   try {
-    const response = await fetch(refused.url, { signal: abort.signal, headers: { Accept: 'application/json' } });
+    const headers = refused.done === null ? {} : { 'Last-Event-ID': String(refused.done) };
+    const response = await fetch(refused.url, { signal: abort.signal, headers });
     reason = response.ok ? 'the connection closed' : ((await response.json()).error || response.statusText);
   } catch (error) { /* unreachable: the reason stays */ }
   abort.abort();
