@@ -183,6 +183,7 @@ import Testing
         #expect(changes.map(\.change) == (1...10).reversed().map { "w/\($0) = " + ($0 <= 5 ? "before \($0)" : "after \($0)") })
         #expect(try browser.text("#watch-status").contains("10 events · last rev \(revisions.last ?? -1)"))
         #expect(try browser.text("#watch-badge") == "● 10")
+        #expect(try waitFor(seconds: 5) { try self.logStripsCaughtUp(browser) }, "each live node's strip ends at its last entry")
         try browser.screenshot(to: screenshotPath())
 
         try browser.click("#watch-stop")
@@ -232,6 +233,17 @@ import Testing
         try browser.run("""
             const rows = [...document.querySelectorAll('#logs .row')];
             return rows.length === 3 && rows.every((row) => row.querySelectorAll('.box').length > 0);
+            """) as? Bool == true
+    }
+
+    /// Each live node's strip ends with the box of its last entry (the tails come a moment after
+    /// the status, each node answering in its own time).
+    func logStripsCaughtUp(_ browser: Browser) throws -> Bool {
+        try browser.run("""
+            return state.nodes.filter((node) => node.alive).every((node) => {
+              const boxes = document.querySelectorAll(`#logs .row[data-id="${node.id}"] .box`);
+              return boxes.length > 0 && boxes[boxes.length - 1].title.startsWith(`entry ${node.logLength},`);
+            });
             """) as? Bool == true
     }
 
