@@ -42,24 +42,63 @@ let consoleHTML = #"""
     </div>
   </section>
   <section id="side">
-    <h2>Logs <span class="hint">one box per entry, colour = term; white bar = commit; S = snapshot; red outline = conflicts with the leader</span></h2>
+    <h2>Logs <span class="hint">box = entry, colour = term · white bar = commit · S = snapshot · red = conflict</span></h2>
     <div id="logs"></div>
-    <h2>Client</h2>
-    <form id="client" autocomplete="off">
-      <input id="client-key" placeholder="key" required>
-      <input id="client-value" placeholder="value">
-      <input id="client-expect" placeholder="expect (cas)">
-      <div class="buttons">
-        <button type="button" data-op="put">put</button>
-        <button type="button" data-op="get">get</button>
-        <button type="button" data-op="getlin">get (linearizable)</button>
-        <button type="button" data-op="delete">delete</button>
-        <button type="button" data-op="cas">cas</button>
+    <nav id="tabs" role="tablist">
+      <button type="button" role="tab" data-tab="client" aria-selected="true">Client &amp; keys</button>
+      <button type="button" role="tab" data-tab="watch" aria-selected="false">Watch <span id="watch-badge"></span></button>
+      <button type="button" role="tab" data-tab="events" aria-selected="false">Events <span id="events-badge"></span></button>
+    </nav>
+    <div id="tab-client" class="tab" role="tabpanel">
+      <form id="client" autocomplete="off">
+        <input id="client-key" placeholder="key" required>
+        <input id="client-value" placeholder="value">
+        <input id="client-expect" placeholder="expect (cas)">
+        <div class="buttons">
+          <button type="button" data-op="put">put</button>
+          <button type="button" data-op="get">get</button>
+          <button type="button" data-op="getlin">get (linearizable)</button>
+          <button type="button" data-op="delete">delete</button>
+          <button type="button" data-op="cas">cas</button>
+        </div>
+        <pre id="client-answer"></pre>
+      </form>
+      <form id="keys-form" autocomplete="off">
+        <input id="keys-prefix" placeholder="key prefix (empty: all keys)">
+        <select id="keys-consistency" title="eventual: any node answers; linearizable: confirmed by the leader's quorum">
+          <option value="eventual">eventual</option>
+          <option value="linearizable">linearizable</option>
+        </select>
+        <button type="submit" id="keys-list" title="The keys with this prefix in byte order, a page at a time (a range read)">List</button>
+        <button type="button" id="keys-refresh" title="Read this page again">Refresh</button>
+      </form>
+      <table id="keys-table">
+        <thead><tr><th>key</th><th>value</th><th title="createRevision: the store revision that created the key">create</th><th title="modRevision: the store revision of its last write">mod</th><th title="version: writes since it was created">ver</th></tr></thead>
+        <tbody id="keys-rows"></tbody>
+      </table>
+      <div id="keys-pager">
+        <button type="button" id="keys-back">◀ Back</button>
+        <span id="keys-info"></span>
+        <button type="button" id="keys-next">Next ▶</button>
       </div>
-      <pre id="client-answer"></pre>
-    </form>
-    <h2>Events</h2>
-    <ol id="events"></ol>
+    </div>
+    <div id="tab-watch" class="tab" role="tabpanel" hidden>
+      <form id="watch-form" autocomplete="off">
+        <select id="watch-kind">
+          <option value="prefix">prefix</option>
+          <option value="key">key</option>
+        </select>
+        <input id="watch-target" placeholder="prefix (empty: every key)">
+        <input id="watch-from" placeholder="from rev" inputmode="numeric" title="Start at this revision (empty: from now)">
+        <button type="submit" id="watch-start" title="Follow the changes to the key or prefix as they commit">Watch</button>
+        <button type="button" id="watch-stop" disabled>Stop</button>
+      </form>
+      <div id="watch-status">not watching</div>
+      <ol id="watch-events"></ol>
+    </div>
+    <div id="tab-events" class="tab" role="tabpanel" hidden>
+      <ol id="events"></ol>
+    </div>
   </section>
 </main>
 <div id="menu" class="menu" hidden></div>

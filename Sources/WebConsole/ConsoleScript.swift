@@ -1,5 +1,7 @@
 // The page's behaviour. It keeps no Raft logic: it draws the last `state` event, animates between
-// events (timer arcs, messages in flight), and turns clicks into requests on /v1/request.
+// events (timer arcs, messages in flight), and turns clicks into requests on /v1/request. Menus,
+// buttons and the client form are in ConsoleScript+Controls; the log strips, the key list and the
+// watch panel in +Logs, +Keys and +Watch. WebConsole serves them as one script that ends with start().
 let consoleScript = #"""
 'use strict';
 const SVG = 'http://www.w3.org/2000/svg';
@@ -34,6 +36,7 @@ function connect() {
     setConnection('live', 'live');
     render();
     launch(state.messages || []);
+    if (!keyList.loaded && state.leader !== null) loadKeys();
   });
   source.addEventListener('log', (event) => addEvents(JSON.parse(event.data)));
   source.onerror = () => {
@@ -48,16 +51,22 @@ function setConnection(text, kind) {
   box.className = 'connection ' + kind;
 }
 
-async function send(request) {
+// A request on /v1/request: its answer, or null when the server cannot be reached.
+async function post(request) {
   try {
     const response = await fetch('/v1/request', { method: 'POST', body: JSON.stringify(request) });
-    const answer = await response.json();
-    if (answer.status !== 'ok') showAnswer(JSON.stringify(answer), true);
-    return answer;
+    return await response.json();
   } catch (error) {
-    showAnswer('the server cannot be reached: ' + error, true);
     return null;
   }
+}
+
+// As post, and what went wrong is shown under the client form.
+async function send(request) {
+  const answer = await post(request);
+  if (!answer) showAnswer('the server cannot be reached', true);
+  else if (answer.status !== 'ok') showAnswer(JSON.stringify(answer), true);
+  return answer;
 }
 
 // ---------- drawing ----------
@@ -120,6 +129,7 @@ function render() {
   for (const node of nodes) drawNode(group, node);
   drawHeld();
   drawLogs(nodes);
+  noteStoreRevision(nodes);
 }
 
 function drawNode(parent, node) {
@@ -133,6 +143,7 @@ function drawNode(parent, node) {
     el('text', { y: 8, class: 'label' }, g).textContent = `N${node.id}`;
     el('text', { y: 68, class: 'facts first' }, g);
     el('text', { y: 84, class: 'facts second' }, g);
+    el('text', { y: 100, class: 'facts third' }, g);
     el('text', { y: -56, class: 'badge' }, g);
     g.addEventListener('click', (event) => {
       const current = (state.nodes || []).find((n) => String(n.id) === g.dataset.id);
@@ -146,13 +157,16 @@ function drawNode(parent, node) {
   g.querySelector('.ring-partitioned').style.display = node.partitioned ? '' : 'none';
   const first = g.querySelector('.facts.first');
   const second = g.querySelector('.facts.second');
+  const third = g.querySelector('.facts.third');
   if (node.alive) {
     const vote = node.votedFor === null || node.votedFor === undefined ? '–' : node.votedFor;
     first.textContent = `${role} · term ${node.term} · vote ${vote}`;
     second.textContent = `commit ${node.commitIndex} · applied ${node.lastApplied} · log ${node.logLength}`;
+    third.textContent = node.revision === undefined ? '' : storeFacts(node);
   } else {
     first.textContent = node.failure ? `down: ${node.failure.slice(0, 40)}` : 'down';
     second.textContent = '';
+    third.textContent = '';
   }
   const badges = [];
   if (node.slowMs > 0) badges.push(`slow +${node.slowMs}ms`);
@@ -160,6 +174,12 @@ function drawNode(parent, node) {
   if (node.transferringTo !== undefined) badges.push(`→ node ${node.transferringTo}`);
   if (state.paused && node.alive) badges.push('paused');
   g.querySelector('.badge').textContent = badges.join(' · ');
+}
+
+// What the node's copy of the store holds: its revision, keys and leases.
+function storeFacts(node) {
+  const plural = (count, noun) => `${count} ${noun}${count === 1 ? '' : 's'}`;
+  return `store rev ${node.revision} · ${plural(node.keys, 'key')} · ${plural(node.leases || 0, 'lease')}`;
 }
 
 // Held messages are kept by id, like nodes, so they can be clicked while updates arrive.
@@ -192,55 +212,6 @@ function drawHeld() {
 
 function kindClass(type) {
   return type === 'appendResponse' || type === 'voteResponse' || type === 'preVoteResponse' || type === 'snapshotResponse' ? 'response' : type;
-}
-
-function drawLogs(nodes) {
-  const box = $('logs');
-  box.replaceChildren();
-  const logs = state.logs || {};
-  const leaderLog = state.leader !== null ? logs[String(state.leader)] : null;
-  for (const node of nodes) {
-    const row = document.createElement('div');
-    row.className = 'row';
-    row.dataset.id = node.id;
-    const name = document.createElement('span');
-    name.className = 'name';
-    name.textContent = `node ${node.id}`;
-    const strip = document.createElement('div');
-    strip.className = 'strip';
-    row.append(name, strip);
-    const log = logs[String(node.id)];
-    if (!log) {
-      strip.textContent = node.alive ? '' : '(down)';
-    } else {
-      if (log.snapshot > 0 && log.first === log.snapshot + 1) {
-        const snap = document.createElement('span');
-        snap.className = 'snap';
-        snap.textContent = `S ≤ ${log.snapshot}`;
-        strip.append(snap);
-      }
-      log.terms.forEach((term, offset) => {
-        const index = log.first + offset;
-        const cell = document.createElement('span');
-        const kind = log.kinds[offset];
-        cell.className = `box ${kind}` + (index > log.commit ? ' uncommitted' : '');
-        if (leaderLog && node.id !== state.leader) {
-          const at = index - leaderLog.first;
-          if (at >= 0 && at < leaderLog.terms.length && leaderLog.terms[at] !== term) cell.classList.add('conflict');
-        }
-        cell.style.background = termColor(term);
-        cell.title = `entry ${index}, term ${term}` + (kind === 'n' ? ' (no-op)' : kind === 'c' ? ' (configuration)' : '');
-        strip.append(cell);
-        if (index === log.commit) {
-          const mark = document.createElement('span');
-          mark.className = 'commit';
-          mark.title = `commit index ${log.commit}`;
-          strip.append(mark);
-        }
-      });
-    }
-    box.append(row);
-  }
 }
 
 // ---------- animation ----------
@@ -295,123 +266,4 @@ function arcPath(radius, fraction) {
   const y = -radius * Math.cos(angle);
   return `M 0 ${-radius} A ${radius} ${radius} 0 ${angle > Math.PI ? 1 : 0} 1 ${x} ${y}`;
 }
-
-// ---------- menus and controls ----------
-
-function openMenu(title, items, event) {
-  const menu = $('menu');
-  menu.replaceChildren();
-  const heading = document.createElement('h3');
-  heading.textContent = title;
-  menu.append(heading);
-  for (const [label, action, request] of items) {
-    const button = document.createElement('button');
-    button.textContent = label;
-    button.dataset.action = action;
-    button.addEventListener('click', async () => {
-      menu.hidden = true;
-      const answer = await send(request);
-      if (answer && answer.status === 'ok') showAnswer(`${label}: ok`, false);
-    });
-    menu.append(button);
-  }
-  menu.style.left = Math.min(event.clientX, window.innerWidth - 220) + 'px';
-  menu.style.top = Math.min(event.clientY, window.innerHeight - 40 * (items.length + 1)) + 'px';
-  menu.hidden = false;
-  event.stopPropagation();
-}
-
-function openNodeMenu(node, event) {
-  const id = node.id;
-  const items = [];
-  if (node.alive) items.push(['Kill', 'kill', { admin: 'kill', node: id }]);
-  else items.push(['Restart', 'restart', { admin: 'restart', node: id }]);
-  items.push(['Isolate', 'isolate', { admin: 'isolate', node: id }]);
-  items.push(node.slowMs > 0 ? ['Speed up (no delay)', 'fast', { admin: 'slow', node: id, ms: 0 }]
-                             : ['Slow: +200 ms per message', 'slow', { admin: 'slow', node: id, ms: 200 }]);
-  if (node.alive && node.role !== 'leader' && node.voter !== false) items.push(['Make it the leader', 'transfer', { admin: 'transfer', node: id }]);
-  if (state.paused) {
-    items.push(['Tick once', 'tick', { admin: 'tick', node: id, count: 1 }]);
-    items.push(['Tick 10 times', 'tick10', { admin: 'tick', node: id, count: 10 }]);
-  }
-  items.push(node.disk ? ['Disk back to normal', 'disk-ok', { admin: 'disk', node: id, fault: 'none' }]
-                       : ['Disk: every fsync +200 ms', 'disk-slow', { admin: 'disk', node: id, fault: 'slow', ms: 200 }]);
-  if (!node.disk) items.push(['Disk: full', 'disk-full', { admin: 'disk', node: id, fault: 'full' }]);
-  openMenu(`node ${id} (${nodeRole(node)})`, items, event);
-}
-
-function openHeldMenu(message, event) {
-  openMenu(`message #${message.id}: ${message.type} ${message.from}→${message.to}`, [
-    ['Deliver', 'deliver', { admin: 'deliver', message: message.id }],
-    ['Drop', 'drop', { admin: 'drop', message: message.id }],
-  ], event);
-}
-
-function showAnswer(text, isError) {
-  const box = $('client-answer');
-  box.textContent = text;
-  box.className = isError ? 'error' : '';
-}
-
-function addEvents(lines) {
-  const list = $('events');
-  for (const line of lines) {
-    const item = document.createElement('li');
-    item.className = line.level;
-    item.textContent = `${line.time} ${line.node === undefined ? 'cluster' : 'node ' + line.node}  ${line.text}`;
-    list.prepend(item);
-  }
-  while (list.children.length > 300) list.lastChild.remove();
-}
-
-function wireControls() {
-  document.addEventListener('click', (event) => { if (!$('menu').contains(event.target)) $('menu').hidden = true; });
-  $('pause').addEventListener('click', () => send({ admin: 'pause' }));
-  $('resume').addEventListener('click', () => send({ admin: 'resume' }));
-  $('step').addEventListener('click', () => send({ admin: 'deliver' }));
-  $('heal').addEventListener('click', () => send({ admin: 'heal' }));
-  $('slowmotion').addEventListener('change', (event) => send({ admin: 'slowmotion', factor: SPEEDS[Number(event.target.value)] }));
-  $('partition-open').addEventListener('click', () => {
-    const box = $('partition-nodes');
-    box.replaceChildren();
-    for (const node of (state && state.nodes) || []) {
-      const label = document.createElement('label');
-      label.innerHTML = `node ${node.id} <select data-id="${node.id}"><option>A</option><option>B</option></select>`;
-      box.append(label);
-    }
-    $('partition-dialog').showModal();
-  });
-  $('partition-dialog').addEventListener('close', () => {
-    if ($('partition-dialog').returnValue !== 'apply') return;
-    const groups = { A: [], B: [] };
-    for (const select of $('partition-nodes').querySelectorAll('select')) groups[select.value].push(Number(select.dataset.id));
-    send({ admin: 'partition', groups: [groups.A, groups.B].filter((g) => g.length) });
-  });
-  for (const button of $('client').querySelectorAll('button[data-op]')) {
-    button.addEventListener('click', async () => {
-      const key = $('client-key').value;
-      if (!key) return showAnswer('type a key first', true);
-      const value = $('client-value').value;
-      const expect = $('client-expect').value;
-      const request = {
-        put: { op: 'put', key, value },
-        get: { op: 'get', key },
-        getlin: { op: 'get', key, consistency: 'linearizable' },
-        delete: { op: 'delete', key },
-        cas: { op: 'cas', key, expect: expect === '' || expect === 'null' ? null : expect, value },
-      }[button.dataset.op];
-      try {
-        const response = await fetch('/v1/request', { method: 'POST', body: JSON.stringify(request) });
-        const text = await response.text();
-        showAnswer(`${response.status} ${text.trim()}`, !response.ok);
-      } catch (error) {
-        showAnswer('the server cannot be reached: ' + error, true);
-      }
-    });
-  }
-}
-
-wireControls();
-connect();
-requestAnimationFrame(animate);
 """#

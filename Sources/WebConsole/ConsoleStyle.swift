@@ -27,7 +27,8 @@ main { flex: 1; min-height: 0; display: grid; grid-template-columns: minmax(480p
   grid-template-rows: minmax(0, 1fr); gap: 10px; padding: 8px 12px; }
 #stage { position: relative; min-height: 0; background: var(--panel); border-radius: 10px; border: 1px solid var(--line); }
 #ring { position: absolute; top: 26px; left: 0; width: 100%; height: calc(100% - 52px); }
-#side { min-height: 0; overflow: auto; padding-right: 4px; }
+#side { min-height: 0; min-width: 0; display: flex; flex-direction: column; overflow: hidden; }
+#side > h2:first-child { margin-top: 2px; }
 #held-summary { position: absolute; top: 8px; left: 12px; color: var(--candidate); font-weight: 600; }
 #held-summary.none { display: none; }
 #rates { position: absolute; top: 8px; right: 12px; color: var(--muted); font-size: 13px; }
@@ -68,12 +69,43 @@ circle.held { stroke: #fff; stroke-width: 2; cursor: pointer; }
 #logs .box.conflict { outline: 2px solid var(--danger); }
 #logs .commit { width: 3px; height: 24px; background: #fff; flex: none; }
 #logs .snap { padding: 0 5px; height: 20px; border-radius: 3px; background: #333c4c; color: var(--muted); font-size: 11px; line-height: 20px; flex: none; }
-#client { display: grid; grid-template-columns: 1fr 1fr 1fr; gap: 6px; }
-#client input { background: #0d1118; color: var(--text); border: 1px solid var(--line); border-radius: 5px; padding: 5px 7px; font: inherit; }
+#tabs { display: flex; gap: 4px; margin: 8px 0 6px; border-bottom: 1px solid var(--line); }
+#tabs button { border-radius: 6px 6px 0 0; border-bottom: none; background: transparent; color: var(--muted); padding: 4px 12px; }
+#tabs button[aria-selected="true"] { background: var(--panel); color: var(--text); border-color: var(--line); }
+#watch-badge { color: var(--leader); font-size: 13px; }
+#events-badge { color: var(--candidate); font-size: 13px; }
+.tab { flex: 1; min-height: 0; overflow-y: auto; overflow-x: hidden; padding-right: 4px; }
+input, select { background: #0d1118; color: var(--text); border: 1px solid var(--line); border-radius: 5px; padding: 4px 7px; font: inherit; min-width: 0; }
+#client { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 6px; }
 #client .buttons { grid-column: 1 / -1; display: flex; gap: 6px; flex-wrap: wrap; }
 #client-answer { grid-column: 1 / -1; margin: 0; min-height: 1.4em; white-space: pre-wrap; word-break: break-all; color: var(--leader); font-size: 13px; }
 #client-answer.error { color: var(--danger); }
-#events { list-style: none; margin: 0; padding: 0; font: 12px/1.4 ui-monospace, Menlo, Consolas, monospace; max-height: 220px; overflow: auto; }
+#keys-form { display: grid; grid-template-columns: minmax(0, 1fr) auto auto auto; gap: 6px; margin: 8px 0 4px; }
+#keys-refresh.stale { border-color: var(--candidate); color: var(--candidate); }
+#keys-refresh.stale::after { content: " ●"; }
+#keys-table { width: 100%; table-layout: fixed; border-collapse: collapse; font: 13px/1.5 ui-monospace, Menlo, Consolas, monospace; }
+#keys-table th { color: var(--muted); font: 12px system-ui, sans-serif; text-align: left; border-bottom: 1px solid var(--line); padding: 1px 4px; }
+#keys-table th:nth-child(1) { width: 34%; }
+#keys-table th:nth-child(n+3) { width: 13%; text-align: right; }
+#keys-table td { padding: 0 4px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; border-bottom: 1px solid #1f2734; }
+#keys-table td:nth-child(n+3) { text-align: right; color: var(--muted); }
+#keys-table td.empty { color: var(--muted); font-style: italic; }
+#keys-rows tr[data-index] { cursor: pointer; }
+#keys-rows tr[data-index]:hover { background: #1f2a3b; }
+#keys-pager { display: flex; align-items: center; justify-content: space-between; gap: 8px; margin-top: 5px; font-size: 13px; color: var(--muted); }
+#keys-info.error { color: var(--danger); }
+#watch-form { display: grid; grid-template-columns: auto minmax(0, 1fr) 5.5em auto auto; gap: 6px; }
+#watch-status { margin: 6px 0 4px; font-size: 13px; color: var(--muted); }
+#watch-status.live { color: var(--leader); }
+#watch-status.lost, #watch-status.error { color: var(--danger); }
+#watch-events { list-style: none; margin: 0; padding: 0; font: 13px/1.5 ui-monospace, Menlo, Consolas, monospace; }
+#watch-events li { border-bottom: 1px solid #1f2734; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+#watch-events .rev { display: inline-block; width: 6.5em; color: var(--muted); }
+#watch-events .type { display: inline-block; width: 4.5em; }
+#watch-events .put .type { color: var(--leader); }
+#watch-events .delete .type { color: var(--danger); }
+#watch-events .marker { color: var(--candidate); text-align: center; font-family: system-ui, sans-serif; font-size: 12px; }
+#events { list-style: none; margin: 0; padding: 0; font: 12px/1.4 ui-monospace, Menlo, Consolas, monospace; }
 #events li { border-bottom: 1px solid #1f2734; padding: 1px 0; }
 #events .warning { color: var(--candidate); }
 #events .error { color: var(--danger); }

@@ -3,6 +3,10 @@
 /// `/v1/request`; it holds no Raft logic of its own.
 public enum ConsolePage {
     public static var html: String { consoleHTML }
-    public static var script: String { consoleScript }
+    /// The script's parts in one file: the core (connection, ring, animation), the controls (menus,
+    /// buttons, client form, tabs), the log strips, the key list and the watch panel; the last
+    /// line starts the page, once every part is defined.
+    public static let script = [consoleScript, consoleControlsScript, consoleLogsScript, consoleKeysScript, consoleWatchScript, "start();\n"]
+        .joined(separator: "\n")
     public static var style: String { consoleStyle }
 }

@@ -1,77 +1,10 @@
 import Foundation
 import Testing
 
-/// A WebDriver session on headless Chromium (Debian's `chromium` with `chromium-driver`, which
-/// `.ci/run` installs when missing), spoken to over chromedriver's HTTP API.
-final class Browser {
-    let driver = Process()
-    let port = freePort()
-    var session = ""
-
-    init() throws {
-        let chromedriver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver", "/usr/local/bin/chromedriver"]
-            .first { FileManager.default.isExecutableFile(atPath: $0) }
-        let path = try #require(chromedriver, "chromedriver is not installed (apt-get install -y chromium chromium-driver)")
-        driver.executableURL = URL(fileURLWithPath: path)
-        driver.arguments = ["--port=\(port)"]
-        driver.standardOutput = FileHandle.nullDevice
-        driver.standardError = FileHandle.nullDevice
-        try driver.run()
-        let ready = waitFor(seconds: 20) { (try? self.call("GET", "/status")) != nil }
-        try #require(ready, "chromedriver did not start")
-        let binary = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
-            .first { FileManager.default.isExecutableFile(atPath: $0) }
-        var options: [String: Any] = ["args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                                               "--window-size=1280,720", "--hide-scrollbars"]]
-        if let binary { options["binary"] = binary }
-        let created = try call("POST", "/session", ["capabilities": ["alwaysMatch": ["browserName": "chrome", "goog:chromeOptions": options]]])
-        session = try #require((created["value"] as? [String: Any])?["sessionId"] as? String, "no WebDriver session: \(created)")
-    }
-
-    deinit {
-        if !session.isEmpty { _ = try? call("DELETE", "/session/\(session)") }
-        kill(driver.processIdentifier, SIGKILL)  // chromedriver ignores SIGTERM
-        driver.waitUntilExit()
-    }
-
-    @discardableResult
-    func call(_ method: String, _ path: String, _ body: [String: Any]? = nil) throws -> [String: Any] {
-        if ProcessInfo.processInfo.environment["RAFTKV_BROWSER_TRACE"] != nil { print("webdriver \(method) \(path)") }
-        let payload = try body.map { try JSONSerialization.data(withJSONObject: $0) }
-        let answer = try BlockingHTTP.exchange(method: method, port: port, path: path, body: payload)
-        let object = try JSONSerialization.jsonObject(with: answer.body)
-        return object as? [String: Any] ?? [:]
-    }
-
-    func open(_ url: String) throws {
-        try call("POST", "/session/\(session)/url", ["url": url])
-    }
-
-    /// Runs `script` in the page and returns its result.
-    func run(_ script: String, _ arguments: [Any] = []) throws -> Any? {
-        try call("POST", "/session/\(session)/execute/sync", ["script": script, "args": arguments])["value"]
-    }
-
-    /// Clicks the element `selector` picks, as a user would (WebDriver element click).
-    func click(_ selector: String) throws {
-        let found = try call("POST", "/session/\(session)/element", ["using": "css selector", "value": selector])
-        let element = try #require(found["value"] as? [String: Any], "no element \(selector): \(found)")
-        let id = try #require(element.values.first as? String)
-        let clicked = try call("POST", "/session/\(session)/element/\(id)/click", [:])
-        if let value = clicked["value"] as? [String: Any], value["error"] != nil {
-            Issue.record("clicking \(selector) failed: \(value)")
-        }
-    }
-
-    func screenshot(to path: String) throws {
-        let answer = try call("GET", "/session/\(session)/screenshot")
-        let encoded = try #require(answer["value"] as? String)
-        try #require(Data(base64Encoded: encoded)).write(to: URL(fileURLWithPath: path))
-    }
-}
-
 /// The live view in a real browser against a real server: three nodes and a leader, a click that
-/// kills the leader and shows a new one, pause and step changing what is drawn.
+/// kills the leader and shows a new one, pause and step changing what is drawn; the log strips
+/// drawn as the page opens, nothing wider than a 1280×720 window; the key list in byte order, a
+/// page at a time; the watch panel following changes across a leader kill and a server restart.
 @Suite(.serialized) struct BrowserTests {
     func httpURL(of server: ServerProcess) throws -> String {
         let found = waitFor(seconds: 10) { server.log.contains("live view on http://") }
@@ -122,7 +55,6 @@ final class Browser {
         }
         #expect(held, "the write's messages are shown held")
         let before = try browser.run("return document.getElementById('held-layer').innerHTML") as? String
-        try browser.screenshot(to: screenshotPath())
         try browser.click("#step")
         #expect(try waitFor(seconds: 10) {
             try browser.run("return document.getElementById('held-layer').innerHTML") as? String != before
@@ -132,8 +64,255 @@ final class Browser {
         #expect(writer.answer?.contains(#""status":"ok""#) == true)
     }
 
+    /// The log strips have boxes within 2 s of opening the page — as the server's first browser
+    /// (whose first state events carry no log tails) and again after a reload — and nothing is
+    /// wider than the 1280×720 window, whichever panel is shown, even with a long key and value.
+    @Test func theLogStripsAreDrawnAtOnceAndThePageFitsAProjector() throws {
+        let server = try ServerProcess()
+        let url = try httpURL(of: server)
+        let writer = LineWriter(port: server.port)
+        for number in 0..<12 { try writer.put("fit/\(number)", "value \(number)") }
+        try writer.put("fit/long-" + String(repeating: "k", count: 150), String(repeating: "a long value ", count: 40))
+        let browser = try Browser()
+        for visit in ["first visit", "reload"] {
+            try browser.open(url)
+            let opened = Date()
+            let drawn = try waitFor(seconds: 2) { try self.logStripsDrawn(browser) }
+            let rows = try browser.run("return [...document.querySelectorAll('#logs .row')].map(r => r.querySelectorAll('.box').length)")
+            #expect(drawn, "\(visit): the log strips were not drawn \(Date().timeIntervalSince(opened)) s after the page opened (boxes per row: \(rows ?? "none"))")
+        }
+
+        #expect(try browser.run("return window.innerWidth") as? Int == 1280)
+        try browser.type("#keys-prefix", "fit/l")
+        try browser.click("#keys-list")
+        #expect(try waitFor(seconds: 10) { try self.shownKeys(browser).first?.hasPrefix("fit/long-") == true })
+        try browser.click("#keys-rows tr[data-index='0']")
+        try expectNothingTooWide(browser, "the client panel with a long key")
+        try browser.click("#tabs [data-tab='watch']")
+        try browser.type("#watch-target", "fit/")
+        try browser.type("#watch-from", "1")
+        try browser.click("#watch-start")
+        #expect(try waitFor(seconds: 10) { try self.watchedChanges(browser).count == 13 }, "the watch from revision 1 shows the 13 puts")
+        try expectNothingTooWide(browser, "the watch panel")
+        try browser.click("#tabs [data-tab='events']")
+        try expectNothingTooWide(browser, "the event feed")
+    }
+
+    /// Keys written through the line protocol appear in UTF-8 byte order with their revisions and
+    /// the revision they were read at; Next and Back page through them with `after`; a click puts
+    /// a key in the client form; a linearizable listing agrees; Refresh shows a newer write.
+    @Test func theKeyListShowsTheStoreInByteOrderAPageAtATime() throws {
+        let server = try ServerProcess()
+        let url = try httpURL(of: server)
+        let writer = LineWriter(port: server.port)
+        let names = ["b", "a", "B", "é", "a1", "~", "0", "c", "Z", "d", "e"]
+        var created: [String: Int] = [:]
+        for name in names {
+            created["list/" + name] = try writer.put("list/" + name, "value of \(name)")["createRevision"]?.intValue
+        }
+        try writer.put("list/a", "again")
+        let lastA = try writer.put("list/a", "and again")
+        let revision = try #require(try writer.put("other", "not listed")["revision"]?.intValue)
+        let expected = names.map { "list/" + $0 }.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+
+        let browser = try Browser()
+        try browser.open(url)
+        try browser.type("#keys-prefix", "list/")
+        try browser.click("#keys-list")
+        #expect(try waitFor(seconds: 15) { try self.shownKeys(browser) == Array(expected.prefix(8)) },
+                "page 1 shows the first 8 keys in byte order: \((try? shownKeys(browser)) ?? [])")
+        #expect(try browser.text("#keys-info") == "page 1 · keys 1–8 · read at rev \(revision)")
+        let rowOfA = try browser.run("return [...document.querySelector(\"#keys-rows tr[data-key='list/a']\").cells].map(c => c.textContent)") as? [String]
+        let createdA = try #require(created["list/a"])
+        #expect(rowOfA == ["list/a", "and again", "\(createdA)", "\(lastA["modRevision"]?.intValue ?? -1)", "3"])
+        #expect(try browser.run("return document.getElementById('keys-back').disabled") as? Bool == true)
+
+        try browser.click("#keys-next")
+        #expect(try waitFor(seconds: 10) { try self.shownKeys(browser) == Array(expected.dropFirst(8)) },
+                "page 2 continues after the last key of page 1: \((try? shownKeys(browser)) ?? [])")
+        #expect(try browser.text("#keys-info") == "page 2 · keys 9–11 · read at rev \(revision)")
+        #expect(try browser.run("return document.getElementById('keys-next').disabled") as? Bool == true)
+        try browser.click("#keys-back")
+        #expect(try waitFor(seconds: 10) { try self.shownKeys(browser) == Array(expected.prefix(8)) }, "Back returns to page 1")
+
+        try browser.click("#keys-rows tr[data-key='list/a1']")
+        #expect(try browser.run("return document.getElementById('client-key').value") as? String == "list/a1")
+        #expect(try browser.run("return document.getElementById('client-value').value") as? String == "value of a1")
+
+        try browser.click("#keys-next")
+        #expect(try waitFor(seconds: 10) { try self.shownKeys(browser).count == 3 })
+        try browser.click("#keys-consistency option[value='linearizable']")
+        try browser.click("#keys-list")
+        #expect(try waitFor(seconds: 10) { try self.shownKeys(browser) == Array(expected.prefix(8)) }, "a linearizable listing starts again at page 1")
+
+        try writer.put("list/00", "newer")
+        #expect(try waitFor(seconds: 10) {
+            try browser.run("return document.getElementById('keys-refresh').classList.contains('stale')") as? Bool == true
+        }, "Refresh says the store has moved on")
+        try browser.click("#keys-refresh")
+        #expect(try waitFor(seconds: 10) { try self.shownKeys(browser).prefix(2) == ["list/0", "list/00"] }, "Refresh shows the new key")
+    }
+
+    /// A watch on a prefix shows the puts made while it is open, in revision order, and keeps
+    /// showing new ones after the leader is killed from the node menu: each once, none missing.
+    @Test func theWatchPanelShowsChangesAsTheyCommitAcrossALeaderKill() throws {
+        let server = try ServerProcess()
+        let url = try httpURL(of: server)
+        let writer = LineWriter(port: server.port)
+        let browser = try Browser()
+        try browser.open(url)
+        let leader = try leaderShown(browser)
+        try browser.click("#tabs [data-tab='watch']")
+        try browser.type("#watch-target", "w/")
+        try browser.click("#watch-start")
+        #expect(try waitFor(seconds: 10) { try browser.run("return document.getElementById('watch-status').className") as? String == "live" },
+                "the watch is in place: \((try? browser.text("#watch-status")) ?? "")")
+
+        var revisions: [Int] = []
+        for number in 1...5 { revisions.append(try #require(try writer.put("w/\(number)", "before \(number)")["revision"]?.intValue)) }
+        #expect(try waitFor(seconds: 10) { try self.watchedChanges(browser).count == 5 }, "the five puts are shown")
+
+        try browser.click("#nodes .node[data-id='\(leader)']")
+        try browser.click("#menu button[data-action='kill']")
+        #expect(try waitFor(seconds: 15) { try self.leaderShown(browser, seconds: 0.1, excluding: leader) >= 0 }, "another node leads")
+        for number in 6...10 { revisions.append(try #require(try writer.put("w/\(number)", "after \(number)")["revision"]?.intValue)) }
+        #expect(try waitFor(seconds: 15) { try self.watchedChanges(browser).count == 10 }, "the puts after the kill are shown too")
+
+        let changes = try watchedChanges(browser)  // newest first
+        #expect(changes.map(\.revision) == revisions.reversed(), "each put once, in revision order: \(changes)")
+        #expect(changes.map(\.change) == (1...10).reversed().map { "w/\($0) = " + ($0 <= 5 ? "before \($0)" : "after \($0)") })
+        #expect(try browser.text("#watch-status").contains("10 events · last rev \(revisions.last ?? -1)"))
+        #expect(try browser.text("#watch-badge") == "● 10")
+        #expect(try waitFor(seconds: 5) { try self.logStripsCaughtUp(browser) }, "each live node's strip ends at its last entry")
+        try browser.screenshot(to: screenshotPath())
+
+        try browser.click("#watch-stop")
+        try writer.put("w/11", "unseen")
+        #expect(try browser.text("#watch-status").hasPrefix("stopped · 10 events"))
+        #expect(try !waitFor(seconds: 0.5) { try self.watchedChanges(browser).count > 10 }, "a stopped watch shows nothing new")
+    }
+
+    /// The browser's EventSource reconnects by itself when the server restarts, sends the last
+    /// revision it saw (Last-Event-ID), and the panel says so and goes on without a gap or a repeat.
+    @Test func theWatchPanelResumesByItselfAfterTheServerRestarts() throws {
+        let directory = NSTemporaryDirectory() + "raftkv-e2e-" + UUID().uuidString
+        let config = """
+            {"nodes": 3, "proxy": {"host": "127.0.0.1", "port": 0}, "dataDir": "\(directory)/data", "beatTimeMs": 20,
+             "electionTimeoutMs": {"min": 100, "max": 200}, "fsync": true, "http": {"port": \(freePort())}}
+            """
+        var server = try ServerProcess(directory: directory, configText: config)
+        let url = try httpURL(of: server)
+        let browser = try Browser()
+        try browser.open(url)
+        _ = try leaderShown(browser)
+        try browser.click("#tabs [data-tab='watch']")
+        try browser.type("#watch-target", "r/")
+        try browser.click("#watch-start")
+        #expect(try waitFor(seconds: 10) { try browser.run("return document.getElementById('watch-status').className") as? String == "live" })
+        var revisions: [Int] = []
+        var writer = LineWriter(port: server.port)
+        for number in 1...3 { revisions.append(try #require(try writer.put("r/\(number)", "first run")["revision"]?.intValue)) }
+        #expect(try waitFor(seconds: 10) { try self.watchedChanges(browser).count == 3 })
+
+        server.signal(SIGKILL)
+        #expect(server.waitForExit(seconds: 10) != nil)
+        #expect(try waitFor(seconds: 10) { try browser.text("#watch-status").hasPrefix("reconnecting…") }, "the panel shows the lost connection")
+        server = try ServerProcess(directory: directory, configPath: directory + "/cluster.json")
+        writer = LineWriter(port: server.port)
+        for number in 4...6 { revisions.append(try #require(try writer.put("r/\(number)", "second run")["revision"]?.intValue)) }
+        #expect(try waitFor(seconds: 30) { try self.watchedChanges(browser).count == 6 },
+                "the watch resumed: \((try? browser.text("#watch-status")) ?? "") \((try? watchedChanges(browser)) ?? [])")
+        #expect(try watchedChanges(browser).map(\.revision) == revisions.reversed())
+        let markers = try browser.run("return [...document.querySelectorAll('#watch-events li.marker')].map(m => m.textContent)") as? [String] ?? []
+        #expect(markers.contains("— reconnected · resuming after rev \(revisions[2]) —"), "\(markers)")
+    }
+
+    // MARK: - reading the page
+
+    func logStripsDrawn(_ browser: Browser) throws -> Bool {
+        try browser.run("""
+            const rows = [...document.querySelectorAll('#logs .row')];
+            return rows.length === 3 && rows.every((row) => row.querySelectorAll('.box').length > 0);
+            """) as? Bool == true
+    }
+
+    /// Each live node's strip ends with the box of its last entry (the tails come a moment after
+    /// the status, each node answering in its own time).
+    func logStripsCaughtUp(_ browser: Browser) throws -> Bool {
+        try browser.run("""
+            return state.nodes.filter((node) => node.alive).every((node) => {
+              const boxes = document.querySelectorAll(`#logs .row[data-id="${node.id}"] .box`);
+              return boxes.length > 0 && boxes[boxes.length - 1].title.startsWith(`entry ${node.logLength},`);
+            });
+            """) as? Bool == true
+    }
+
+    func shownKeys(_ browser: Browser) throws -> [String] {
+        try browser.run("return [...document.querySelectorAll('#keys-rows tr[data-key]')].map((row) => row.dataset.key)") as? [String] ?? []
+    }
+
+    struct WatchedChange: Equatable, CustomStringConvertible {
+        var revision: Int
+        var type: String
+        var change: String
+        var description: String { "rev \(revision) \(type) \(change)" }
+    }
+
+    /// The watch panel's changes, newest first.
+    func watchedChanges(_ browser: Browser) throws -> [WatchedChange] {
+        let rows = try browser.run("""
+            return [...document.querySelectorAll('#watch-events li:not(.marker)')]
+              .map((li) => [li.querySelector('.rev').textContent, li.querySelector('.type').textContent, li.querySelector('.change').textContent]);
+            """) as? [[String]] ?? []
+        return rows.map { WatchedChange(revision: Int($0[0].dropFirst("rev ".count)) ?? -1, type: $0[1], change: $0[2]) }
+    }
+
+    /// The leader the page shows (other than `excluding`), waiting up to `seconds`; -1 if none.
+    @discardableResult
+    func leaderShown(_ browser: Browser, seconds: Double = 20, excluding: Int? = nil) throws -> Int {
+        var leader = -1
+        let shown = try waitFor(seconds: seconds) {
+            leader = Int(try browser.run("return document.body.dataset.leader || ''") as? String ?? "") ?? -1
+            return leader >= 0 && leader != excluding
+        }
+        if seconds >= 1 { #expect(shown, "the page shows no leader") }
+        return shown ? leader : -1
+    }
+
+    /// Nothing scrolls sideways: not the page (`scrollWidth <= innerWidth`), not the side panel
+    /// or its parts (whose own overflow would hide it from the page's width: the old client form
+    /// passed the page check while the side panel scrolled), and nothing in the side panel
+    /// reaches past its right edge unless it is cut short on purpose.
+    func expectNothingTooWide(_ browser: Browser, _ what: String) throws {
+        let problems = try browser.run("""
+            const problems = [];
+            const root = document.documentElement;
+            if (root.scrollWidth > window.innerWidth) problems.push(`the page is ${root.scrollWidth} px wide in a ${window.innerWidth} px window`);
+            const side = document.getElementById('side');
+            for (const box of [side, ...side.querySelectorAll('.tab, form, table, ol, #keys-pager')]) {
+              if (box.offsetParent !== null && box.scrollWidth > box.clientWidth + 1) {
+                problems.push(`${box.tagName.toLowerCase()}#${box.id} is ${box.scrollWidth} px wide in ${box.clientWidth} px`);
+              }
+            }
+            const edge = side.getBoundingClientRect().right + 1;
+            const clippedOnPurpose = (element) => {  // log strips drop old boxes; long text ends in "…"
+              for (let up = element.parentElement; up && up !== side; up = up.parentElement) {
+                if (up.classList.contains('strip') || getComputedStyle(up).textOverflow === 'ellipsis') return true;
+              }
+              return false;
+            };
+            for (const element of side.querySelectorAll('*')) {
+              if (element.offsetParent === null || clippedOnPurpose(element)) continue;
+              const right = element.getBoundingClientRect().right;
+              if (right > edge) problems.push(`${element.tagName.toLowerCase()}#${element.id} ends at ${right}, past the panel's edge ${edge}`);
+            }
+            return problems;
+            """) as? [String]
+        #expect(problems == [], "\(what) does not fit 1280×720: \(problems ?? ["(no answer)"])")
+    }
+
     /// Where the screenshot goes: `RAFTKV_SCREENSHOT` when set (how docs/console.png was made),
-    /// else a temporary file.
+    /// else a temporary file. The watch test takes it: the watch panel after the leader was killed.
     func screenshotPath() -> String {
         ProcessInfo.processInfo.environment["RAFTKV_SCREENSHOT"] ?? NSTemporaryDirectory() + "raftkv-console-\(UUID().uuidString).png"
     }
