@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "MemberNetwork", dependencies: ["SecureChannel", "ClientFront", "ClusterTransport", "NodeHosting", "RuntimeSupport", "RaftCore",
                                                       "RaftEngine", "RaftWire", "RaftStorage", "KVStore", "KVWire", "JSONText",
                                                       "NetworkIO"]),
-        .target(name: "ClusterServer", dependencies: ["SecureChannel", "ClientFront", "MemberNetwork", "ClusterTransport", "Observability",
+        .target(name: "ClusterServer", dependencies: ["KVClient", "SecureChannel", "ClientFront", "MemberNetwork", "ClusterTransport", "Observability",
                                                       "NodeHosting", "RuntimeSupport", "RaftCore", "RaftEngine", "RaftStorage",
                                                       "KVWire", "JSONText", "NetworkIO", "HTTPServer"]),
         .target(name: "WebConsole"),
@@ -45,7 +45,7 @@ let package = Package(
         // The system's OpenSSL (Debian's libssl-dev), for TLS, HMAC and random bytes: no package dependency.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "SecureChannel", dependencies: ["COpenSSL", "NetworkIO"]),
-        .target(name: "KVClient", dependencies: ["KVWire", "JSONText", "LinCheck"]),
+        .target(name: "KVClient", dependencies: ["KVWire", "JSONText", "LinCheck", "SecureChannel", "NetworkIO"]),
         .executableTarget(name: "ServerMain", dependencies: ["SecureChannel", "ClusterServer", "RuntimeSupport", "NodeHosting", "FlightRecording", "RaftReplay", "KVClient", "JSONText",
                                                              "RaftCore"]),
         .executableTarget(name: "ClientMain", dependencies: ["KVClient"]),

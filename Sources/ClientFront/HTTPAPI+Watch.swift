@@ -15,11 +15,12 @@ extension HTTPAPI {
         for name in ["key", "prefix"] {
             if let value = request.queryParameter(name) { members.append((name, .string(value))) }
         }
-        if let from = request.queryParameter("fromRevision") {
+        // A browser reconnects with its first URL and the last revision it saw whole: that wins.
+        if let last = request.header("Last-Event-ID"), let revision = Int(last) {
+            members.append(("fromRevision", .int(revision + 1)))
+        } else if let from = request.queryParameter("fromRevision") {
             guard let revision = Int(from) else { return respond(error(400, .badRequest, "fromRevision must be a revision number")) }
             members.append(("fromRevision", .int(revision)))
-        } else if let last = request.header("Last-Event-ID"), let revision = Int(last) {
-            members.append(("fromRevision", .int(revision + 1)))
         }
         let parsed: WatchRequest
         do {
@@ -49,7 +50,10 @@ extension HTTPAPI {
             },
             started: { outcome in
                 switch outcome {
-                case .success:
+                case .success(let revision):
+                    // The revision it starts after, so a browser that reconnects before any event
+                    // resumes from there instead of "from now"; and a quick reconnect.
+                    stream.send(frame: Array("retry: 1000\nid: \(max(0, (parsed.fromRevision ?? revision + 1) - 1))\n\n".utf8))
                     respond(HTTPResponse.eventStream(stream))
                 case .failure(let compacted):
                     metrics.watchClosed()

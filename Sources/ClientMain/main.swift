@@ -9,11 +9,15 @@ import KVClient
 let usage = """
     ClientMain — talk to a running ServerMain.
 
-    Usage: ClientMain [--host H] [--port P] [--config FILE]
+    Usage: ClientMain [--host H] [--port P] [--config FILE] [--token T] [--tls-ca FILE]
 
       --host H       proxy host (default: proxy.host from the config, else 127.0.0.1)
       --port P       proxy port (default: proxy.port from the config, else 7070)
       --config FILE  where to read those defaults (default: config/cluster.json)
+      --token T      the token to send with every request (default: $RAFTKV_TOKEN), where the
+                     server has tokens configured
+      --tls-ca FILE  speak TLS, checking the server's certificate against this CA (the ca.pem
+                     that ServerMain --make-certs wrote)
       -h, --help     show this help
 
     Type short commands (put k v, get k, range --prefix user/, status, kill 1, help) or JSON lines.
@@ -34,6 +38,7 @@ func stderrLine(_ text: String) {
 var host: String?
 var port: Int?
 var configPath = "config/cluster.json"
+var security = ClientConnection.Security(token: getenv("RAFTKV_TOKEN").map { String(cString: $0) })
 var remaining = Array(CommandLine.arguments.dropFirst())
 while !remaining.isEmpty {
     let argument = remaining.removeFirst()
@@ -41,7 +46,7 @@ while !remaining.isEmpty {
     case "-h", "--help":
         print(usage)
         exit(0)
-    case "--host", "--port", "--config":
+    case "--host", "--port", "--config", "--token", "--tls-ca":
         guard !remaining.isEmpty else {
             stderrLine("ClientMain: \(argument) needs a value (see --help)")
             exit(2)
@@ -49,6 +54,8 @@ while !remaining.isEmpty {
         let value = remaining.removeFirst()
         if argument == "--host" { host = value }
         if argument == "--config" { configPath = value }
+        if argument == "--token" { security.token = value }
+        if argument == "--tls-ca" { security.caFile = value }
         if argument == "--port" {
             guard let number = Int(value), number > 0, number < 65536 else {
                 stderrLine("ClientMain: --port must be a number from 1 to 65535")
@@ -79,6 +86,7 @@ if host == nil || port == nil, let file = fopen(configPath, "r") {
 }
 
 let target = (host: host ?? "127.0.0.1", port: port ?? 7070)
+ClientConnection.defaults.withLock { $0 = security }
 let connection: ClientConnection
 do {
     connection = try ClientConnection(host: target.host, port: target.port)

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import ClientFront
+import KVClient
 import ClusterTransport
 import Dispatch
 import JSONText
@@ -84,7 +85,7 @@ extension ClusterServer {
         let events = self.events
         DispatchQueue(label: "raft.join").async {
             for attempt in 1...attempts {
-                if let answer = Self.exchange(line, host: target.host, port: target.port) {
+                if let answer = self.exchange(line, host: target.host, port: target.port) {
                     if answer.contains("\"status\":\"ok\"") {
                         events.log("joined the cluster through \(address): node \(memberID) is a voter")
                         return
@@ -104,30 +105,13 @@ extension ClusterServer {
         }
     }
 
-    /// One request line, one answer line, on a fresh blocking connection (nil: no answer).
-    static func exchange(_ line: String, host: String, port: Int) -> String? {
-        guard let fd = try? Sockets.startConnect(host: host, port: port) else { return nil }
-        defer { Glibc.close(fd) }
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
-        var pollFD = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-        guard poll(&pollFD, 1, 3000) == 1, Sockets.connectError(fd) == 0 else { return nil }
-        var bytes = Array((line + "\n").utf8)
-        var sent = 0
-        while sent < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { Glibc.send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
-            guard count > 0 else { return nil }
-            sent += count
-        }
-        var answer: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        var timeout = timeval(tv_sec: 90, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        while !answer.contains(0x0A) {
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            guard count > 0 else { return nil }
-            answer.append(contentsOf: chunk[0..<count])
-        }
-        return String(decoding: answer.prefix { $0 != 0x0A }, as: UTF8.self)
+    /// One request line, one answer line, on a fresh connection (nil: no answer) — over TLS and
+    /// with an admin token when the cluster is set up so.
+    func exchange(_ line: String, host: String, port: Int) -> String? {
+        let security = ClientConnection.Security(caFile: config.security.tls?.forMember(0).ca,
+                                                 token: config.security.tokens.first { $0.role == .admin }?.token)
+        guard let connection = try? ClientConnection(host: host, port: port, security: security) else { return nil }
+        return try? connection.request(line)
     }
 }
 

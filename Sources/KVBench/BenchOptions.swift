@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import KVClient
 
 /// What to measure, from the command line.
 struct BenchOptions {
@@ -77,6 +78,8 @@ struct BenchOptions {
           --duration S          measured seconds (default 10)
           --warmup S            unmeasured seconds first (default 2)
           --no-preload          do not write every key before a get, mixed or range run
+          --token T             send this token with every line-protocol request (servers with tokens)
+          --tls-ca FILE         speak TLS to the line protocol, checking the server against this CA
           --http                speak HTTP to the targets' HTTP ports: GET/PUT /v1/kv/KEY
           --sse N               keep N readers of /v1/events open during the run (browsers watching)
           --sse-target H:P      where they read (default: the first target; an HTTP port)
@@ -129,6 +132,8 @@ struct BenchOptions {
                 print(usage)
                 exit(0)
             case "--host": host = value(flag)
+            case "--token": ClientConnection.defaults.withLock { $0.token = value(flag) }
+            case "--tls-ca": ClientConnection.defaults.withLock { $0.caFile = value(flag) }
             case "--port": port = Int(number(flag, min: 1))
             case "--targets": targets = value(flag).split(separator: ",").map { address(String($0), flag) }
             case "--connections", "-c": options.connections = Int(number(flag, min: 1))

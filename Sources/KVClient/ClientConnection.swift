@@ -3,8 +3,12 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import NetworkIO
+import SecureChannel
+import Synchronization
 
-/// A blocking JSON-lines connection to the proxy: send a line, read a line.
+/// A blocking JSON-lines connection to the proxy: send a line, read a line — over TLS when the
+/// server speaks it (`Security.caFile`), with the client's token added to every request.
 ///
 /// @unchecked Sendable: it may be handed to another thread, but is used by one at a time.
 public final class ClientConnection: @unchecked Sendable {
@@ -12,7 +16,27 @@ public final class ClientConnection: @unchecked Sendable {
         public var description: String
     }
 
+    /// How every connection of this process talks to the server: TLS checked against `caFile`
+    /// (nil: plain TCP), and the token put on every request (nil: none).
+    public struct Security: Sendable {
+        public var caFile: String?
+        public var token: String?
+
+        public init(caFile: String? = nil, token: String? = nil) {
+            self.caFile = caFile
+            self.token = token
+        }
+    }
+
+    /// Set once by the program (ClientMain's and KVBench's `--tls-ca`, `--token`) before it connects.
+    public static let defaults = Mutex(Security())
+
     private let fd: Int32
+    private let tls: TLSSession?
+    /// `,"token":"…"}` to end every request object with (nil: no token).
+    private let tokenSuffix: [UInt8]?
+    private var wire = OutputBuffer()
+    private var plaintext: [UInt8] = []
     /// Received bytes; those before `start` were handed out already, and no newline lies
     /// between `start` and `scanned`.
     private var buffer: [UInt8] = []
@@ -21,7 +45,37 @@ public final class ClientConnection: @unchecked Sendable {
     private var chunk = [UInt8](repeating: 0, count: 1 << 18)
 
     /// Connects to `host:port`; the error says where it tried and why it failed.
-    public init(host: String, port: Int) throws(Failure) {
+    public convenience init(host: String, port: Int) throws(Failure) {
+        try self.init(host: host, port: port, security: Self.defaults.withLock { $0 })
+    }
+
+    public init(host: String, port: Int, security: Security) throws(Failure) {
+        if let token = security.token {
+            var suffix = ",\"token\":"
+            appendJSONString(token, to: &suffix)
+            tokenSuffix = Array((suffix + "}").utf8)
+        } else {
+            tokenSuffix = nil
+        }
+        if let caFile = security.caFile {
+            do {
+                let context = try TLSContext(role: .client, certificateFile: nil, privateKeyFile: nil, trustedCAFile: caFile,
+                                             verifyHostname: true)
+                tls = try TLSSession(context: context, serverName: host)
+            } catch {
+                throw Failure(description: "TLS: \(error)")
+            }
+        } else {
+            tls = nil
+        }
+        fd = try Self.open(host: host, port: port)
+        if let tls {
+            tls.drain(into: &wire)  // the ClientHello
+            try flushWire()
+        }
+    }
+
+    private static func open(host: String, port: Int) throws(Failure) -> Int32 {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -39,8 +93,7 @@ public final class ClientConnection: @unchecked Sendable {
                 if connect(candidate, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 {
                     var yes: Int32 = 1
                     setsockopt(candidate, Int32(IPPROTO_TCP), TCP_NODELAY, &yes, socklen_t(MemoryLayout<Int32>.size))
-                    fd = candidate
-                    return
+                    return candidate
                 }
                 lastError = errno
                 close(candidate)
@@ -59,15 +112,67 @@ public final class ClientConnection: @unchecked Sendable {
 
     public func send(_ line: String) throws(Failure) {
         var bytes = Array(line.utf8)
+        if let tokenSuffix, bytes.last == UInt8(ascii: "}"), bytes.first == UInt8(ascii: "{") {
+            bytes.removeLast()
+            if bytes.count > 1 { bytes.append(contentsOf: tokenSuffix) } else { bytes.append(contentsOf: tokenSuffix.dropFirst()) }
+        }
         bytes.append(0x0A)
-        var sent = 0
-        while sent < bytes.count {
-            let count = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
+        try sendRaw(bytes)
+    }
+
+    /// Bytes as they are (through TLS when the connection has it).
+    public func sendRaw(_ bytes: [UInt8]) throws(Failure) {
+        guard let tls else {
+            wire.append(bytes)
+            return try flushWire()
+        }
+        let sent: TLSError? = bytes.withUnsafeBytes { buffer in
+            do throws(TLSError) { try tls.send(buffer); return nil } catch { return error }
+        }
+        if let sent { throw Failure(description: "TLS: \(sent.message)") }
+        tls.drain(into: &wire)
+        try flushWire()
+    }
+
+    private func flushWire() throws(Failure) {
+        while !wire.isEmpty {
+            switch wire.send(to: fd) {
+            case .sent: return
+            case .wouldBlock: continue
+            case .failed: throw Failure(description: "sending failed: \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    /// Reads what the socket has (decrypted when over TLS) into the buffer; 0: the server closed.
+    private func readMore() throws(Failure) -> Int {
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw Failure(description: "sending failed: \(String(cString: strerror(errno)))")
+                throw Failure(description: "receiving failed: \(String(cString: strerror(errno)))")
             }
-            sent += count
+            guard let tls, count > 0 else {
+                if count > 0 { buffer.append(contentsOf: chunk[0..<count]) }
+                return count
+            }
+            plaintext.removeAll(keepingCapacity: true)
+            var received = plaintext
+            let failed: TLSError? = chunk.withUnsafeBytes { raw in
+                do throws(TLSError) {
+                    try tls.receive(UnsafeRawBufferPointer(rebasing: raw[0..<count]), appendingPlaintextTo: &received)
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            plaintext = received
+            if let failed { throw Failure(description: "TLS: \(failed.message)") }
+            tls.drain(into: &wire)
+            try flushWire()
+            if tls.receivedCloseNotify && plaintext.isEmpty { return 0 }
+            buffer.append(contentsOf: plaintext)
+            if !plaintext.isEmpty { return plaintext.count }
         }
     }
 
@@ -102,11 +207,7 @@ public final class ClientConnection: @unchecked Sendable {
                 scanned -= start
                 start = 0
             }
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw Failure(description: "receiving failed: \(String(cString: strerror(errno)))")
-            }
+            let count = try readMore()
             if count == 0 {
                 if start == buffer.count { return nil }
                 let lineStart = start
@@ -119,7 +220,6 @@ public final class ClientConnection: @unchecked Sendable {
                 scanned = 0
                 return result
             }
-            buffer.append(contentsOf: chunk[0..<count])
         }
     }
 
@@ -140,4 +240,26 @@ public final class ClientConnection: @unchecked Sendable {
         try send(line)
         return try receiveLine()
     }
+}
+
+/// `text` as a JSON string literal.
+func appendJSONString(_ text: String, to output: inout String) {
+    output += "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": output += "\\\""
+        case "\\": output += "\\\\"
+        case "\n": output += "\\n"
+        case "\r": output += "\\r"
+        case "\t": output += "\\t"
+        default:
+            if scalar.value < 0x20 {
+                let hex = String(scalar.value, radix: 16)
+                output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            } else {
+                output.unicodeScalars.append(scalar)
+            }
+        }
+    }
+    output += "\""
 }

@@ -50,6 +50,18 @@ public final class ConsoleFeed: Sendable {
         }
         if first { start() }
         if !recent.isEmpty { stream.send(event: "log", data: Self.text(.array(recent))) }
+        // The first state carries every node's log tail: ask for them now, and send it once they
+        // answered (or after 50 ms, whichever comes first).
+        let hosts = registry.localHosts
+        let group = DispatchGroup()
+        for host in hosts {
+            group.enter()
+            host.logTail(Self.tailLength) { [weak self] tail in
+                self?.state.withLock { $0.tails[host.id] = tail }
+                group.leave()
+            }
+        }
+        _ = group.wait(timeout: .now() + .milliseconds(50))
         queue.async { stream.send(event: "state", data: self.stateText()) }
     }
 
@@ -59,17 +71,28 @@ public final class ConsoleFeed: Sendable {
         timer.schedule(deadline: .now() + .milliseconds(Self.periodMs), repeating: .milliseconds(Self.periodMs),
                        leeway: .milliseconds(10))
         timer.setEventHandler { [weak self] in self?.publish() }
-        state.withLock { $0.timer = DispatchSourceBox(timer) }
+        let old = state.withLock { state -> DispatchSourceBox? in
+            defer { state.timer = DispatchSourceBox(timer) }
+            return state.timer
+        }
+        old?.source.cancel()
         timer.resume()
     }
 
-    /// The last browser left: stop watching.
-    private func stop() {
-        switchboard.setTap(nil)
-        state.withLock { state in
-            state.timer?.source.cancel()
-            state.timer = nil
+    /// The last browser left: stop watching — unless one arrived meanwhile (checked under the
+    /// same lock `subscribe` takes, so a new browser never finds the feed stopped).
+    private func stopIfNobodyWatches() {
+        let stopped = state.withLock { state -> DispatchSourceBox?? in
+            guard state.subscribers.isEmpty else { return .none }
+            defer {
+                state.timer = nil
+                state.tails.removeAll()  // a later browser must not get these old tails
+            }
+            return .some(state.timer)
         }
+        guard let timer = stopped else { return }
+        switchboard.setTap(nil)
+        timer?.source.cancel()
     }
 
     private func logged(_ record: EventLog.EventRecord) {
@@ -90,7 +113,7 @@ public final class ConsoleFeed: Sendable {
             defer { state.pendingLog.removeAll() }
             return (state.subscribers, state.pendingLog)
         }
-        guard !subscribers.isEmpty else { return stop() }
+        guard !subscribers.isEmpty else { return stopIfNobodyWatches() }
         requestTails()
         // Each event is put together once, whatever the number of browsers.
         let logFrame = log.isEmpty ? nil : EventStream.frame(event: "log", data: Self.text(.array(log)))

@@ -36,6 +36,7 @@ func temporaryDirectory(_ name: String) -> String {
 final class TCPMembers {
     let servers: [ClusterServer]
     let collector = LineCollector()
+    let clientSecurity: ClientConnection.Security
 
     init(configure: (inout ServerConfig) -> Void) throws {
         let directory = temporaryDirectory("tcpmembers")
@@ -48,6 +49,7 @@ final class TCPMembers {
         config.tickMs = 5
         config.members = (0..<3).map { MemberConfig(id: $0, raft: "127.0.0.1:\(freePort())", client: "127.0.0.1:\(freePort())") }
         configure(&config)
+        clientSecurity = ClientConnection.Security(caFile: config.security.tls?.ca, token: config.security.tokens.first?.token)
         var servers: [ClusterServer] = []
         for id in 0..<3 {
             var own = config
@@ -64,7 +66,7 @@ final class TCPMembers {
     deinit { for server in servers { server.stop() } }
 
     func request(_ id: Int, _ line: String) throws -> JSONObject {
-        let connection = try ClientConnection(host: "127.0.0.1", port: servers[id].port)
+        let connection = try ClientConnection(host: "127.0.0.1", port: servers[id].port, security: clientSecurity)
         let answer = try #require(try connection.request(line))
         return try #require(try JSONParser.parse(answer).objectValue)
     }
