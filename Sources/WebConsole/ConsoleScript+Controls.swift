@@ -119,7 +119,7 @@ async function runClientOp(op) {
     cas: { op: 'cas', key, expect: expect === '' || expect === 'null' ? null : expect, value },
   }[op];
   try {
-    const response = await fetch('/v1/request', { method: 'POST', body: JSON.stringify(request) });
+    const response = await authorizedFetch('/v1/request', { method: 'POST', body: JSON.stringify(request) });
     const text = await response.text();
     showAnswer(`${response.status} ${text.trim()}`, !response.ok);
     if (response.ok && op !== 'get' && op !== 'getlin') refreshKeys();

@@ -59,7 +59,7 @@ async function loadKeys() {
   const ticket = ++keyList.asked;
   let answer;
   try {
-    const response = await fetch(rangeQuery());
+    const response = await authorizedFetch(rangeQuery());
     answer = await response.json();
   } catch (error) {
     answer = { status: 'error', error: 'the server cannot be reached' };

@@ -29,7 +29,7 @@ function startWatch() {
   if (from !== '') query.set('fromRevision', from);
   const url = '/v1/watch?' + query;
   const what = kind === 'key' ? `key ${target}` : target === '' ? 'every key' : `prefix ${target}`;
-  watch = { source: new EventSource(url), url, what, count: 0, done: null, lost: false };
+  watch = { source: new EventSource(withToken(url)), url, what, count: 0, done: null, lost: false };
   const current = watch;
   const listen = (type, handler) => current.source.addEventListener(type, (event) => { if (watch === current) handler(event); });
   listen('open', watchOpened);
@@ -108,7 +108,7 @@ async function watchRefused(refused) {
   setTimeout(() => abort.abort(), 5000);
   try {
     const headers = refused.done === null ? {} : { 'Last-Event-ID': String(refused.done) };
-    const response = await fetch(refused.url, { signal: abort.signal, headers });
+    const response = await authorizedFetch(refused.url, { signal: abort.signal, headers });
     reason = response.ok ? 'the connection closed' : ((await response.json()).error || response.statusText);
   } catch (error) { /* unreachable: the reason stays */ }
   abort.abort();

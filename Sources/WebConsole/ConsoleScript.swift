@@ -29,7 +29,7 @@ function termColor(term) { return TERM_COLORS[(term - 1 + TERM_COLORS.length * 1
 function connect() {
   if (source) source.close();
   setConnection('connecting…', '');
-  source = new EventSource('/v1/events');
+  source = new EventSource(withToken('/v1/events'));
   source.addEventListener('state', (event) => {
     state = JSON.parse(event.data);
     stateAt = performance.now();
@@ -41,7 +41,9 @@ function connect() {
   source.addEventListener('log', (event) => addEvents(JSON.parse(event.data)));
   source.onerror = () => {
     setConnection('reconnecting… (is the server running?)', 'lost');
-    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 2000);
+    if (source.readyState === EventSource.CLOSED) {
+      checkTokenAfterStreamError().then((ready) => setTimeout(connect, ready ? 0 : 2000));
+    }
   };
 }
 
@@ -54,7 +56,7 @@ function setConnection(text, kind) {
 // A request on /v1/request: its answer, or null when the server cannot be reached.
 async function post(request) {
   try {
-    const response = await fetch('/v1/request', { method: 'POST', body: JSON.stringify(request) });
+    const response = await authorizedFetch('/v1/request', { method: 'POST', body: JSON.stringify(request) });
     return await response.json();
   } catch (error) {
     return null;

@@ -6,7 +6,7 @@ public enum ConsolePage {
     /// The script's parts in one file: the core (connection, ring, animation), the controls (menus,
     /// buttons, client form, tabs), the log strips, the key list and the watch panel; the last
     /// line starts the page, once every part is defined.
-    public static let script = [consoleScript, consoleControlsScript, consoleLogsScript, consoleKeysScript, consoleWatchScript, "start();\n"]
+    public static let script = [consoleScript, consoleAuthScript, consoleControlsScript, consoleLogsScript, consoleKeysScript, consoleWatchScript, "start();\n"]
         .joined(separator: "\n")
     public static var style: String { consoleStyle }
 }

@@ -8,7 +8,8 @@ final class Browser {
     let port = freePort()
     var session = ""
 
-    init() throws {
+    /// `acceptInsecureCerts`: trust a server whose certificate comes from a CA of its own (a test's).
+    init(acceptInsecureCerts: Bool = false) throws {
         let chromedriver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver", "/usr/local/bin/chromedriver"]
             .first { FileManager.default.isExecutableFile(atPath: $0) }
         let path = try #require(chromedriver, "chromedriver is not installed (apt-get install -y chromium chromium-driver)")
@@ -24,7 +25,7 @@ final class Browser {
         var options: [String: Any] = ["args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                                                "--window-size=1280,720", "--hide-scrollbars"]]
         if let binary { options["binary"] = binary }
-        let created = try call("POST", "/session", ["capabilities": ["alwaysMatch": ["browserName": "chrome", "goog:chromeOptions": options]]])
+        let created = try call("POST", "/session", ["capabilities": ["alwaysMatch": ["browserName": "chrome", "acceptInsecureCerts": acceptInsecureCerts, "goog:chromeOptions": options]]])
         session = try #require((created["value"] as? [String: Any])?["sessionId"] as? String, "no WebDriver session: \(created)")
     }
 

@@ -13,6 +13,36 @@ import Testing
         return String(try #require(line.split(separator: " ").last))
     }
 
+    @Test func thePageOverHTTPSAsksForATokenOnceAndWorks() throws {
+        let directory = NSTemporaryDirectory() + "raftkv-https-" + UUID().uuidString
+        let made = try Binaries.run("ServerMain", ["--make-certs", directory + "/certs", "--config", "config/cluster.json"],
+                                    directory: FileManager.default.currentDirectoryPath)
+        #expect(made.status == 0, "\(made.stderr)")
+        let server = try ServerProcess(configText: """
+            {"nodes": 3, "proxy": {"host": "127.0.0.1", "port": 0}, "dataDir": "\(directory)/data", "fsync": false,
+             "beatTimeMs": 20, "electionTimeoutMs": {"min": 100, "max": 200}, "http": {"port": 0},
+             "auth": {"tokens": [{"token": "page-admin-token", "role": "admin"}]},
+             "tls": {"cert": "\(directory)/certs/member{id}.pem", "key": "\(directory)/certs/member{id}-key.pem", "ca": "\(directory)/certs/ca.pem"}}
+            """)
+        defer { server.signal(SIGTERM) }
+        let port = try #require(server.httpPort)
+        let browser = try Browser(acceptInsecureCerts: true)
+        try browser.open("https://127.0.0.1:\(port)/")
+        // The page asks for a token (window.prompt): answer it as a user would.
+        let asked = waitFor(seconds: 20) { (try? browser.call("GET", "/session/\(browser.session)/alert/text"))?["value"] is String }
+        #expect(asked, "the page asked for a token")
+        try browser.call("POST", "/session/\(browser.session)/alert/text", ["text": "page-admin-token"])
+        try browser.call("POST", "/session/\(browser.session)/alert/accept", [:])
+        let shown = try waitFor(seconds: 20) {
+            let count = try browser.run("return document.querySelectorAll('#nodes .node').length") as? Int
+            let leader = try browser.run("return document.body.dataset.leader || ''") as? String ?? ""
+            return count == 3 && !leader.isEmpty
+        }
+        #expect(shown, "over https with the token the page shows the cluster")
+        #expect(try browser.run("return location.protocol") as? String == "https:")
+        #expect(try browser.run("return sessionStorage.getItem('raftkv-token')") as? String == "page-admin-token", "kept in the tab")
+    }
+
     @Test func thePageShowsTheClusterAndItsClicksChangeIt() throws {
         let server = try ServerProcess()
         let url = try httpURL(of: server)
