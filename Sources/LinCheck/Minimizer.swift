@@ -91,6 +91,10 @@ enum Minimizer {
         guard writer.mayWrite, observer.id != writer.id else { return false }
         let seen = Sight(observer), effect = Effect(writer)
         if let revision = effect.revision, seen.revision == revision { return true }
+        // A refusal that never learned the current value saw only that it was not the expected
+        // one: any write that may have left something else (any write, for revisions).
+        if seen.anyRevisionBut != nil { return true }
+        if let ruledOut = seen.anythingBut { return effect.content != ruledOut }
         guard let content = seen.content else { return false }
         switch effect.content {
         case .value(let value)?: return content == .value(value)
@@ -115,9 +119,16 @@ enum Minimizer {
     struct Sight {
         var content: Content?
         var revision: Int?
+        /// A refusal without the current value: the key held anything but this.
+        var anythingBut: Content?
+        /// A refusal of a cas by revision: the key's modRevision was anything but this.
+        var anyRevisionBut: Int?
 
         init(_ operation: KVOperation) {
             switch (operation.kind, operation.outcome) {
+            case (.cas(let expect, _), .casRefused): anythingBut = Content(expect)
+            case (.casRevision(let expected, _), .casRefused): anyRevisionBut = expected
+            case (.casRevision(let expected, _), .casFailed(let current)): anyRevisionBut = expected; content = Content(current)
             case (.get, .ok(let value)): content = Content(value)
             case (_, .casFailed(let current)): content = Content(current)
             case (_, .revisionMismatch(let current, let modRevision)): content = Content(current); revision = modRevision
