@@ -89,4 +89,7 @@ protocol StepModel {
     /// An operation with an unknown answer is taken as having happened (one that did not happen
     /// is simply never placed), so one state follows at most.
     mutating func step(_ state: Int32, _ operation: Int) -> Int32
+    /// Whether the operation's effect does not depend on the state (a put or a delete of a
+    /// plain value): an unanswered operation placed just before it is seen by nobody.
+    func overwritesBlindly(_ operation: Int) -> Bool
 }

@@ -10,6 +10,11 @@
 ///   so some linearization places them in call order whenever any does; Jepsen histories,
 ///   where crashed clients leave many identical unanswered writes, shrink a lot by it.
 ///
+/// - An operation with an unknown answer is never placed just before a blind overwrite (a put
+///   or delete of a plain value): nothing could see its effect, and leaving it out gives an
+///   equally good linearization. Whether the last operation placed had an unknown answer is
+///   then part of a configuration, so the memo keys on it too.
+///
 /// The history is a doubly linked list of call and return events in time order. From the
 /// front, a call may be placed when the model allows its answer; reaching a return means the
 /// operation returning must already have been placed, so the last choice is undone.
@@ -38,10 +43,11 @@ enum LinearizationSearch {
         for index in 0..<(2 * count) { words[index] = generator.next() }
         let known = operations.map { $0.outcome != .unknown }
 
-        var memo = MemoTable()
+        var memo = MemoTable(capacity: 4 * count)
         var depth = 0
         var state = model.initialState
         var low: UInt64 = 0, high: UInt64 = 0
+        var lastUnknown = false
         var cursor = events.first
         var steps = 0
         while true {
@@ -51,11 +57,11 @@ enum LinearizationSearch {
             let operation = Int(event >> 1)
             if event & 1 == 0 {
                 let twin = Int(twinBefore[operation])
-                if twin < 0 || placed[twin] {
+                if (twin < 0 || placed[twin]) && !(lastUnknown && model.overwritesBlindly(operation)) {
                     let next = model.step(state, operation)
                     if next >= 0 {
                         let newLow = low ^ words[2 * operation], newHigh = high ^ words[2 * operation + 1]
-                        if memo.insert(low: newLow, high: newHigh, state: next) {
+                        if memo.insert(low: newLow, high: newHigh, state: next << 1 | (known[operation] ? 0 : 1)) {
                             stackOperations[depth] = Int32(operation)
                             stackStates[depth] = state
                             depth += 1
@@ -63,6 +69,7 @@ enum LinearizationSearch {
                             low = newLow
                             high = newHigh
                             placed[operation] = true
+                            lastUnknown = !known[operation]
                             events.lift(operation)
                             if known[operation] {
                                 mustPlace -= 1
@@ -83,6 +90,7 @@ enum LinearizationSearch {
                 low ^= words[2 * undone]
                 high ^= words[2 * undone + 1]
                 placed[undone] = false
+                lastUnknown = depth > 0 && !known[Int(stackOperations[depth - 1])]
                 if known[undone] { mustPlace += 1 }
                 events.unlift(undone)
                 cursor = events.afterCall(of: undone)

@@ -49,6 +49,9 @@ struct RevisionModel: StepModel {
         return fresh
     }
 
+    /// No write here is blind: each one's revision depends on the one before.
+    func overwritesBlindly(_ index: Int) -> Bool { false }
+
     mutating func step(_ stateNumber: Int32, _ index: Int) -> Int32 {
         let operation = operations[index]
         guard let next = Self.next(states[Int(stateNumber)], operation, values: &values) else { return -1 }

@@ -15,9 +15,15 @@ struct ValueModel: StepModel {
 
     var initialState: Int32 { 0 }
 
+    func overwritesBlindly(_ index: Int) -> Bool {
+        let action = operations[index].action
+        return action == .put || action == .delete
+    }
+
     mutating func step(_ state: Int32, _ index: Int) -> Int32 {
         let operation = operations[index]
         let answer = operation.answer
+        if answer == .unknown && leavesAsIs(state, operation) { return -1 }
         switch operation.action {
         case .get:
             return answer == .ok && operation.observed == state ? state : -1
@@ -36,6 +42,18 @@ struct ValueModel: StepModel {
             }
         case .casRevision:
             return -1  // needs the revision model
+        }
+    }
+
+    /// An unanswered operation that would leave the state as it is (a cas from a value to
+    /// itself, a put of the value already there) need never be placed: taking it as never having
+    /// happened leaves every other answer as possible as before.
+    private func leavesAsIs(_ state: Int32, _ operation: CompiledOperation) -> Bool {
+        switch operation.action {
+        case .cas: return operation.expect == operation.argument
+        case .put: return operation.argument == state
+        case .delete: return state == 0
+        default: return false
         }
     }
 
