@@ -29,26 +29,39 @@ enum EDNFormat {
 
     /// The event on one line, or nil when the line is not a client event.
     static func event(_ line: Substring, number: Int) throws -> ProcessPairing.Event? {
-        var reader = EDNReader(Array(line.utf8))
-        guard case .map(let pairs) = try reader.element(line: number) else {
-            throw ProcessPairing.Failure(line: number, reason: "expected a map {…}")
+        if let result = try line.utf8.withContiguousStorageIfAvailable({ try event(EDNReader($0), number: number) }) {
+            return result
         }
-        func field(_ name: String) -> Element? { pairs.first { $0.0 == .keyword(name) }?.1 }
-        guard case .number(let processText)? = field("process"), let process = Int(processText) else { return nil }
-        guard case .keyword(let typeName)? = field("type"), let type = ProcessPairing.EventType(rawValue: typeName) else {
+        return try Array(line.utf8).withUnsafeBufferPointer { try event(EDNReader($0), number: number) }
+    }
+
+    static func event(_ reader: EDNReader, number: Int) throws -> ProcessPairing.Event? {
+        var reader = reader
+        var process: Element?, type: Element?, function: Element?, key: Element?, value: Element = .none
+        try reader.entries(line: number) { name, item in
+            switch name {
+            case "process": process = item
+            case "type": type = item
+            case "f": function = item
+            case "key": key = item
+            case "value": value = item
+            default: break
+            }
+        }
+        guard case .number(let processText)? = process, let process = Int(processText) else { return nil }
+        guard case .keyword(let typeName)? = type, let type = ProcessPairing.EventType(rawValue: typeName) else {
             throw ProcessPairing.Failure(line: number, reason: "no :type :invoke, :ok, :fail or :info")
         }
-        guard case .keyword(let functionName)? = field("f"), let function = ProcessPairing.Function(rawValue: functionName) else {
+        guard case .keyword(let functionName)? = function, let function = ProcessPairing.Function(rawValue: functionName) else {
             throw ProcessPairing.Failure(line: number, reason: "unknown :f (expected :get, :put, :append, :delete, :cas, :read or :write)")
         }
-        let key: String
-        switch field("key") {
-        case .text(let text)?, .number(let text)?, .keyword(let text)?, .symbol(let text)?: key = text
-        case nil, .none?: key = JepsenLogFormat.registerKey
+        let keyText: String
+        switch key {
+        case .text(let text)?, .number(let text)?, .keyword(let text)?, .symbol(let text)?: keyText = text
+        case nil, .none?: keyText = JepsenLogFormat.registerKey
         default: throw ProcessPairing.Failure(line: number, reason: "a :key must be a string, number or keyword")
         }
-        return ProcessPairing.Event(process: process, type: type, function: function, key: key,
-                                    value: value(field("value") ?? .none), line: number)
+        return ProcessPairing.Event(process: process, type: type, function: function, key: keyText, value: Self.value(value), line: number)
     }
 
     static func value(_ element: Element) -> ProcessPairing.Value {
@@ -62,15 +75,40 @@ enum EDNFormat {
     }
 }
 
-/// A reader of one EDN element from bytes.
+/// A reader of EDN elements from bytes.
 struct EDNReader {
-    let bytes: [UInt8]
+    let bytes: UnsafeBufferPointer<UInt8>
     var position = 0
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    /// Reads a map whose keys are keywords, calling `body` with each keyword's name and value.
+    mutating func entries(line: Int, _ body: (String, EDNFormat.Element) throws -> Void) throws {
+        skipSpace()
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "{") else {
+            throw ProcessPairing.Failure(line: line, reason: "expected a map {…}")
+        }
+        position += 1
+        while true {
+            skipSpace()
+            guard position < bytes.count else { throw ProcessPairing.Failure(line: line, reason: "unclosed {") }
+            if bytes[position] == UInt8(ascii: "}") { return }
+            let name = try element(line: line)
+            skipSpace()
+            guard position < bytes.count, bytes[position] != UInt8(ascii: "}") else {
+                throw ProcessPairing.Failure(line: line, reason: "a map needs key value pairs")
+            }
+            let item = try element(line: line)
+            if case .keyword(let word) = name { try body(word, item) }
+        }
+    }
+
+    @inline(__always) static func isSpace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A || byte == 0x2C  // , counts as space in EDN
+    }
 
     mutating func skipSpace() {
-        while position < bytes.count, [0x20, 0x09, 0x0D, 0x0A, UInt8(ascii: ",")].contains(bytes[position]) { position += 1 }
+        while position < bytes.count, Self.isSpace(bytes[position]) { position += 1 }
     }
 
     mutating func element(line: Int) throws -> EDNFormat.Element {
@@ -114,8 +152,11 @@ struct EDNReader {
 
     mutating func word() -> String {
         let start = position
-        let stops: [UInt8] = [0x20, 0x09, 0x0D, 0x0A, UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), UInt8(ascii: "{"), UInt8(ascii: "[")]
-        while position < bytes.count, !stops.contains(bytes[position]) { position += 1 }
+        while position < bytes.count {
+            let byte = bytes[position]
+            if Self.isSpace(byte) || byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") || byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") { break }
+            position += 1
+        }
         return String(decoding: bytes[start..<position], as: UTF8.self)
     }
 

@@ -50,7 +50,8 @@ public enum HistoryFile {
     }
 
     public static func parse(_ text: String, failedCASIsRefusal: Bool = true) throws -> ParsedHistory {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // Split on bytes: splitting by Character would look for grapheme clusters in every line.
+        let lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { Substring($0) }
         guard let format = detect(lines) else {
             throw Failure(message: "not a history this checker reads: expected Jepsen log lines (INFO  jepsen.util - 3\t:invoke\t:read\tnil), "
                 + "Jepsen EDN maps ({:process 0, :type :invoke, :f :get, :key \"k\", :value nil}) or recorded JSON lines")
