@@ -30,8 +30,11 @@ public enum Timeline {
     public static func text(key: String, operations: [KVOperation], axis: Axis = .nanoseconds) -> String {
         let sorted = operations.sorted { $0.call < $1.call }
         guard let origin = sorted.first?.call else { return "no operations" }
-        var lines = ["These \(sorted.count) operations on key \(KVOperation.quote(key)) cannot be put in any order that respects",
-                     "their times and gives every answer shown (\(axis.unitNote)):"]
+        var lines = sorted.count == 1
+            ? ["This operation on key \(KVOperation.quote(key)) gave an answer that no order of the history can give",
+               "(\(axis.unitNote)):"]
+            : ["These \(sorted.count) operations on key \(KVOperation.quote(key)) cannot be put in any order that respects",
+               "their times and gives every answer shown (\(axis.unitNote)):"]
         for operation in sorted {
             let end = operation.response.map { axis.label($0, origin: origin) } ?? "never"
             lines.append("  \(axis.actor) \(operation.client)  [\(axis.label(operation.call, origin: origin)) – \(end)]  \(operation.summary)")

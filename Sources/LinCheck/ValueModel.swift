@@ -8,9 +8,34 @@ struct ValueModel: StepModel {
     /// Appends already worked out: (state, operation) → state.
     private var appended: [UInt64: Int32] = [:]
 
+    /// Unanswered appends whose piece no answer ever showed (see `unseenAppends`).
+    private let unseen: [Bool]
+
     init(values: ValueTable, operations: [CompiledOperation]) {
         self.values = values
         self.operations = operations
+        unseen = Self.unseenAppends(operations, values: values)
+    }
+
+    /// An unanswered append whose piece appears in no value any answer showed (a read, a
+    /// refusal's current value, a cas's expected value) need never be placed: once placed, the
+    /// piece stays in the key until a put or delete, so no answer could be given in between and
+    /// leaving the append out changes nothing anyone saw. Not so where a refusal without a value
+    /// ("anything but x") could have seen it: then every append may matter.
+    static func unseenAppends(_ operations: [CompiledOperation], values: ValueTable) -> [Bool] {
+        if operations.contains(where: { $0.answer == .casRefused }) { return operations.map { _ in false } }
+        var shown: [String] = []
+        for operation in operations {
+            if operation.answer == .ok && operation.action == .get || operation.answer == .casFailed {
+                shown.append(values.string(operation.observed) ?? "")
+            }
+            if operation.action == .cas { shown.append(values.string(operation.expect) ?? "") }
+        }
+        return operations.map { operation in
+            guard operation.action == .append, operation.answer == .unknown, let piece = values.string(operation.argument),
+                  !piece.isEmpty else { return false }
+            return !shown.contains { $0.contains(piece) }
+        }
     }
 
     var initialState: Int32 { 0 }
@@ -23,7 +48,7 @@ struct ValueModel: StepModel {
     mutating func step(_ state: Int32, _ index: Int) -> Int32 {
         let operation = operations[index]
         let answer = operation.answer
-        if answer == .unknown && leavesAsIs(state, operation) { return -1 }
+        if answer == .unknown && (leavesAsIs(state, operation) || unseen[index]) { return -1 }
         switch operation.action {
         case .get:
             return answer == .ok && operation.observed == state ? state : -1
