@@ -27,20 +27,12 @@ enum LinearizationSearch {
         var mustPlace = operations.reduce(0) { $0 + ($1.outcome == .unknown ? 0 : 1) }
         if mustPlace == 0 { return true }
         let events = EventList(operations)
-        defer { events.release() }
-        let placed = UnsafeMutablePointer<Bool>.allocate(capacity: count)
-        placed.initialize(repeating: false, count: count)
-        let stackOperations = UnsafeMutablePointer<Int32>.allocate(capacity: count)
-        let stackStates = UnsafeMutablePointer<Int32>.allocate(capacity: count)
-        let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 2 * count)
+        let scratch = SearchScratch(count: count)
         defer {
-            placed.deallocate()
-            stackOperations.deallocate()
-            stackStates.deallocate()
-            words.deallocate()
+            events.release()
+            scratch.release()
         }
-        var generator = SplitMix64Words(seed: 0x5EED_11E4_2026)
-        for index in 0..<(2 * count) { words[index] = generator.next() }
+        let (placed, stackOperations, stackStates, words) = (scratch.placed, scratch.stackOperations, scratch.stackStates, scratch.words)
         let known = operations.map { $0.outcome != .unknown }
 
         var memo = MemoTable(capacity: 4 * count)
@@ -49,6 +41,19 @@ enum LinearizationSearch {
         var low: UInt64 = 0, high: UInt64 = 0
         var lastUnknown = false
         var cursor = events.first
+        /// Takes back the last operation placed; returns it.
+        @inline(__always) func undoLast() -> Int {
+            depth -= 1
+            let undone = Int(stackOperations[depth])
+            state = stackStates[depth]
+            low ^= words[2 * undone]
+            high ^= words[2 * undone + 1]
+            placed[undone] = false
+            lastUnknown = depth > 0 && !known[Int(stackOperations[depth - 1])]
+            if known[undone] { mustPlace += 1 }
+            events.unlift(undone)
+            return undone
+        }
         var steps = 0
         while true {
             steps &+= 1
@@ -84,18 +89,35 @@ enum LinearizationSearch {
             } else {
                 // The operation returning here has not been placed: undo the last choice.
                 if depth == 0 { return false }
-                depth -= 1
-                let undone = Int(stackOperations[depth])
-                state = stackStates[depth]
-                low ^= words[2 * undone]
-                high ^= words[2 * undone + 1]
-                placed[undone] = false
-                lastUnknown = depth > 0 && !known[Int(stackOperations[depth - 1])]
-                if known[undone] { mustPlace += 1 }
-                events.unlift(undone)
-                cursor = events.afterCall(of: undone)
+                cursor = events.afterCall(of: undoLast())
             }
         }
+    }
+}
+
+/// The search's scratch memory: which operations are placed, the stack of choices (operation,
+/// state before it), and each operation's two random memo words.
+struct SearchScratch {
+    let placed: UnsafeMutablePointer<Bool>
+    let stackOperations: UnsafeMutablePointer<Int32>
+    let stackStates: UnsafeMutablePointer<Int32>
+    let words: UnsafeMutablePointer<UInt64>
+
+    init(count: Int) {
+        placed = .allocate(capacity: count)
+        placed.initialize(repeating: false, count: count)
+        stackOperations = .allocate(capacity: count)
+        stackStates = .allocate(capacity: count)
+        words = .allocate(capacity: 2 * count)
+        var generator = SplitMix64Words(seed: 0x5EED_11E4_2026)
+        for index in 0..<(2 * count) { words[index] = generator.next() }
+    }
+
+    func release() {
+        placed.deallocate()
+        stackOperations.deallocate()
+        stackStates.deallocate()
+        words.deallocate()
     }
 }
 
