@@ -67,7 +67,7 @@ public enum Timeline {
             let y = 14 + rowHeight * Double(row)
             let start = x(operation.call)
             let stop = x(operation.response)
-            let color = operation.outcome == .unknown ? "#c9a227" : (operation.isRead ? "#2f9e58" : "#3d7be0")
+            let color = operation.outcome == .unknown ? "#c9a227" : (operation.mayWrite ? "#3d7be0" : "#2f9e58")
             svg += "<text x=\"8\" y=\"\(format(y + 16))\">\(axis.actor) \(operation.client): \(escape(operation.summary))</text>"
             svg += "<rect x=\"\(format(start))\" y=\"\(format(y + 3))\" width=\"\(format(max(stop - start, 4)))\" height=\"18\" rx=\"4\" fill=\"\(color)\"/>"
             svg += "<text x=\"\(format(start))\" y=\"\(format(y + 36))\" fill=\"#555\" font-size=\"11\">\(ms(operation.call))</text>"
@@ -81,7 +81,7 @@ public enum Timeline {
             <body style="font-family:sans-serif;background:#fff;color:#111;margin:20px">
             <h1>Not linearizable</h1>
             <p>These operations on key <code>\(escape(key))</code> cannot be placed in any order that respects their
-            times and gives every answer shown. Each bar runs from the call to the answer (blue: a write, green: a read,
+            times and gives every answer shown. Each bar runs from the call to the answer (blue: a write, green: a read or a refused write,
             yellow: no answer); left to right is the order in which things happened.</p>
             \(svg)
             <pre>\(escape(text(key: key, operations: operations, axis: axis)))</pre>
