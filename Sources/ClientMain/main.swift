@@ -10,6 +10,7 @@ let usage = """
     ClientMain — talk to a running ServerMain.
 
     Usage: ClientMain [--host H] [--port P] [--config FILE] [--token T] [--tls-ca FILE]
+           ClientMain check --history FILE …   (check a history file for linearizability; check --help)
 
       --host H       proxy host (default: proxy.host from the config, else 127.0.0.1)
       --port P       proxy port (default: proxy.port from the config, else 7070)
@@ -34,6 +35,8 @@ func stderrLine(_ text: String) {
     var bytes = Array((text + "\n").utf8)
     _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
 }
+
+if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "check" { exit(HistoryCheckCommand.run(Array(CommandLine.arguments.dropFirst(2)))) }
 
 var host: String?
 var port: Int?

@@ -68,6 +68,8 @@ enum CheckerBenchmark {
                     operation.kind = .cas(expect: "nothing-\(index)", value: value)
                     operation.outcome = .casFailed(current: current)
                 }
+            case .append, .casRevision:
+                break  // not drawn here
             }
             planned[index].operation = operation
         }

@@ -8,6 +8,7 @@ import RuntimeSupport
 import Foundation
 import LinCheck
 
+if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "make-history" { exit(MakeHistoryCommand.run(Array(CommandLine.arguments.dropFirst(2)))) }
 var options = BenchOptions.parse(Array(CommandLine.arguments.dropFirst()))
 signal(SIGPIPE, SIG_IGN)
 if let operations = options.checkerBenchmark {

@@ -7,6 +7,12 @@ public struct KVOperation: Sendable, Equatable {
         case delete
         /// Compare-and-set: write the second value if the key holds the first (nil: absent).
         case cas(expect: String?, value: String)
+        /// Add `String` to the end of what the key holds (absent counts as ""), as in the MIT
+        /// 6.5840 key-value lab.
+        case append(String)
+        /// Compare-and-set by revision: write `value` if the key's modRevision is
+        /// `expectRevision` (0: the key is absent).
+        case casRevision(expectRevision: Int, value: String)
     }
 
     public enum Outcome: Sendable, Equatable {
@@ -14,6 +20,13 @@ public struct KVOperation: Sendable, Equatable {
         case ok(String?)
         /// The CAS was refused; the key held `current`.
         case casFailed(current: String?)
+        /// The CAS was refused because its comparison failed; what the key held was never
+        /// learned (Jepsen's `:fail` for a `:cas`).
+        case casRefused
+        /// A write was done and the key's modRevision is now `revision`.
+        case written(revision: Int)
+        /// A cas-by-revision was refused: the key held `current` at modRevision `modRevision`.
+        case revisionMismatch(current: String?, modRevision: Int)
         /// No answer, or `timeout`: the operation may have taken effect at any point after its
         /// call, or never.
         case unknown
@@ -23,7 +36,7 @@ public struct KVOperation: Sendable, Equatable {
     public var client: Int
     public var key: String
     public var kind: Kind
-    /// Nanoseconds on one monotonic clock.
+    /// Nanoseconds on one monotonic clock (or, for histories without times, event numbers).
     public var call: UInt64
     public var response: UInt64?
     public var outcome: Outcome
@@ -38,61 +51,58 @@ public struct KVOperation: Sendable, Equatable {
         self.outcome = outcome
     }
 
-    /// A readable one-line form: `put(x) → ok`, `get → "x"`, `cas(nil→y) → failed, held "x"`.
-    public var summary: String {
-        let request: String
-        switch kind {
-        case .put(let value): request = "put(\(Self.quote(value)))"
-        case .get: request = "get"
-        case .delete: request = "delete"
-        case .cas(let expect, let value): request = "cas(\(expect.map(Self.quote) ?? "absent") → \(Self.quote(value)))"
+    /// Whether the operation is a read (it never changes the key).
+    public var isRead: Bool {
+        if case .get = kind { return true }
+        return false
+    }
+
+    /// Whether the key may have changed by it: a write not refused.
+    public var mayWrite: Bool {
+        switch outcome {
+        case .casFailed, .casRefused, .revisionMismatch: return false
+        default: return !isRead
         }
-        let answer: String
+    }
+
+    /// Whether the operation uses the key's modRevision.
+    public var usesRevisions: Bool {
+        if case .casRevision = kind { return true }
+        switch outcome {
+        case .written, .revisionMismatch: return true
+        default: return false
+        }
+    }
+
+    /// A readable one-line form: `put(x) → ok`, `get → "x"`, `cas(nil→y) → failed, held "x"`.
+    public var summary: String { "\(requestSummary) → \(answerSummary)" }
+
+    var requestSummary: String {
+        switch kind {
+        case .put(let value): return "put(\(Self.quote(value)))"
+        case .get: return "get"
+        case .delete: return "delete"
+        case .cas(let expect, let value): return "cas(\(expect.map(Self.quote) ?? "absent") → \(Self.quote(value)))"
+        case .append(let value): return "append(\(Self.quote(value)))"
+        case .casRevision(let revision, let value): return "cas(revision \(revision) → \(Self.quote(value)))"
+        }
+    }
+
+    var answerSummary: String {
         switch outcome {
         case .ok(let value):
-            if case .get = kind { answer = value.map(Self.quote) ?? "not found" } else { answer = "ok" }
-        case .casFailed(let current): answer = "refused, held \(current.map(Self.quote) ?? "nothing")"
-        case .unknown: answer = "unknown (no answer)"
+            return isRead ? (value.map(Self.quote) ?? "not found") : "ok"
+        case .casFailed(let current): return "refused, held \(current.map(Self.quote) ?? "nothing")"
+        case .casRefused: return "refused"
+        case .written(let revision): return "ok, revision \(revision)"
+        case .revisionMismatch(let current, let revision):
+            return "refused, held \(current.map(Self.quote) ?? "nothing") at revision \(revision)"
+        case .unknown: return "unknown (no answer)"
         }
-        return "\(request) → \(answer)"
     }
 
     static func quote(_ text: String) -> String {
         let short = text.count > 24 ? String(text.prefix(21)) + "…" : text
         return "\"\(short)\""
-    }
-}
-
-/// The model a history is checked against: one register per key, absent at first.
-enum RegisterModel {
-    typealias State = String?
-
-    /// Whether `operation`, applied to `state`, could have given its outcome; and the new state.
-    static func step(_ state: State, _ operation: KVOperation) -> (allowed: Bool, next: State) {
-        switch operation.kind {
-        case .put(let value):
-            return (!isRefusal(operation.outcome), value)
-        case .delete:
-            return (!isRefusal(operation.outcome), nil)
-        case .get:
-            switch operation.outcome {
-            case .ok(let value): return (value == state, state)
-            case .unknown: return (true, state)
-            case .casFailed: return (false, state)
-            }
-        case .cas(let expect, let value):
-            let applies = state == expect
-            switch operation.outcome {
-            case .ok: return (applies, applies ? value : state)
-            case .casFailed(let current): return (!applies && current == state, state)
-            case .unknown: return (true, applies ? value : state)
-            }
-        }
-    }
-
-    /// Only a CAS can be refused; a put or delete that was "refused" is impossible.
-    private static func isRefusal(_ outcome: KVOperation.Outcome) -> Bool {
-        if case .casFailed = outcome { return true }
-        return false
     }
 }

@@ -181,6 +181,8 @@ import Testing
             case .get: operation.outcome = .ok(state)
             case .cas(let expect, let value):
                 if state == expect { state = value } else { operation.outcome = .casFailed(current: state) }
+            case .append, .casRevision:
+                break  // not drawn here
             }
             planned[index].operation = operation
         }
