@@ -67,6 +67,9 @@ public struct ServerConfig: Sendable, Equatable {
     public var traceCapacity = 50_000
     /// Idle client sessions (exactly-once writes) are forgotten after this much log time.
     public var sessionTimeoutSeconds = 3600
+    /// Entries a log keeps before each snapshot, so a follower a little behind catches up from the
+    /// log (and one that just loaded a snapshot is not sent a second).
+    public var snapshotCatchUpEntries = 5000
     /// Revisions of changes each node keeps so that watchers can resume.
     public var watchHistoryRevisions = 10_000
     /// Tokens, peer secret, TLS and limits against abuse.
@@ -160,6 +163,9 @@ public struct ServerConfig: Sendable, Equatable {
         if let value = root["sessionTimeoutSeconds"] {
             config.sessionTimeoutSeconds = try reader.int(value, "sessionTimeoutSeconds", min: 1, max: 31_536_000)
         }
+        if let value = root["snapshotCatchUpEntries"] {
+            config.snapshotCatchUpEntries = try reader.int(value, "snapshotCatchUpEntries", min: 0, max: 100_000_000)
+        }
         if let value = root["watchHistoryRevisions"] {
             config.watchHistoryRevisions = try reader.int(value, "watchHistoryRevisions", min: 1, max: 10_000_000)
         }
@@ -226,7 +232,7 @@ public struct ServerConfig: Sendable, Equatable {
         let electionMin = max(heartbeat + 1, Int((Double(electionTimeoutMinMs) * slowFactor / tick).rounded()))
         let electionMax = max(electionMin, Int((Double(electionTimeoutMaxMs) * slowFactor / tick).rounded()))
         return RaftConfig(heartbeatTicks: heartbeat, electionTicksMin: electionMin, electionTicksMax: electionMax,
-                          checkQuorum: !unsafeLocalReads)
+                          checkQuorum: !unsafeLocalReads, snapshotCatchUpEntries: snapshotCatchUpEntries)
     }
 
     public var dataDirectory: DataDirectory { DataDirectory(path: dataDir) }

@@ -220,7 +220,7 @@ extension NodeHost {
         }
         var status = NodeStatus(id: id, role: role, term: raft.term, votedFor: raft.votedFor, leaderID: raft.leaderID,
                                    commitIndex: raft.commitIndex, lastApplied: engine.machine.appliedIndex,
-                                   logLength: raft.log.lastIndex, snapshotIndex: raft.log.snapshotIndex,
+                                   logLength: raft.log.lastIndex, snapshotIndex: raft.latestSnapshotIndex,
                                    entriesInLog: raft.log.entries.count, alive: true, lastLeaderContact: lastLeaderContact,
                                    failure: nil, configuration: raft.configuration, configurationIndex: raft.configurationIndex,
                                    configurationCommitted: !raft.configurationChangePending,

@@ -24,6 +24,11 @@ public struct RaftConfig: Sendable, Equatable, Codable {
     /// A learner added with `promoteWhenCaughtUp` becomes a voter once its log is at most this
     /// many entries behind the leader's.
     public var learnerCatchUpEntries: Int
+    /// After a snapshot, the log keeps this many entries before it (and, at a leader, everything a
+    /// follower still receiving a snapshot will need next), so a follower a little behind — or one
+    /// that just loaded an older snapshot — catches up from the log instead of a second snapshot
+    /// (etcd keeps 5,000 the same way).
+    public var snapshotCatchUpEntries: Int
 
     public init(
         heartbeatTicks: Int = 1,
@@ -35,7 +40,8 @@ public struct RaftConfig: Sendable, Equatable, Codable {
         maxAppendBytes: Int = 4 << 20,
         maxInflightAppends: Int = 64,
         snapshotChunkBytes: Int = 1 << 20,
-        learnerCatchUpEntries: Int = 1000
+        learnerCatchUpEntries: Int = 1000,
+        snapshotCatchUpEntries: Int = 5000
     ) {
         self.heartbeatTicks = heartbeatTicks
         self.electionTicksMin = electionTicksMin
@@ -47,6 +53,28 @@ public struct RaftConfig: Sendable, Equatable, Codable {
         self.maxInflightAppends = maxInflightAppends
         self.snapshotChunkBytes = snapshotChunkBytes
         self.learnerCatchUpEntries = learnerCatchUpEntries
+        self.snapshotCatchUpEntries = snapshotCatchUpEntries
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case heartbeatTicks, electionTicksMin, electionTicksMax, preVote, checkQuorum, maxEntriesPerAppend, maxAppendBytes
+        case maxInflightAppends, snapshotChunkBytes, learnerCatchUpEntries, snapshotCatchUpEntries
+    }
+
+    /// Reads recordings made before `snapshotCatchUpEntries` existed (their cores kept no tail: 0).
+    public init(from decoder: Decoder) throws {
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        heartbeatTicks = try values.decode(Int.self, forKey: .heartbeatTicks)
+        electionTicksMin = try values.decode(Int.self, forKey: .electionTicksMin)
+        electionTicksMax = try values.decode(Int.self, forKey: .electionTicksMax)
+        preVote = try values.decode(Bool.self, forKey: .preVote)
+        checkQuorum = try values.decode(Bool.self, forKey: .checkQuorum)
+        maxEntriesPerAppend = try values.decode(Int.self, forKey: .maxEntriesPerAppend)
+        maxAppendBytes = try values.decode(Int.self, forKey: .maxAppendBytes)
+        maxInflightAppends = try values.decode(Int.self, forKey: .maxInflightAppends)
+        snapshotChunkBytes = try values.decode(Int.self, forKey: .snapshotChunkBytes)
+        learnerCatchUpEntries = try values.decode(Int.self, forKey: .learnerCatchUpEntries)
+        snapshotCatchUpEntries = try values.decodeIfPresent(Int.self, forKey: .snapshotCatchUpEntries) ?? 0
     }
 
     /// Describes the first setting that cannot work, or nil when the configuration is usable.
@@ -58,6 +86,7 @@ public struct RaftConfig: Sendable, Equatable, Codable {
         if electionTicksMax < electionTicksMin { return "electionTicksMax must be at least electionTicksMin" }
         if maxEntriesPerAppend < 1 { return "maxEntriesPerAppend must be at least 1" }
         if maxAppendBytes < 1 { return "maxAppendBytes must be at least 1" }
+        if snapshotCatchUpEntries < 0 { return "snapshotCatchUpEntries must not be negative" }
         if maxInflightAppends < 1 { return "maxInflightAppends must be at least 1" }
         if snapshotChunkBytes < 1 { return "snapshotChunkBytes must be at least 1" }
         if learnerCatchUpEntries < 0 { return "learnerCatchUpEntries must not be negative" }

@@ -1,16 +1,35 @@
 /// Snapshots: compaction on the runtime's request, InstallSnapshot at the receiving end (§7).
 extension RaftNode {
     /// The runtime has snapshotted its state machine through `index` (already applied) as
-    /// `data`, and stored it; the log entries through `index` can go.
+    /// `data`, and stored it; the log entries before it can go — but for a tail of
+    /// `snapshotCatchUpEntries`, and at a leader whatever a follower loading a snapshot will need
+    /// next. `log.snapshotIndex` (the log's base) may therefore stay below `snapshot.index`.
     public mutating func compact(through index: LogIndex, data: [UInt8]) {
         precondition(index <= appliedIndex, "cannot snapshot past the applied index \(appliedIndex)")
-        guard index > log.snapshotIndex else { return }
+        guard index > (snapshot?.index ?? log.snapshotIndex) else { return }
         let term = log.term(at: index)!
         let configuration = configurations.configuration(at: index)
-        log.compact(through: index)
-        configurations.compact(through: index)
         snapshot = Snapshot(index: index, term: term, data: data, configuration: configuration)
+        let base = compactionBase(for: index)
+        if base > log.snapshotIndex {
+            log.compact(through: base)
+            configurations.compact(through: base)
+        }
     }
+
+    /// How far the log may be cut after a snapshot through `index`.
+    func compactionBase(for index: LogIndex) -> LogIndex {
+        var base = index - config.snapshotCatchUpEntries
+        if let state = leaderState {
+            for progress in state.progress.values where progress.state == .snapshot && progress.snapshotIndex < index {
+                base = min(base, progress.snapshotIndex)
+            }
+        }
+        return max(base, log.snapshotIndex)
+    }
+
+    /// The index of the latest snapshot (the log's base may lie below it: see `compact`).
+    public var latestSnapshotIndex: LogIndex { snapshot?.index ?? log.snapshotIndex }
 
     /// The configuration a snapshot of the state through `index` must record.
     public func configuration(at index: LogIndex) -> ClusterConfiguration {

@@ -10,8 +10,8 @@ extension NodeEngine {
     func beginSnapshot() {
         guard !isStopped, !snapshotInProgress else { return }
         let index = machine.appliedIndex
-        guard index > raft.log.snapshotIndex else {
-            answerSnapshotWaiters(.success(raft.log.snapshotIndex))
+        guard index > raft.latestSnapshotIndex else {
+            answerSnapshotWaiters(.success(raft.latestSnapshotIndex))
             return
         }
         let snapshotTerm = raft.log.term(at: index)!
@@ -51,19 +51,22 @@ extension NodeEngine {
         }
         let snapshot = file.snapshot
         let committing = hooks.clock()
-        guard snapshot.index > raft.log.snapshotIndex else {
+        guard snapshot.index > raft.latestSnapshotIndex else {
             // A newer snapshot arrived from the leader meanwhile.
             stores.snapshot.discard(file)
-            answerSnapshotWaiters(.success(raft.log.snapshotIndex))
+            answerSnapshotWaiters(.success(raft.latestSnapshotIndex))
             return
         }
         var compacted: UInt64 = 0
         do {
             try stores.snapshot.commit(file)
             compacted = hooks.clock()
-            // Who asked for this snapshot hears back once the log file no longer holds what it covers.
+            // The core keeps a tail of entries before the snapshot (for followers catching up);
+            // the log file is cut as far as the core's log. Who asked for this snapshot hears back
+            // once the file no longer holds what the cut removes.
+            coreCompact(snapshot)
             answerAfterLogCut = snapshot.index
-            if try cutLogFile(through: snapshot.index), answerAfterLogCut != nil {
+            if try cutLogFile(through: raft.log.snapshotIndex), answerAfterLogCut != nil {
                 answerAfterLogCut = nil
                 answerSnapshotWaiters(.success(snapshot.index))
             }
@@ -71,7 +74,6 @@ extension NodeEngine {
             fail("storage failed while snapshotting (\(error))")
             return
         }
-        coreCompact(snapshot)
         metrics.snapshotsTaken += 1
         let now = hooks.clock()
         let onQueue = (snapshotQueueNanos + (now &- committing)) / 1_000_000
@@ -126,7 +128,7 @@ extension NodeEngine {
     /// Snapshots automatically once the log holds `snapshotEveryEntries` applied entries.
     func snapshotIfDue() {
         guard snapshotEveryEntries > 0, !snapshotInProgress,
-              machine.appliedIndex - raft.log.snapshotIndex >= snapshotEveryEntries else { return }
+              machine.appliedIndex - raft.latestSnapshotIndex >= snapshotEveryEntries else { return }
         beginSnapshot()
     }
 

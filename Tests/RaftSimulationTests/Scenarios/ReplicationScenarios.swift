@@ -118,7 +118,7 @@ import Testing
 @Suite struct SnapshotAndReadScenarios {
     @Test("a follower that missed compacted entries catches up by snapshot", arguments: scenarioSeeds)
     func laggingFollowerGetsASnapshot(seed: UInt64) throws {
-        let cluster = SimCluster(seed: seed, clusterSize: 3, config: RaftConfig(snapshotChunkBytes: 50))
+        let cluster = SimCluster(seed: seed, clusterSize: 3, config: RaftConfig(snapshotChunkBytes: 50, snapshotCatchUpEntries: 0))
         cluster.snapshotEvery = 20
         let leader = try #require(cluster.awaitStableLeader())
         let lagging = (leader + 1) % 3

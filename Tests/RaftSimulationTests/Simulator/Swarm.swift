@@ -67,10 +67,12 @@ struct Swarm: CustomStringConvertible {
         membershipRate = unit() < 0.4 ? 0 : unit() * 0.08
         maxNodes = clusterSize + 1 + Int(unit() * 3)
         diskFaultRate = unit() < 0.6 ? 0 : unit() * 0.01
+        // A tail kept before each snapshot: none (every follower behind a snapshot gets one), or a few entries.
+        raftConfig.snapshotCatchUpEntries = unit() < 0.5 ? 0 : Int(unit() * 12)
     }
 
     var description: String {
-        "\(clusterSize) nodes (up to \(maxNodes)), \(raftConfig.maxEntriesPerAppend)/append, window \(raftConfig.maxInflightAppends), snapshot every \(snapshotEvery) in \(raftConfig.snapshotChunkBytes)-byte chunks, reads \(readRate.formatted2)/tick, \(faultTicks) fault ticks, net {\(faults)}, crash \(crashRate.formatted2), partition \(partitionRate.formatted2), membership \(membershipRate.formatted2), disk faults \(diskFaultRate.formatted2), proposals/tick \(proposalRate.formatted2)"
+        "\(clusterSize) nodes (up to \(maxNodes)), \(raftConfig.maxEntriesPerAppend)/append, window \(raftConfig.maxInflightAppends), snapshot every \(snapshotEvery) in \(raftConfig.snapshotChunkBytes)-byte chunks (tail \(raftConfig.snapshotCatchUpEntries)), reads \(readRate.formatted2)/tick, \(faultTicks) fault ticks, net {\(faults)}, crash \(crashRate.formatted2), partition \(partitionRate.formatted2), membership \(membershipRate.formatted2), disk faults \(diskFaultRate.formatted2), proposals/tick \(proposalRate.formatted2)"
     }
 }
 
