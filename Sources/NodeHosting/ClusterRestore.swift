@@ -102,7 +102,8 @@ public enum ClusterRestore {
         }
     }
 
-    static func entriesOf(_ path: String) -> [String] {
+    /// The names in a directory (none when it cannot be read).
+    public static func entriesOf(_ path: String) -> [String] {
         guard let handle = opendir(path) else { return [] }
         defer { closedir(handle) }
         var names: [String] = []
