@@ -163,8 +163,9 @@ import Testing
             #expect((samples[#"raftkv_snapshot_duration_seconds_count{node="\#(node)"}"#] ?? 0) >= 1)
             #expect(samples[#"raftkv_snapshot_install_duration_seconds_count{node="\#(node)"}"#] != nil)
         }
-        let leaderQueue = (0..<3).compactMap { samples[#"raftkv_write_stage_duration_seconds_count{node="\#($0)",stage="queue"}"#] }.max()
-        #expect((leaderQueue ?? 0) >= 70)
+        // Each write is appended by whichever node led then (a leader change under load splits them).
+        let queued = (0..<3).compactMap { samples[#"raftkv_write_stage_duration_seconds_count{node="\#($0)",stage="queue"}"#] }.reduce(0, +)
+        #expect(queued >= 70)
         for name in ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_virtual_memory_bytes",
                      "process_start_time_seconds", "process_open_fds", "process_max_fds"] {
             #expect((samples[name] ?? 0) > 0, "\(name)")
