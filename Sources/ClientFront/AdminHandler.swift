@@ -70,6 +70,7 @@ public final class AdminHandler: Sendable {
         case .transfer(let node): transfer(to: node, reply, hops: hops)
         case .pause, .messages, .deliver, .drop, .tick, .resume: step(request, reply)
         case .trace(let node): trace(node: node, reply, hops: hops)
+        case .backup(let path): backup(path: path, reply, hops: hops)
         }
     }
 

@@ -108,7 +108,7 @@ public struct HTTPAPI: HTTPHandler {
             get.revisions = request.queryParameter("revisions") == "true"
             guard authorized(get, request, respond) else { return }
             if consistency == .eventual {
-                reads.read(get, id: nil) { line in respond(HTTPResponse.json(Self.status(ofAnswer: line), line)) }
+                readEventually(get, respond: respond)
             } else {
                 forward(get, id: nil, respond: respond)
             }
@@ -158,14 +158,25 @@ public struct HTTPAPI: HTTPHandler {
         }
         guard authorized(parsed, request, respond) else { return }
         if parsed.isEventualRead {
-            reads.read(parsed, id: nil) { line in respond(HTTPResponse.json(Self.status(ofAnswer: line), line)) }
+            readEventually(parsed, respond: respond)
         } else {
             forward(parsed, id: nil, respond: respond)
         }
     }
 
+    /// An eventual read through the read batcher, timed like every request.
+    func readEventually(_ request: ClientRequest, respond: @escaping @Sendable (HTTPResponse) -> Void) {
+        let timer = router.metrics.startTimer(op: request.opName)
+        reads.read(request, id: nil) { line in
+            timer.stop()
+            respond(HTTPResponse.json(Self.status(ofAnswer: line), line))
+        }
+    }
+
     func forward(_ request: ClientRequest, id: JSONValue?, respond: @escaping @Sendable (HTTPResponse) -> Void) {
+        let timer = router.metrics.startTimer(op: request.opName)
         router.handle(request, id: id) { line in
+            timer.stop()
             respond(HTTPResponse.json(Self.status(ofAnswer: line), line))
         }
     }

@@ -50,9 +50,15 @@ final class LineConnection: StreamConnection, @unchecked Sendable {
             default: break
             }
         case .success(let request) where request.isEventualRead:
-            proxy.reads.read(request, id: parsed.id) { [self] line in self.answerFromAnyThread(sequence, line) }
+            let timer = proxy.metrics.startTimer(op: request.opName)
+            proxy.reads.read(request, id: parsed.id) { [self] line in
+                timer.stop()
+                self.answerFromAnyThread(sequence, line)
+            }
         case .success(let request):
+            let timer = proxy.metrics.startTimer(op: request.opName)
             proxy.router.handle(request, id: parsed.id) { [self] response in
+                timer.stop()
                 self.answerFromAnyThread(sequence, response)
             }
         }

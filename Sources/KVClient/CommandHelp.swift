@@ -39,6 +39,8 @@ extension ShortCommandParser {
           disk N slow MS | full | ok every fsync of node N takes MS longer / writes fail / normal
           heal                       remove partitions, delays and disk faults
           snapshot [N]               snapshot every node (or node N) now
+          backup FILE                the server writes a checksummed backup of the store to FILE
+                                     (restore it with ServerMain --restore FILE --data-dir DIR)
         Membership:
           members                    voters, learners and their addresses
           add N [RAFT CLIENT HTTP]   add node N (a learner until it has caught up, then a voter)

@@ -78,6 +78,8 @@ public enum ShortCommandParser {
             return .snapshot(node: node)
         case "check":
             return try checkCommand(&arguments)
+        case "backup":
+            return try backupCommand(&arguments)
         case "watch":
             let seconds = arguments.takeOptional("seconds")
             try arguments.finish("watch [SECONDS]")

@@ -160,6 +160,7 @@ public enum RequestEncoder {
         case .slowMotion(let factor):
             name("slowmotion")
             object.member("factor", int: factor)
+        case .backup(let path): name("backup"); object.member("path", string: path)
         }
     }
 

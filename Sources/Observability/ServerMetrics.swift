@@ -21,6 +21,8 @@ public final class ServerMetrics: Sendable {
     private let watches = Atomic<Int>(0)
     private let watchEvents = Atomic<Int>(0)
     private let slowWatchers = Atomic<Int>(0)
+    /// Request latency per op (see `startTimer`).
+    let latency = RequestLatency()
 
     public init() {
         counters = (0..<(Self.ops.count * Self.outcomes.count)).map { _ in Counter() }

@@ -76,6 +76,7 @@ extension NodeEngine {
         }
         metrics.snapshotsTaken += 1
         let now = hooks.clock()
+        metrics.snapshotDuration.observe(microseconds: Int((now &- snapshotStarted) / 1000))
         let onQueue = (snapshotQueueNanos + (now &- committing)) / 1_000_000
         hooks.log(.info, "snapshot taken through entry \(snapshot.index): \(items) items, \(snapshot.data.count) bytes in \((now &- snapshotStarted) / 1_000_000) ms (\(onQueue) ms of it on the node's thread, \((now &- compacted) / 1_000_000) ms cutting the log); the log now holds \(raft.log.entries.count) entries")
         snapshotIfDue()  // entries that arrived meanwhile may already call for the next one
@@ -173,6 +174,7 @@ extension NodeEngine {
         deferredCommits.removeAll()
         apply(waiting)
         serveReads([])
+        metrics.snapshotInstallDuration.observe(microseconds: Int((hooks.clock() &- started) / 1000))
         let items = machine.itemCount
         hooks.log(.info, "loaded the leader's snapshot through entry \(index) (\(items) items) in \((hooks.clock() &- started) / 1_000_000) ms, off the node's thread; \(waiting.count) entries committed meanwhile applied")
         snapshotIfDue()

@@ -21,6 +21,10 @@ public struct NodeMetrics: Sendable, Equatable {
     public var writeQueue = LatencySamples()
     public var writeLocal = LatencySamples()
     public var writeCommit = LatencySamples()
+    /// How long each snapshot this node took lasted, from freezing the state to the log cut.
+    public var snapshotDuration = Histogram()
+    /// How long loading each snapshot received from the leader took (a follower catching up).
+    public var snapshotInstallDuration = Histogram()
 
     public init() {}
 
@@ -42,17 +46,20 @@ public struct NodeMetrics: Sendable, Equatable {
     }
 }
 
-/// The most recent latency samples (microseconds), for percentiles without unbounded memory.
+/// The most recent latency samples (microseconds), for percentiles without unbounded memory,
+/// and every sample since the start in a histogram (for Prometheus).
 public struct LatencySamples: Sendable, Equatable {
     private var samples: [Int] = []
     private var next = 0
     public private(set) var count = 0
+    public private(set) var histogram = Histogram()
     static let capacity = 4096
 
     public init() {}
 
     public mutating func add(_ microseconds: Int) {
         count += 1
+        histogram.observe(microseconds: microseconds)
         if samples.count < Self.capacity {
             samples.append(microseconds)
         } else {
@@ -67,5 +74,51 @@ public struct LatencySamples: Sendable, Equatable {
         let sorted = samples.sorted()
         func at(_ fraction: Double) -> Int { sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))] }
         return (at(0.5), at(0.9), at(0.99), sorted.last!)
+    }
+}
+
+/// A cumulative latency histogram with fixed buckets (Prometheus' `_bucket`, `_sum`, `_count`):
+/// 50 µs to 60 s, so the same buckets serve an fsync, a request and a snapshot. Counts per
+/// bucket are kept apart (not cumulative) and summed when read.
+public struct Histogram: Sendable, Equatable {
+    /// Upper bounds of the buckets in microseconds; one more bucket (+Inf) follows.
+    public static let boundsMicroseconds: [Int] = [
+        50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+        1_000_000, 2_500_000, 5_000_000, 10_000_000, 30_000_000, 60_000_000,
+    ]
+
+    private var counts = [Int](repeating: 0, count: Histogram.boundsMicroseconds.count + 1)
+    /// Every observation added up (microseconds).
+    public private(set) var sumMicroseconds = 0
+
+    public init() {}
+
+    /// The bucket an observation falls in (the last: above every bound).
+    public static func bucket(microseconds: Int) -> Int {
+        var index = 0
+        while index < boundsMicroseconds.count && microseconds > boundsMicroseconds[index] { index += 1 }
+        return index
+    }
+
+    public mutating func observe(microseconds: Int) {
+        let value = max(0, microseconds)
+        counts[Self.bucket(microseconds: value)] += 1
+        sumMicroseconds += value
+    }
+
+    /// Adds counts gathered elsewhere (per bucket, not cumulative; the last is +Inf).
+    public init(bucketCounts: [Int], sumMicroseconds: Int) {
+        precondition(bucketCounts.count == counts.count, "one count per bucket and one for +Inf")
+        counts = bucketCounts
+        self.sumMicroseconds = sumMicroseconds
+    }
+
+    /// Observations so far.
+    public var count: Int { counts.reduce(0, +) }
+
+    /// Observations at or below each bound, then the total (the +Inf bucket).
+    public var cumulativeCounts: [Int] {
+        var running = 0
+        return counts.map { running += $0; return running }
     }
 }

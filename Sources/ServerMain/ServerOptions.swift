@@ -24,6 +24,9 @@ struct ServerOptions {
     var replayContext = 12
     /// `--make-certs DIR`: write a CA and member certificates for the config, then exit.
     var makeCerts: String?
+    /// `--restore FILE`: write a new cluster's files from a backup, then exit.
+    var restore: String?
+    var configGiven = false
 
     static func parse(_ arguments: [String]) -> ServerOptions {
         var options = ServerOptions()
@@ -45,6 +48,9 @@ struct ServerOptions {
                 exit(0)
             case "--config":
                 options.configPath = takeValue(flag)
+                options.configGiven = true
+            case "--restore":
+                options.restore = takeValue(flag)
             case "--replay":
                 options.replay.append(takeValue(flag))
             case "--until":

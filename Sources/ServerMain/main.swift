@@ -16,6 +16,7 @@ let usage = """
            ServerMain --config FILE --node N [--join HOST:PORT]
            ServerMain --replay DIR [--replay DIR...] [--until STEP] [--steps]
            ServerMain --make-certs DIR [--config FILE]
+           ServerMain --restore BACKUP --data-dir DIR [--nodes N | --config FILE]
 
       --config FILE        configuration file (default: config/cluster.json)
       --nodes N            number of Raft nodes in one process (overrides "nodes")
@@ -39,6 +40,12 @@ let usage = """
                            "DIR/member{id}.pem", "key": "DIR/member{id}-key.pem", "ca": "DIR/ca.pem"}
       A server listening on an address other than loopback refuses to start without "auth" tokens
       (and, for members' raft addresses, without "peerSecret" or "tls").
+
+    Backup and restore (see docs/operations.md):
+      --restore BACKUP     write a new cluster's files under --data-dir DIR (or the config's dataDir) from
+                           a backup ({"admin":"backup","path":P}, ClientMain: backup FILE): voters 0..N-1
+                           (--nodes N) or the config's members; refuses a damaged backup or a directory
+                           that holds files (exit status 2), then exits 0; start the cluster on DIR
 
     Replay (re-runs the recorded cores, checks them against the recording and the safety rules):
       --replay DIR         a directory of traceN.jsonl files (repeat for one-node-per-process runs)
@@ -67,6 +74,9 @@ let options = ServerOptions.parse(Array(CommandLine.arguments.dropFirst()))
 if !options.replay.isEmpty {
     exit(ReplayCommand.run(directories: options.replay, until: options.replayUntil, listSteps: options.replaySteps,
                            context: options.replayContext))
+}
+if let backup = options.restore {
+    exit(RestoreCommand.run(backupPath: backup, options: options))
 }
 let configPath = options.configPath
 let overrides = options.overrides
