@@ -28,7 +28,31 @@ public enum CRC32 {
     /// Eight bytes per step (a 114 MB snapshot is checked at every start and write), then the
     /// rest byte by byte.
     public static func checksum(buffer: UnsafeBufferPointer<UInt8>) -> UInt32 {
+        var running = Running()
+        running.add(buffer)
+        return running.value
+    }
+
+    /// A checksum computed piece by piece (a snapshot streamed to its file): adding the pieces in
+    /// order gives the checksum of their concatenation.
+    public struct Running: Sendable {
         var crc: UInt32 = 0xFFFF_FFFF
+
+        public init() {}
+
+        public mutating func add(_ buffer: UnsafeBufferPointer<UInt8>) {
+            crc = CRC32.fold(crc, buffer)
+        }
+
+        public mutating func add(_ bytes: UnsafeRawBufferPointer) {
+            add(UnsafeBufferPointer(start: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), count: bytes.count))
+        }
+
+        public var value: UInt32 { crc ^ 0xFFFF_FFFF }
+    }
+
+    private static func fold(_ start: UInt32, _ buffer: UnsafeBufferPointer<UInt8>) -> UInt32 {
+        var crc = start
         tables.withUnsafeBufferPointer { table in
             var position = 0
             let count = buffer.count
@@ -48,7 +72,7 @@ public enum CRC32 {
                 position += 1
             }
         }
-        return crc ^ 0xFFFF_FFFF
+        return crc
     }
 
     /// Eight lower-case hex digits.

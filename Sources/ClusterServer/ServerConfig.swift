@@ -70,6 +70,9 @@ public struct ServerConfig: Sendable, Equatable {
     /// Entries a log keeps before each snapshot, so a follower a little behind catches up from the
     /// log (and one that just loaded a snapshot is not sent a second).
     public var snapshotCatchUpEntries = 5000
+    /// Extension: for a large state, automatic snapshots wait at least `keys / snapshotScaling`
+    /// entries, so their cost per write stays the same at any size (0: exactly `snapshotEveryEntries`).
+    public var snapshotScaling = 16
     /// Revisions of changes each node keeps so that watchers can resume.
     public var watchHistoryRevisions = 10_000
     /// Tokens, peer secret, TLS and limits against abuse.
@@ -163,6 +166,9 @@ public struct ServerConfig: Sendable, Equatable {
         if let value = root["sessionTimeoutSeconds"] {
             config.sessionTimeoutSeconds = try reader.int(value, "sessionTimeoutSeconds", min: 1, max: 31_536_000)
         }
+        if let value = root["snapshotScaling"] {
+            config.snapshotScaling = try reader.int(value, "snapshotScaling", min: 0, max: 1_000_000)
+        }
         if let value = root["snapshotCatchUpEntries"] {
             config.snapshotCatchUpEntries = try reader.int(value, "snapshotCatchUpEntries", min: 0, max: 100_000_000)
         }
@@ -210,6 +216,7 @@ public struct ServerConfig: Sendable, Equatable {
                      unsafeLocalReads: unsafeLocalReads, traceCapacity: traceCapacity, recordContinuously: record,
                      traceDirectory: dataDirectory, sessionTimeoutSeconds: Int64(sessionTimeoutSeconds))
         settings.watchHistoryRevisions = watchHistoryRevisions
+        settings.snapshotScaling = snapshotScaling
         return settings
     }
 

@@ -1,4 +1,5 @@
 import JSONText
+import RaftCore
 
 /// Snapshots of the store. The current format is binary, written in one pass over a frozen state
 /// and read back in one pass into a B-tree built bottom-up:
@@ -19,10 +20,17 @@ extension KVStateMachine {
     static let magic: [UInt8] = Array("RKVS".utf8)
     static let format: UInt8 = 2
 
-    /// Serializes a frozen state (take it on the node's queue with `freeze`; this can run anywhere).
-    public static func serialize(_ state: KVState) -> [UInt8] {
+    /// Serializes a frozen state (take it on the node's queue with `freeze`; this can run
+    /// anywhere), handing `sink` a piece of about 1 MiB at a time.
+    public static func serialize(_ state: KVState, to sink: any SnapshotSink) throws {
+        let pieceBytes = 1 << 20
         var writer = ByteWriter()
-        writer.bytes.reserveCapacity(state.keys.count * 128 + 64)
+        writer.bytes.reserveCapacity(pieceBytes + 4096)
+        func flushIfFull() throws {
+            guard writer.bytes.count >= pieceBytes else { return }
+            try writer.bytes.withUnsafeBytes { try sink.write($0) }
+            writer.bytes.removeAll(keepingCapacity: true)
+        }
         writer.bytes.append(contentsOf: magic)
         writer.byte(format)
         writer.int(state.revision)
@@ -35,6 +43,7 @@ extension KVStateMachine {
             writer.int(max(0, session.lastSeen))
             let result = session.result.encoded
             result.withUnsafeBytes { writer.raw($0) }
+            try flushIfFull()
         }
         writer.int(state.leases.count)
         for id in state.leases.keys.sorted() {
@@ -49,18 +58,19 @@ extension KVStateMachine {
             writer.int(entry.record.modRevision)
             writer.int(entry.record.version)
             writer.int(entry.record.lease)
+            try flushIfFull()
         }
-        return writer.bytes
+        if !writer.bytes.isEmpty { try writer.bytes.withUnsafeBytes { try sink.write($0) } }
     }
 
     /// Rebuilds the store from a snapshot taken after applying `appliedIndex`.
-    public init(restoring data: [UInt8], appliedIndex: Int) throws {
+    public init(restoring bytes: UnsafeRawBufferPointer, appliedIndex: Int) throws {
         self.init()
-        if data.first == UInt8(ascii: "{") {
-            state = try Self.restoreFirstFormat(data)
+        if bytes.first == UInt8(ascii: "{") {
+            state = try Self.restoreFirstFormat(Array(bytes))
         } else {
             do {
-                state = try data.withUnsafeBytes { try Self.restoreBinary($0) }
+                state = try Self.restoreBinary(bytes)
             } catch let failure as ByteReader.Failure {
                 throw RestoreError(description: "the snapshot is damaged: \(failure.description)")
             }

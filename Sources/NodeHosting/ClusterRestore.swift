@@ -59,7 +59,7 @@ public enum ClusterRestore {
                 files += [directory.snapshotPath(node: node), directory.metaPath(node: node), directory.logPath(node: node),
                           directory.bootstrapPath(node: node)]
                 // Read back as a starting node would.
-                guard let loaded = try store.load(), loaded.index == index, loaded.data == backup.state else {
+                guard let loaded = try store.load(), loaded.index == index, (try? loaded.data.bytes()) == backup.state else {
                     throw Problem("\(directory.snapshotPath(node: node)) does not read back as written")
                 }
             }

@@ -51,6 +51,7 @@ extension NodeHost {
             self.watchHub.reset(at: machine.revision, reason: "node \(self.id) loaded a snapshot from the leader and skipped over these changes")
         }
         engine.slowPersistWarningNanos = settings.slowWriteWarningNanos
+        engine.snapshotScaling = settings.snapshotScaling
         self.engine = engine
         failure = nil
         restartWhenDiskWorks = false
@@ -63,7 +64,7 @@ extension NodeHost {
         timer.resume()
         let torn = loaded.droppedTornTail ? " (dropped a torn final line)" : ""
         let stale = loaded.droppedStaleSuffix ? " (dropped entries a later snapshot replaced)" : ""
-        let fromSnapshot = loaded.snapshotIndex.map { "restored a snapshot through entry \($0) (\(loaded.stateItems) keys), " } ?? ""
+        let fromSnapshot = loaded.snapshotIndex.map { "restored a snapshot through entry \($0) (\(loaded.snapshotBytes) bytes, its state loading in the background), " } ?? ""
         let vote = loaded.hardState.votedFor.map(String.init) ?? "nobody"
         events.log(node: id, "started: \(fromSnapshot)replayed \(loaded.entriesReplayed) entries from \(logName)\(torn)\(stale); term \(loaded.hardState.term), voted for \(vote); \(engine.raft.configuration)")
         publishStatus()

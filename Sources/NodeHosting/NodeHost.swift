@@ -28,6 +28,8 @@ public struct NodeSettings: Sendable {
     public var raftConfig: RaftConfig
     public var tickNanos: UInt64
     public var snapshotEveryEntries: Int
+    /// For a large state, snapshot no more often than every `keys / snapshotScaling` entries (0: off).
+    public var snapshotScaling = 16
     /// Fixes the election randomness (node i, restart r: seed + i + 7919·r); nil: random.
     public var seed: UInt64?
     /// Writes slower than this are reported (the heartbeat interval).
@@ -174,7 +176,8 @@ public final class NodeHost: @unchecked Sendable {
     public func withMachine(_ body: @escaping @Sendable (KVStateMachine?) -> Void) {
         queue.async {
             if self.flushScheduled { self.flush() }
-            body(self.engine?.machine)
+            // A node still building its state from a snapshot has none to read from yet.
+            body(self.engine.flatMap { $0.isLoadingState ? nil : $0.machine })
         }
     }
 

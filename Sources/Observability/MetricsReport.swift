@@ -123,6 +123,11 @@ public struct MetricsReport: Sendable {
                    nodeHistograms { $0.snapshotDuration })
         histograms("snapshot_install_duration_seconds", "Snapshots a follower loaded from its leader while catching up.",
                    nodeHistograms { $0.snapshotInstallDuration })
+        histograms("state_load_duration_seconds", "Building a node's state from its snapshot file after a start, in the background.",
+                   nodeHistograms { $0.stateLoadDuration })
+        histograms("snapshot_thread_hold_seconds",
+                   "Stretches of a node's own thread spent on snapshot work (starting, finishing, swapping in a loaded state, cutting the log); the serializing and loading run elsewhere.",
+                   nodeHistograms { $0.snapshotThreadHold })
         family("requests_total", "counter", "Client requests by op and outcome.",
                server.requestCounts.map { ("op=\"\($0.op)\",outcome=\"\($0.outcome)\"", $0.count) })
         histograms("request_duration_seconds", "Client requests from arrival at this server to the answer, by op.",

@@ -211,9 +211,12 @@ extension Progress {
             }
             let start = min(snapshotOffset, snapshot.data.count)
             let end = min(snapshot.data.count, start + config.snapshotChunkBytes)
+            // Read from the runtime's file when the bytes live there. A medium that fails sends
+            // nothing now; the next heartbeat re-arms the chunk and it is tried again.
+            guard let bytes = try? snapshot.data.read(start..<end) else { return nil }
             probeSent = true
             return .snapshotRequest(SnapshotChunk(index: snapshot.index, term: snapshot.term, offset: start,
-                                                  data: Array(snapshot.data[start..<end]), done: end == snapshot.data.count,
+                                                  data: bytes, done: end == snapshot.data.count,
                                                   configuration: snapshot.configuration ?? .empty))
         }
         let prev = next - 1

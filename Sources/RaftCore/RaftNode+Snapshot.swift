@@ -4,7 +4,7 @@ extension RaftNode {
     /// `data`, and stored it; the log entries before it can go — but for a tail of
     /// `snapshotCatchUpEntries`, and at a leader whatever a follower loading a snapshot will need
     /// next. `log.snapshotIndex` (the log's base) may therefore stay below `snapshot.index`.
-    public mutating func compact(through index: LogIndex, data: [UInt8]) {
+    public mutating func compact(through index: LogIndex, data: SnapshotData) {
         precondition(index <= appliedIndex, "cannot snapshot past the applied index \(appliedIndex)")
         guard index > (snapshot?.index ?? log.snapshotIndex) else { return }
         let term = log.term(at: index)!
@@ -15,6 +15,14 @@ extension RaftNode {
             log.compact(through: base)
             configurations.compact(through: base)
         }
+    }
+
+    /// The runtime has stored the latest snapshot's bytes (`index`) where it can read them back —
+    /// the same bytes, so nothing the core does changes — and the core drops its in-memory copy.
+    public mutating func snapshotBytesStored(index: LogIndex, as data: SnapshotData) {
+        guard let current = snapshot, current.index == index, current.data.count == data.count,
+              !current.data.isExternal else { return }
+        snapshot!.data = data
     }
 
     /// How far the log may be cut after a snapshot through `index`.

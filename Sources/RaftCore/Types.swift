@@ -63,41 +63,27 @@ public enum ProposalResult: Sendable, Equatable, Codable {
 
 /// A state-machine snapshot: everything applied through `index` (whose entry had `term`),
 /// serialized by the runtime, and the cluster configuration in force at `index`. The core stores
-/// and ships the bytes without reading them. `configuration` is nil only for snapshots written
-/// before configurations were recorded; such a node uses its bootstrap configuration.
+/// and ships the bytes without reading them (they may stay in the runtime's file: see
+/// `SnapshotData`). `configuration` is nil only for snapshots written before configurations were
+/// recorded; such a node uses its bootstrap configuration.
 public struct Snapshot: Sendable, Equatable, Codable, CustomStringConvertible {
     public var index: LogIndex
     public var term: Term
-    public var data: [UInt8]
+    public var data: SnapshotData
     public var configuration: ClusterConfiguration?
 
-    public init(index: LogIndex, term: Term, data: [UInt8], configuration: ClusterConfiguration? = nil) {
+    public init(index: LogIndex, term: Term, data: SnapshotData, configuration: ClusterConfiguration? = nil) {
         self.index = index
         self.term = term
         self.data = data
         self.configuration = configuration
     }
 
+    public init(index: LogIndex, term: Term, data: [UInt8], configuration: ClusterConfiguration? = nil) {
+        self.init(index: index, term: term, data: SnapshotData(data), configuration: configuration)
+    }
+
     public var description: String { "snapshot \(index)@\(term) (\(data.count) bytes)" }
-
-    private enum CodingKeys: String, CodingKey { case index, term, data, configuration }
-
-    /// The bytes travel as base64 text (a recording stays a third larger than the bytes, not four times).
-    public init(from decoder: Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        index = try container.decode(LogIndex.self, forKey: .index)
-        term = try container.decode(Term.self, forKey: .term)
-        data = try Base64.decode(container.decode(String.self, forKey: .data), codingPath: container.codingPath)
-        configuration = try container.decodeIfPresent(ClusterConfiguration.self, forKey: .configuration)
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(index, forKey: .index)
-        try container.encode(term, forKey: .term)
-        try container.encode(Base64.encode(data), forKey: .data)
-        try container.encodeIfPresent(configuration, forKey: .configuration)
-    }
 }
 
 /// A snapshot arriving from the leader, kept as the chunks received so far: adding one never

@@ -77,7 +77,8 @@ public struct InlineExecutor: EngineExecutor {
 public struct LoadReport: Sendable {
     public var hardState: HardState
     public var snapshotIndex: LogIndex?
-    public var stateItems: Int
+    /// The size of the snapshot whose state is being loaded in the background.
+    public var snapshotBytes: Int
     public var entriesReplayed: Int
     public var droppedTornTail: Bool
     public var droppedStaleSuffix: Bool

@@ -51,7 +51,12 @@ extension NodeEngine {
         let fault = testOnly_pipelineFault
         do {
             if fault == .messagesBeforeHardState, !ready.messages.isEmpty { hooks.send(ready.messages) }  // test only: wrong
-            if let snapshot = ready.snapshot { try stores.snapshot.save(snapshot) }
+            if let snapshot = ready.snapshot {
+                // From now on the core reads the snapshot back from the store when a follower
+                // needs it, rather than keep the bytes in memory.
+                let stored = try stores.snapshot.save(snapshot)
+                raft.snapshotBytesStored(index: stored.index, as: stored.data)
+            }
             if let hardState = ready.hardState { try stores.meta.save(hardState) }
             if !ready.earlyMessages.isEmpty { hooks.send(ready.earlyMessages) }
             if fault == .persistedBeforeLogWrite { announcePersisted(ready) }  // test only: wrong

@@ -4,11 +4,15 @@ import RaftStorage
 /// Snapshots: taking one of the applied state (serialized off the engine's thread),
 /// and loading one received from the leader.
 extension NodeEngine {
-    /// Starts a snapshot of the applied state. The state is frozen here (a cheap copy), serialized
-    /// and written to a temporary file by the executor, then committed back on the engine's
-    /// thread, where the log prefix is cut and the core told.
+    /// Starts a snapshot of the applied state. The state is frozen here (a cheap copy), then
+    /// serialized straight into a temporary file, synced and renamed into place by the executor;
+    /// back on the engine's thread only the core is told and the log's cut started. The core then
+    /// reads the snapshot's bytes from that file when a follower needs them.
     func beginSnapshot() {
-        guard !isStopped, !snapshotInProgress else { return }
+        guard !isStopped, !snapshotInProgress, restoring == nil else {
+            if restoring != nil { answerSnapshotWaiters(.success(raft.latestSnapshotIndex)) }
+            return
+        }
         let index = machine.appliedIndex
         guard index > raft.latestSnapshotIndex else {
             answerSnapshotWaiters(.success(raft.latestSnapshotIndex))
@@ -27,39 +31,46 @@ extension NodeEngine {
         snapshotInProgress = true
         snapshotStarted = started
         snapshotQueueNanos = hooks.clock() &- started
-        let work: @Sendable () -> Result<PreparedSnapshot, StorageError> = {
-            let snapshot = Snapshot(index: index, term: snapshotTerm, data: Machine.serialize(frozen), configuration: configuration)
-            do throws(StorageError) { return .success(try store.prepare(snapshot)) } catch { return .failure(error) }
+        noteSnapshotThreadHold(since: started)
+        let work: @Sendable () -> Result<PreparedSnapshot?, StorageError> = {
+            do throws(StorageError) {
+                let prepared = try store.prepare(index: index, term: snapshotTerm, configuration: configuration) { sink in
+                    try Machine.serialize(frozen, to: sink)
+                }
+                // A newer snapshot (one received from the leader) may be stored already.
+                return .success(try store.commit(prepared) ? prepared : nil)
+            } catch {
+                return .failure(error)
+            }
         }
         executor.offload(work) { [self] prepared in self.finishSnapshot(prepared, items: items) }
     }
 
-    private func finishSnapshot(_ prepared: Result<PreparedSnapshot, StorageError>, items: Int) {
-        guard !isStopped else {
-            if case .success(let file) = prepared { stores.snapshot.discard(file) }
-            return
-        }
+    private func finishSnapshot(_ prepared: Result<PreparedSnapshot?, StorageError>, items: Int) {
+        guard !isStopped else { return }
+        let holdStarted = hooks.clock()
+        defer { noteSnapshotThreadHold(since: holdStarted) }
         snapshotInProgress = false
-        let file: PreparedSnapshot
+        let snapshot: Snapshot
         switch prepared {
         case .failure(let error):
             hooks.log(.error, "snapshot failed: \(error)")
             answerSnapshotWaiters(.failure(SnapshotFailure(reason: "\(error)")))
             return
-        case .success(let done):
-            file = done
+        case .success(nil):
+            answerSnapshotWaiters(.success(raft.latestSnapshotIndex))
+            return
+        case .success(let done?):
+            snapshot = done.snapshot
         }
-        let snapshot = file.snapshot
         let committing = hooks.clock()
         guard snapshot.index > raft.latestSnapshotIndex else {
-            // A newer snapshot arrived from the leader meanwhile.
-            stores.snapshot.discard(file)
+            // A newer snapshot arrived from the leader meanwhile (and is the stored one).
             answerSnapshotWaiters(.success(raft.latestSnapshotIndex))
             return
         }
         var compacted: UInt64 = 0
         do {
-            try stores.snapshot.commit(file)
             compacted = hooks.clock()
             // The core keeps a tail of entries before the snapshot (for followers catching up);
             // the log file is cut as far as the core's log. Who asked for this snapshot hears back
@@ -97,6 +108,8 @@ extension NodeEngine {
             do throws(StorageError) { return .success(try job.run()) } catch { return .failure(error) }
         }
         executor.offload(work) { [self] outcome in
+            let holdStarted = self.hooks.clock()
+            defer { if !self.isStopped { self.noteSnapshotThreadHold(since: holdStarted) } }
             self.logCutInProgress = false
             defer {
                 if !self.isStopped, let answered = self.answerAfterLogCut {
@@ -126,19 +139,30 @@ extension NodeEngine {
         for waiter in waiters { waiter(result) }
     }
 
-    /// Snapshots automatically once the log holds `snapshotEveryEntries` applied entries.
+    /// Snapshots automatically once `snapshotInterval` applied entries follow the last snapshot.
     func snapshotIfDue() {
-        guard snapshotEveryEntries > 0, !snapshotInProgress,
-              machine.appliedIndex - raft.latestSnapshotIndex >= snapshotEveryEntries else { return }
+        guard snapshotEveryEntries > 0, !snapshotInProgress, restoring == nil,
+              machine.appliedIndex - raft.latestSnapshotIndex >= snapshotInterval else { return }
         beginSnapshot()
     }
 
-    /// Loads a snapshot received from the leader into the state machine. The file is already
-    /// durable (step 1 of the Ready); parsing it into a new state machine — seconds for a large
-    /// state — runs elsewhere, while this node keeps answering heartbeats and appending entries.
-    /// Until the new machine is swapped in, committed entries wait in `deferredCommits`, reads
-    /// wait for their index, and eventual reads see the old state (they may be stale anyway).
-    func beginInstall(_ snapshot: Snapshot) {
+    /// Entries between automatic snapshots: `snapshotEveryEntries`, or for a large state a share
+    /// of its items (`itemCount / snapshotScaling`). A snapshot costs time in proportion to the
+    /// state, so spacing them in proportion to it keeps the cost per write the same at any size
+    /// (with 16, serializing a million keys is spread over 62,500 writes), at the price of a
+    /// log — on disk, in memory and replayed at a restart — that many entries long.
+    var snapshotInterval: Int {
+        guard snapshotScaling > 0 else { return snapshotEveryEntries }
+        return max(snapshotEveryEntries, machine.itemCount / snapshotScaling)
+    }
+
+    /// Loads a snapshot into a new state machine off the engine's thread: one received from the
+    /// leader (its file is already durable: step 1 of the Ready), or, at a start, the one on
+    /// disk — seconds of parsing for a large state — while this node keeps answering heartbeats
+    /// and appending entries. Until the new machine is swapped in, committed entries wait in
+    /// `deferredCommits`, linearizable reads wait for their index, and the node serves no
+    /// eventual reads (`isLoadingState`).
+    func beginInstall(_ snapshot: Snapshot, atStart: Bool = false) {
         restoreGeneration += 1
         let generation = restoreGeneration
         restoring = generation
@@ -155,16 +179,26 @@ extension NodeEngine {
             guard !self.isStopped, self.restoring == generation else { return }
             switch outcome {
             case .failure(let error):
-                self.fail("the leader's snapshot through entry \(index) cannot be loaded (\(error))")
+                self.fail(atStart ? "the snapshot through entry \(index) on disk cannot be loaded (\(error))"
+                                  : "the leader's snapshot through entry \(index) cannot be loaded (\(error))")
             case .success(let restored):
-                self.finishInstall(restored, index: index, started: started)
+                self.finishInstall(restored, index: index, started: started, atStart: atStart)
             }
         }
     }
 
-    private func finishInstall(_ restored: Machine, index: LogIndex, started: UInt64) {
+    /// A snapshot is being loaded into a new state machine: the one in `machine` is not this
+    /// node's state yet (empty at a start, older after falling behind).
+    public var isLoadingState: Bool { restoring != nil }
+
+    private func finishInstall(_ restored: Machine, index: LogIndex, started: UInt64, atStart: Bool) {
+        let holdStarted = hooks.clock()
+        defer { noteSnapshotThreadHold(since: holdStarted) }
         restoring = nil
+        let replaced = machine
         machine = restored
+        // Freeing a large old state takes as long as building it: not on this thread.
+        executor.offload({ withExtendedLifetime(replaced) {} }, then: { _ in })
         machineReplaced?(restored)
         // Proposals this node accepted at or below the snapshot: their fate is inside it, unknown here.
         for pendingIndex in pending.keys.sorted() where pendingIndex <= index {
@@ -174,11 +208,27 @@ extension NodeEngine {
         deferredCommits.removeAll()
         apply(waiting)
         serveReads([])
-        metrics.snapshotInstallDuration.observe(microseconds: Int((hooks.clock() &- started) / 1000))
+        let micros = Int((hooks.clock() &- started) / 1000)
         let items = machine.itemCount
-        hooks.log(.info, "loaded the leader's snapshot through entry \(index) (\(items) items) in \((hooks.clock() &- started) / 1_000_000) ms, off the node's thread; \(waiting.count) entries committed meanwhile applied")
+        if atStart {
+            metrics.stateLoadDuration.observe(microseconds: micros)
+            hooks.log(.info, "loaded its state from the snapshot through entry \(index) (\(items) items) in \(micros / 1000) ms, off the node's thread; \(waiting.count) entries committed meanwhile applied")
+        } else {
+            metrics.snapshotInstallDuration.observe(microseconds: micros)
+            hooks.log(.info, "loaded the leader's snapshot through entry \(index) (\(items) items) in \(micros / 1000) ms, off the node's thread; \(waiting.count) entries committed meanwhile applied")
+        }
         snapshotIfDue()
         runWatchers()
+    }
+
+    /// Counts a stretch of this thread spent on snapshot work; one longer than 10 ms is said, as
+    /// it delays everything else the node does (heartbeats included).
+    func noteSnapshotThreadHold(since started: UInt64) {
+        let micros = Int((hooks.clock() &- started) / 1000)
+        metrics.observeSnapshotThreadHold(microseconds: micros)
+        if micros > 10_000 {
+            hooks.log(.warning, "snapshot work held the node's thread for \(micros / 1000) ms")
+        }
     }
 
     /// Applies committed entries, or keeps them for after the snapshot being loaded.

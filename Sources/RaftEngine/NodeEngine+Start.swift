@@ -27,12 +27,13 @@ extension NodeEngine {
             } else if let first = loaded.entries.first, first.index <= base.index {
                 try stores.log.compact(through: base.index)
             }
-            let machine = try snapshot.map { try Machine(restoring: $0.data, appliedIndex: $0.index) } ?? Machine()
+            // The core needs only the snapshot's index, term and configuration: Raft runs at once,
+            // and the state machine is built from the snapshot's bytes in the background.
             let raft = RaftNode(id: id, bootstrap: bootstrap, config: raftConfig, hardState: hardState,
                                 log: restoring.log, snapshot: snapshot, seed: seed)
-            let engine = NodeEngine(raft: raft, stores: stores, machine: machine, hooks: hooks, executor: executor,
+            let engine = NodeEngine(raft: raft, stores: stores, machine: Machine(), hooks: hooks, executor: executor,
                                     snapshotEveryEntries: snapshotEveryEntries, recorder: recorder)
-            let report = LoadReport(hardState: hardState, snapshotIndex: snapshot?.index, stateItems: machine.itemCount,
+            let report = LoadReport(hardState: hardState, snapshotIndex: snapshot?.index, snapshotBytes: snapshot?.data.count ?? 0,
                                     entriesReplayed: restoring.log.entries.count, droppedTornTail: loaded.droppedTornTail,
                                     droppedStaleSuffix: restoring.droppedStale)
             if let recorder {
@@ -41,6 +42,7 @@ extension NodeEngine {
                     droppedTornTail: report.droppedTornTail, droppedStaleSuffix: report.droppedStaleSuffix))
                 recorder.drain()
             }
+            if let snapshot { engine.beginInstall(snapshot, atStart: true) }
             return (engine, report)
         } catch {
             stores.log.close()

@@ -21,6 +21,9 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
     let executor: EngineExecutor
     /// Snapshot once this many applied entries follow the last snapshot (0: only on request).
     public var snapshotEveryEntries: Int
+    /// For a large state, wait at least `itemCount / snapshotScaling` entries (0: never longer
+    /// than `snapshotEveryEntries`); see `snapshotInterval`.
+    public var snapshotScaling = 0
     /// Writing one Ready taking longer than this (nanoseconds) is reported as a slow disk (0: never).
     public var slowPersistWarningNanos: UInt64 = 0
     public var metrics = NodeMetrics()

@@ -25,6 +25,17 @@ public struct NodeMetrics: Sendable, Equatable {
     public var snapshotDuration = Histogram()
     /// How long loading each snapshot received from the leader took (a follower catching up).
     public var snapshotInstallDuration = Histogram()
+    /// How long building the state from the snapshot on disk took after a start (in the background).
+    public var stateLoadDuration = Histogram()
+    /// Each stretch of the node's own thread spent on snapshot work — starting one, finishing
+    /// one (the core's compaction), swapping in a loaded state, cutting the log — and the longest.
+    public var snapshotThreadHold = Histogram()
+    public var longestSnapshotThreadHoldMicros = 0
+
+    public mutating func observeSnapshotThreadHold(microseconds: Int) {
+        snapshotThreadHold.observe(microseconds: microseconds)
+        longestSnapshotThreadHoldMicros = max(longestSnapshotThreadHoldMicros, microseconds)
+    }
 
     public init() {}
 

@@ -130,7 +130,9 @@ final class CheckingRecorder: CoreRecorder {
     /// A recorded call and the engine's differing one, in words.
     static func mismatch(recorded: CoreInput, made: CoreInput) -> String {
         if case .compact(let old) = recorded, case .compact(let new) = made, old.index == new.index, old.term == new.term {
-            let first = zip(old.data, new.data).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(old.data.count, new.data.count)
+            let recordedBytes = (try? old.data.bytes()) ?? [], madeBytes = (try? new.data.bytes()) ?? []
+            let first = zip(recordedBytes, madeBytes).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+                ?? min(recordedBytes.count, madeBytes.count)
             return "the snapshot through \(old.index)@\(old.term) holds other bytes: recorded \(old.data.count), the engine's state machine wrote \(new.data.count), first different at byte \(first)"
         }
         return "recorded \"\(recorded.description)\"; the engine called its core: \(made.description)"

@@ -1,6 +1,7 @@
 import FlightRecording
 import RaftCore
 import RaftEngine
+import RaftStorage
 
 /// One node under replay: its recording, its disk (which outlives restarts), and — while the
 /// recording shows it running — the real `NodeEngine`, rebuilt from the recorded start or
@@ -178,6 +179,14 @@ final class NodeReplay<Machine: ReplicatedStateMachine> {
         let snapshot = Snapshot(index: index, term: term, data: Machine.serialize(machine.freeze()),
                                 configuration: known == .empty ? nil : known)
         startSnapshot(engine)
+        // The engine's snapshot work stores what it serialized; the replacement is stored here.
+        do {
+            _ = try disk.stores.snapshot.commit(PreparedSnapshot(snapshot: snapshot, temporaryPath: nil))
+        } catch {
+            tape.take()
+            checks.report(.badTrace, "storing the rebuilt snapshot through \(index) failed: \(error)")
+            return false
+        }
         executor.releaseHeld(replacingWith: snapshot)
         return true
     }

@@ -109,9 +109,17 @@ final class ReplaySnapshotStore: SnapshotStore, @unchecked Sendable {
     init(disk: ReplayDisk) { self.disk = disk }
 
     func load() throws(StorageError) -> Snapshot? { disk.model.snapshot }
-    func prepare(_ snapshot: Snapshot) throws(StorageError) -> PreparedSnapshot {
-        PreparedSnapshot(snapshot: snapshot, temporaryPath: nil)
+    func prepare(index: LogIndex, term: Term, configuration: ClusterConfiguration?,
+                 writing write: (any SnapshotSink) throws -> Void) throws(StorageError) -> PreparedSnapshot {
+        let sink = MemorySnapshotSink()
+        do { try write(sink) } catch { throw .damaged(file: "replay", line: 0, reason: "\(error)") }
+        return PreparedSnapshot(snapshot: Snapshot(index: index, term: term, data: sink.bytes, configuration: configuration),
+                                temporaryPath: nil)
     }
-    func commit(_ prepared: PreparedSnapshot) throws(StorageError) { try disk.saveSnapshot(prepared.snapshot) }
+    func commit(_ prepared: PreparedSnapshot) throws(StorageError) -> Bool {
+        guard prepared.snapshot.index > (disk.model.snapshot?.index ?? 0) else { return false }
+        try disk.saveSnapshot(prepared.snapshot)
+        return true
+    }
     func discard(_ prepared: PreparedSnapshot) {}
 }

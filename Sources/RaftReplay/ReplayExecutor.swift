@@ -29,7 +29,9 @@ final class ReplayExecutor: EngineExecutor, @unchecked Sendable {
         }
     }
 
-    private static func prepared(_ snapshot: Snapshot) -> Result<PreparedSnapshot, StorageError> {
+    /// What a snapshot's work yields: the prepared snapshot, already committed (the caller of
+    /// `releaseHeld(replacingWith:)` stores a replacement itself).
+    private static func prepared(_ snapshot: Snapshot) -> Result<PreparedSnapshot?, StorageError> {
         .success(PreparedSnapshot(snapshot: snapshot, temporaryPath: nil))
     }
 

@@ -45,12 +45,27 @@ public final class InMemorySnapshotStore: SnapshotStore, @unchecked Sendable {
 
     public func load() throws(StorageError) -> Snapshot? { snapshot.withLock { $0 } }
 
-    public func prepare(_ newSnapshot: Snapshot) throws(StorageError) -> PreparedSnapshot {
-        PreparedSnapshot(snapshot: newSnapshot, temporaryPath: nil)
+    public func prepare(index: LogIndex, term: Term, configuration: ClusterConfiguration?,
+                        writing write: (any SnapshotSink) throws -> Void) throws(StorageError) -> PreparedSnapshot {
+        let sink = MemorySnapshotSink()
+        do {
+            try write(sink)
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw .damaged(file: "memory", line: 0, reason: "the state machine could not write its snapshot: \(error)")
+        }
+        return PreparedSnapshot(snapshot: Snapshot(index: index, term: term, data: sink.bytes, configuration: configuration),
+                                temporaryPath: nil)
     }
 
-    public func commit(_ prepared: PreparedSnapshot) throws(StorageError) {
-        snapshot.withLock { $0 = prepared.snapshot }
+    @discardableResult
+    public func commit(_ prepared: PreparedSnapshot) throws(StorageError) -> Bool {
+        snapshot.withLock {
+            guard prepared.snapshot.index > ($0?.index ?? 0) else { return false }
+            $0 = prepared.snapshot
+            return true
+        }
     }
 
     public func discard(_ prepared: PreparedSnapshot) {}

@@ -55,16 +55,33 @@ extension LogStore {
 /// temporary copy) and may run on any thread; `commit(_:)` then makes it the stored snapshot,
 /// atomically, on the owner's thread; `discard(_:)` forgets a prepared copy.
 public protocol SnapshotStore: AnyObject, Sendable {
+    /// The stored snapshot (its bytes may stay where they are stored: see `SnapshotData`).
     func load() throws(StorageError) -> Snapshot?
-    func save(_ snapshot: Snapshot) throws(StorageError)
-    func prepare(_ snapshot: Snapshot) throws(StorageError) -> PreparedSnapshot
-    func commit(_ prepared: PreparedSnapshot) throws(StorageError)
+    /// Writes a snapshot somewhere temporary (any thread): `write` hands the state's bytes to
+    /// the sink it is given. The prepared snapshot's data reads back what was written.
+    func prepare(index: LogIndex, term: Term, configuration: ClusterConfiguration?,
+                 writing write: (any SnapshotSink) throws -> Void) throws(StorageError) -> PreparedSnapshot
+    /// Makes a prepared snapshot the stored one, durably — unless the store already holds one at
+    /// least as new, when the prepared one is dropped and false returned. Any thread.
+    @discardableResult
+    func commit(_ prepared: PreparedSnapshot) throws(StorageError) -> Bool
     func discard(_ prepared: PreparedSnapshot)
 }
 
 extension SnapshotStore {
-    public func save(_ snapshot: Snapshot) throws(StorageError) {
-        try commit(try prepare(snapshot))
+    /// Prepares a snapshot whose bytes are already at hand (one received from a leader).
+    public func prepare(_ snapshot: Snapshot) throws(StorageError) -> PreparedSnapshot {
+        try prepare(index: snapshot.index, term: snapshot.term, configuration: snapshot.configuration) { sink in
+            try snapshot.data.withContiguousBytes { try sink.write($0) }
+        }
+    }
+
+    /// Prepares and commits; returns the stored snapshot (whose bytes the store can read back).
+    @discardableResult
+    public func save(_ snapshot: Snapshot) throws(StorageError) -> Snapshot {
+        let prepared = try prepare(snapshot)
+        try commit(prepared)
+        return prepared.snapshot
     }
 }
 

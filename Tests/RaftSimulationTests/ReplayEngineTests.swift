@@ -113,8 +113,8 @@ struct CommaMachine: ReplicatedStateMachine {
 
     init() {}
 
-    init(restoring data: [UInt8], appliedIndex: LogIndex) throws {
-        inner = try SimMachine(restoring: data.map { $0 == UInt8(ascii: ",") ? UInt8(ascii: "\n") : $0 }, appliedIndex: appliedIndex)
+    init(restoring bytes: UnsafeRawBufferPointer, appliedIndex: LogIndex) throws {
+        inner = try SimMachine(restoring: bytes.map { $0 == UInt8(ascii: ",") ? UInt8(ascii: "\n") : $0 }, appliedIndex: appliedIndex)
     }
 
     var appliedIndex: LogIndex { inner.appliedIndex }
@@ -122,5 +122,7 @@ struct CommaMachine: ReplicatedStateMachine {
     mutating func apply(command: String, at index: LogIndex) throws -> String { try inner.apply(command: command, at: index) }
     mutating func skip(to index: LogIndex) { inner.skip(to: index) }
     func freeze() -> [String] { inner.freeze() }
-    static func serialize(_ frozen: [String]) -> [UInt8] { Array(frozen.joined(separator: ",").utf8) }
+    static func serialize(_ frozen: [String], to sink: any SnapshotSink) throws {
+        try Array(frozen.joined(separator: ",").utf8).withUnsafeBytes { try sink.write($0) }
+    }
 }

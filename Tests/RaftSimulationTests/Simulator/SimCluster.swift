@@ -173,7 +173,7 @@ final class SimCluster {
         }
         checker.checkCommittedEntriesAreStable(from: committedBefore, disks: disks)
         for (owner, snapshot) in snapshotsToCheck {
-            checker.checkSnapshot(node: owner, snapshot, commands: SimMachine.decode(snapshot.data))
+            checker.checkSnapshot(node: owner, snapshot, commands: SimMachine.decode((try? snapshot.data.bytes()) ?? []))
         }
         snapshotsToCheck.removeAll()
         for other in nodes {

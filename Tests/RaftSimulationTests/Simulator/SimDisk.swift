@@ -129,9 +129,17 @@ final class SimSnapshotStore: SnapshotStore, @unchecked Sendable {
     init(disk: SimDisk) { self.disk = disk }
 
     func load() throws(StorageError) -> Snapshot? { disk.snapshot }
-    func prepare(_ snapshot: Snapshot) throws(StorageError) -> PreparedSnapshot {
-        PreparedSnapshot(snapshot: snapshot, temporaryPath: nil)
+    func prepare(index: LogIndex, term: Term, configuration: ClusterConfiguration?,
+                 writing write: (any SnapshotSink) throws -> Void) throws(StorageError) -> PreparedSnapshot {
+        let sink = MemorySnapshotSink()
+        do { try write(sink) } catch { throw .damaged(file: "sim", line: 0, reason: "\(error)") }
+        return PreparedSnapshot(snapshot: Snapshot(index: index, term: term, data: sink.bytes, configuration: configuration),
+                                temporaryPath: nil)
     }
-    func commit(_ prepared: PreparedSnapshot) throws(StorageError) { try disk.saveSnapshot(prepared.snapshot) }
+    func commit(_ prepared: PreparedSnapshot) throws(StorageError) -> Bool {
+        guard prepared.snapshot.index > (disk.snapshot?.index ?? 0) else { return false }
+        try disk.saveSnapshot(prepared.snapshot)
+        return true
+    }
     func discard(_ prepared: PreparedSnapshot) {}
 }

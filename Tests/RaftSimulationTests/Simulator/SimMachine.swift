@@ -12,8 +12,8 @@ struct SimMachine: ReplicatedStateMachine {
 
     init() {}
 
-    init(restoring data: [UInt8], appliedIndex: LogIndex) throws {
-        commands = Self.decode(data)
+    init(restoring bytes: UnsafeRawBufferPointer, appliedIndex: LogIndex) throws {
+        commands = Self.decode(Array(bytes))
         self.appliedIndex = appliedIndex
         restoredIndex = appliedIndex
     }
@@ -35,7 +35,9 @@ struct SimMachine: ReplicatedStateMachine {
 
     func freeze() -> [String] { commands }
 
-    static func serialize(_ frozen: [String]) -> [UInt8] { Array(frozen.joined(separator: "\n").utf8) }
+    static func serialize(_ frozen: [String], to sink: any SnapshotSink) throws {
+        try Array(frozen.joined(separator: "\n").utf8).withUnsafeBytes { try sink.write($0) }
+    }
 
     static func decode(_ data: [UInt8]) -> [String] {
         data.isEmpty ? [] : String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
