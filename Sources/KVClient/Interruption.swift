@@ -61,6 +61,12 @@ public final class Interruption {
         action.sa_flags = 0  // no SA_RESTART: poll returns at once
         sigaction(SIGINT, &action, &savedInterrupt)
         sigaction(SIGTERM, &action, &savedTerminate)
+        // A parent may have started this process with them blocked: they are what stops it.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGINT)
+        sigaddset(&unblock, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         installed = true
     }
 

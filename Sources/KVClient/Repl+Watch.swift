@@ -82,8 +82,8 @@ extension Repl {
         case .grant(let ttl):
             guard let (line, answer) = writeAnswer(ClientRequest(.leaseGrant(ttlMs: ttl))) else { return .stop(1) }
             guard let answer, answer["status"]?.stringValue == "ok", let id = answer["lease"]?.intValue else {
-                print(line)
-                return .failed
+                print(line)  // an error answer, printed as every command prints one
+                return .keepGoing
             }
             grantedLeases.append((Int64(id), Int64(answer["ttlMs"]?.intValue ?? Int(ttl))))
             print(readable ? Renderers.leaseGranted(answer) : line)
@@ -91,14 +91,14 @@ extension Repl {
             guard let (line, answer) = writeAnswer(ClientRequest(.leaseRevoke(id))) else { return .stop(1) }
             guard let answer, answer["status"]?.stringValue == "ok" else {
                 print(line)
-                return .failed
+                return .keepGoing
             }
             print(readable ? Renderers.leaseRevoked(id, answer) : line)
         case .info(let id):
             guard let line = exchange(RequestEncoder.line(ClientRequest(.leaseInfo(id)))) else { return .stop(1) }
             guard let answer = try? JSONParser.parse(line).objectValue, answer["status"]?.stringValue == "ok" else {
                 print(line)
-                return .failed
+                return .keepGoing
             }
             print(readable ? Renderers.leaseInfo(answer) : line)
         case .list:
