@@ -39,6 +39,8 @@ extension ShortCommandParser {
           lock NAME [--ttl TTL]      wait for lock NAME, print "acquired", hold it until Ctrl-C or end
                                      of input, then release it; a process that dies loses it
                                      within TTL (default 5s)
+          lock NAME [--ttl TTL] -- COMMAND...
+                                     hold lock NAME while COMMAND runs; exit with its status
           elect NAME VALUE [--ttl TTL]
                                      campaign in election NAME, print "leader" once elected, lead
                                      until Ctrl-C or end of input

@@ -153,7 +153,8 @@ public final class Interruption {
             switch byte {
             case 3: return "Ctrl-C"
             case 4: return "Ctrl-D"
-            case 10, 13, UInt8(ascii: "q"), UInt8(ascii: "Q"): return "a key"
+            case 10, 13: return "Enter"
+            case UInt8(ascii: "q"), UInt8(ascii: "Q"): return "q"
             default: return nil
             }
         case .endOfInput:

@@ -30,9 +30,10 @@ extension Repl {
 
     /// Runs `body` with an interruption for this session (and, at the prompt, the terminal in
     /// raw mode so that Enter, q and Ctrl-C reach it as keys).
-    func interruptible<T>(_ body: (Interruption) -> T) -> T {
-        let interruption = Interruption(input: inputMode)
-        let saved = inputMode == .keys ? Terminal.enterRawMode() : nil
+    func interruptible<T>(input: Interruption.InputMode? = nil, _ body: (Interruption) -> T) -> T {
+        let mode = input ?? inputMode
+        let interruption = Interruption(input: mode)
+        let saved = mode == .keys ? Terminal.enterRawMode() : nil
         defer {
             Terminal.restore(saved)
             interruption.finish()
@@ -163,7 +164,7 @@ extension Repl {
                     return .failed
                 }
                 guard answer["status"]?.stringValue == "ok" else {
-                    printError("lease \(id) can no longer be kept alive: \(Campaign.describe(answer)) (it expired or was revoked)")
+                    printError("lease \(id) can no longer be kept alive: \(Campaign.describe(answer))")
                     return .failed
                 }
                 var writer = JSONWriter()
@@ -182,8 +183,8 @@ extension Repl {
     func recipe(_ command: RecipeCommand) -> Next {
         fflush(nil)
         switch command {
-        case .lock(let name, let ttl):
-            return campaign(command.prefix, value: "\(WriteSession.hostName) pid \(getpid())", ttlMs: ttl,
+        case .lock(let name, let ttl, let run):
+            return campaign(command.prefix, value: "\(WriteSession.hostName) pid \(getpid())", ttlMs: ttl, running: run,
                             won: { key, lease, revision in "acquired \(key) (lock \(name), lease \(lease), fencing token \(revision))" },
                             ended: { key, said in "released \(key) (\(said))" })
         case .elect(let name, let value, let ttl):
@@ -214,14 +215,18 @@ extension Repl {
 
     /// Campaigns (lock or election) under `prefix`, says `won` once it holds, and holds until
     /// stopped; then resigns (revokes the lease) and says `ended`.
-    private func campaign(_ prefix: String, value: String, ttlMs: Int64, won: (String, Int64, Int64) -> String,
-                          ended: (String, String) -> String) -> Next {
+    private func campaign(_ prefix: String, value: String, ttlMs: Int64, running command: [String] = [],
+                          won: (String, Int64, Int64) -> String, ended: (String, String) -> String) -> Next {
         let campaign = Campaign(client: RecipeClient(host: host, port: port), prefix: prefix, value: value, ttlMs: ttlMs,
                                 notice: { printError($0) })
-        return interruptible { interruption in
+        // With a command, standard input is the command's: only a signal (or the command's end) stops.
+        return interruptible(input: command.isEmpty ? nil : Interruption.InputMode.none) { interruption in
             switch campaign.acquire(interruption) {
             case .acquired(let key, let revision, let lease):
                 Terminal.write(won(key, lease, revision) + "\n")
+                if !command.isEmpty {
+                    return runHolding(command, campaign, key: key, interruption, ended: ended)
+                }
                 printError("holding it; \(stopHint) and gives it up (a process that dies loses it within \(Durations.text(milliseconds: ttlMs)))")
                 if let lost = campaign.hold(interruption) {
                     campaign.resign()
@@ -242,5 +247,70 @@ extension Repl {
                 return .failed
             }
         }
+    }
+
+    /// `lock NAME -- COMMAND`: runs the command while the lock is held, then releases it. Its exit
+    /// status becomes ClientMain's (on the command line). Ctrl-C or SIGTERM to ClientMain, or
+    /// the lock lost, send SIGTERM to the command first.
+    private func runHolding(_ command: [String], _ campaign: Campaign, key: String, _ interruption: Interruption,
+                            ended: (String, String) -> String) -> Next {
+        guard let child = Spawn.start(command) else {
+            printError("cannot run \(command[0]): \(String(cString: strerror(errno)))")
+            Terminal.write(ended(key, campaign.resign()) + "\n")
+            return .failed
+        }
+        var status: Int32?
+        var lost: String?
+        while status == nil {
+            status = Spawn.exitStatus(of: child, wait: false)
+            if status != nil { break }
+            if case .stop(let why) = interruption.wait(for: nil, timeoutMs: 100) {
+                lost = campaign.keeper?.lost
+                printError(lost.map { "the lock is lost (\($0)): stopping \(command[0])" } ?? "stopping \(command[0]) (\(why))")
+                kill(child, SIGTERM)
+                status = Spawn.exitStatus(of: child, wait: true)
+            }
+        }
+        let code = status ?? 1
+        if let lost {
+            campaign.resign()
+            Terminal.write("lost \(key): \(lost)\n")
+            return .failed
+        }
+        Terminal.write(ended(key, campaign.resign()) + "\n")
+        if commandLine { return .stop(code) }
+        printError("\(command[0]) exited with status \(code)")
+        return .keepGoing
+    }
+}
+
+/// Starting a command and waiting for it.
+enum Spawn {
+    /// Starts `words` (found on PATH), with this process's environment and standard streams.
+    static func start(_ words: [String]) -> pid_t? {
+        var argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) }
+        argv.append(nil)
+        defer { for item in argv { free(item) } }
+        var pid: pid_t = 0
+        let failed = posix_spawnp(&pid, words[0], nil, nil, argv, environ)
+        if failed != 0 {
+            errno = failed
+            return nil
+        }
+        return pid
+    }
+
+    /// The exit status of `pid` (128 + the signal when a signal ended it), or nil while it runs
+    /// (`wait`: waits until it ends).
+    static func exitStatus(of pid: pid_t, wait: Bool) -> Int32? {
+        var status: Int32 = 0
+        while true {
+            let result = waitpid(pid, &status, wait ? 0 : WNOHANG)
+            if result == pid { break }
+            if result == 0 { return nil }
+            if errno != EINTR { return 1 }
+        }
+        let signal = status & 0x7F
+        return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
     }
 }

@@ -13,8 +13,9 @@ public enum LeaseCommand: Equatable, Sendable {
 
 /// The lock and election recipes (docs/recipes.md).
 public enum RecipeCommand: Equatable, Sendable {
-    /// Hold lock NAME (`lock/NAME/`) until Ctrl-C or end of input.
-    case lock(name: String, ttlMs: Int64)
+    /// Hold lock NAME (`lock/NAME/`) until Ctrl-C or end of input — or, with a command, while
+    /// that command runs (then ClientMain exits with its status).
+    case lock(name: String, ttlMs: Int64, command: [String] = [])
     /// Campaign in election NAME (`election/NAME/`) with VALUE; lead until Ctrl-C or end of input.
     case elect(name: String, value: String, ttlMs: Int64)
     /// Print election NAME's leader each time it changes.
@@ -25,7 +26,7 @@ public enum RecipeCommand: Equatable, Sendable {
     /// The keys of this lock or election start with this.
     public var prefix: String {
         switch self {
-        case .lock(let name, _): return "lock/\(name)/"
+        case .lock(let name, _, _): return "lock/\(name)/"
         case .elect(let name, _, _), .observe(let name): return "election/\(name)/"
         }
     }
@@ -35,11 +36,22 @@ public enum RecipeCommand: Equatable, Sendable {
 extension ShortCommandParser {
     static let followUsage = "follow KEY [--from REV]  or  follow --prefix PREFIX [--from REV]"
     static let leaseUsage = "lease grant TTL | lease keepalive ID | lease revoke ID | lease info ID | lease list   (TTL: 5s, 500ms, 2m; at least 1s)"
-    static let lockUsage = "lock NAME [--ttl TTL]"
+    static let lockUsage = "lock NAME [--ttl TTL] [-- COMMAND...]"
     static let electUsage = "elect NAME VALUE [--ttl TTL]  or  elect NAME --observe"
 
     /// The smallest TTL the server grants (`ttlMs` ≥ 1000).
     static let minimumTTLMs: Int64 = 1000
+
+    /// `lock NAME [--ttl TTL] -- COMMAND...`: the words after `--` are the command to run while
+    /// the lock is held (nil: the line has no `--`).
+    static func lockWithCommand(_ words: [String]) throws(Problem) -> ClientCommand? {
+        guard words.first?.lowercased() == "lock", let split = words.firstIndex(of: "--") else { return nil }
+        let run = Array(words[(split + 1)...])
+        guard !run.isEmpty else { throw Problem("usage: \(lockUsage)   (a command after --)") }
+        var arguments = Arguments(Array(words[1..<split]))
+        guard case .recipe(.lock(let name, let ttl, _))? = try streamCommand("lock", &arguments) else { return nil }
+        return .recipe(.lock(name: name, ttlMs: ttl, command: run))
+    }
 
     static func streamCommand(_ name: String, _ arguments: inout Arguments) throws(Problem) -> ClientCommand? {
         switch name {

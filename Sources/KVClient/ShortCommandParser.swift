@@ -69,6 +69,7 @@ public enum ShortCommandParser {
         let words = try tokenize(String(trimmed))
         guard let first = words.first else { return .nothing }
         if first.lowercased() == "txn" { return try TxnSyntax.command(String(trimmed)) }
+        if let command = try lockWithCommand(words) { return command }
         var arguments = Arguments(Array(words.dropFirst()))
         let name = first.lowercased()
         if let command = try dataCommand(name, &arguments) { return command }

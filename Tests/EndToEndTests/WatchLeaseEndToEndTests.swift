@@ -154,6 +154,27 @@ import Testing
         #expect(left.isEmpty, "every lock key is gone: \(left)")
     }
 
+    /// `lock NAME -- COMMAND` from two processes at once: the commands run one after the other,
+    /// never overlapping, each ClientMain exits with its command's status, and no key is left.
+    @Test func lockRunsACommandWhileHoldingIt() throws {
+        let server = try ServerProcess()
+        let log = NSTemporaryDirectory() + "raftkv-lock-\(UUID().uuidString).log"
+        let script = "echo start $0 >> \(log); sleep 0.3; echo end $0 >> \(log); exit 3"
+        let first = try RunningClient(["--port", String(server.port), "lock", "jobs", "--", "sh", "-c", script, "a"])
+        let second = try RunningClient(["--port", String(server.port), "lock", "jobs", "--", "sh", "-c", script, "b"])
+        #expect(first.waitForExit(seconds: 20) == 3, "\(first.transcript)")
+        #expect(second.waitForExit(seconds: 20) == 3, "\(second.transcript)")
+        let lines = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        #expect(lines.count == 4 && lines[0].hasPrefix("start") && lines[1].hasPrefix("end") && lines[2].hasPrefix("start")
+                && lines[3].hasPrefix("end") && lines[0].dropFirst(6) == lines[1].dropFirst(4) && lines[0] != lines[2],
+                "one command at a time: \(lines)")
+        #expect(first.stdout.contains("released lock/jobs/") && second.stdout.contains("released lock/jobs/"))
+        let left = try ask(server.port, #"{"op":"range","prefix":"lock/jobs/","consistency":"linearizable"}"#)["items"]?.arrayValue ?? []
+        #expect(left.isEmpty, "\(left)")
+        let missing = try Binaries.run("ClientMain", ["--port", String(server.port), "lock", "jobs", "--", "no-such-command-here"])
+        #expect(missing.status == 1 && missing.stderr.contains("cannot run no-such-command-here"), "\(missing.stderr)")
+    }
+
     /// Two candidates and an observer: the first is elected; killed, the second leads within the
     /// TTL; it resigns at the end of its input. The observer prints each leader once, in order.
     @Test func anElectionPassesLeadershipAndTheObserverFollowsIt() throws {

@@ -81,7 +81,11 @@ import Testing
         #expect(RecipeCommand.lock(name: "jobs", ttlMs: 5000).prefix == "lock/jobs/")
         #expect(RecipeCommand.elect(name: "db", value: "v", ttlMs: 5000).prefix == "election/db/")
         #expect(RecipeCommand.observe(name: "db").prefix == "election/db/")
-        #expect(problem("lock") == "usage: lock NAME [--ttl TTL]")
+        #expect(problem("lock") == "usage: lock NAME [--ttl TTL] [-- COMMAND...]")
+        #expect(try parse("lock jobs --ttl 2s -- make deploy --ttl 3") == .recipe(.lock(name: "jobs", ttlMs: 2000, command: ["make", "deploy", "--ttl", "3"])))
+        #expect(try parse(#"lock jobs -- sh -c "echo hi; sleep 1""#) == .recipe(.lock(name: "jobs", ttlMs: 5000, command: ["sh", "-c", "echo hi; sleep 1"])))
+        #expect(problem("lock jobs --") == "usage: lock NAME [--ttl TTL] [-- COMMAND...]   (a command after --)")
+        #expect(problem("lock -- make") == "usage: lock NAME [--ttl TTL] [-- COMMAND...]")
         #expect(problem("lock a/b") == "NAME must not be empty nor hold \"/\", not \"a/b\"")
         #expect(problem(#"lock """#) == "NAME must not be empty nor hold \"/\", not \"\"")
         #expect(problem("lock jobs --ttl 100ms") == "a lease lives at least 1s (the server grants TTLs of 1000 ms or more), not 100ms")
@@ -186,7 +190,7 @@ import Testing
 
     @Test func helpNamesEveryNewCommand() {
         for word in ["follow KEY", "follow --prefix P", "lease grant TTL", "lease keepalive ID", "lease revoke ID", "lease info ID",
-                     "lease list", "--lease ID", "lock NAME", "elect NAME VALUE", "elect NAME --observe"] {
+                     "lease list", "--lease ID", "lock NAME", "-- COMMAND", "elect NAME VALUE", "elect NAME --observe"] {
             #expect(ShortCommandParser.helpText.contains(word), "help names \(word)")
         }
     }
