@@ -66,9 +66,9 @@ final class WatchLoad: Sendable {
         var latencyMs: (p50: Double, p99: Double, p999: Double, max: Double)
     }
 
-    /// Latency buckets of 10 µs, up to 1 s; beyond, the last bucket.
+    /// Latency buckets of 10 µs, up to 10 s; beyond, the last bucket.
     static let bucketMicros = 10
-    static let buckets = 100_000
+    static let buckets = 1_000_000
 
     private struct Tally {
         var events = 0

@@ -71,6 +71,8 @@ public final class WatchStream {
     /// Hears what happens to the connection (lost, reconnected, resumed), for standard error.
     let notice: (String) -> Void
     private var watchNumber = 0
+    /// The revision of the last event handed on (nil: none yet).
+    public private(set) var lastSeen: Int64?
 
     public init(host: String, port: Int, target: WatchTarget, fromRevision: Int64?, reconnectSeconds: Double = 60,
                 notice: @escaping (String) -> Void) {
@@ -124,7 +126,7 @@ public final class WatchStream {
                 } else {
                     resumed = true
                     notice("reconnected to \(host):\(port); resuming from revision \(request.fromRevision.map(String.init) ?? "now")"
-                           + (request.fromRevision.map { " (the last event seen was at revision \($0 - 1))" } ?? ""))
+                           + (lastSeen.map { " (the last event seen was at revision \($0))" } ?? " (no event seen yet)"))
                 }
                 lostAt = nil
                 pause = 0.05
@@ -183,6 +185,7 @@ public final class WatchStream {
                 let fresh = events.compactMap { $0.objectValue.flatMap(WatchEvent.init) }.filter { $0.modRevision >= floor }
                 guard let last = fresh.last else { continue }
                 nextRevision = last.modRevision + 1
+                lastSeen = last.modRevision
                 if !handle(fresh, revision) { return .finished(.stopped("done")) }
                 continue
             }
