@@ -9,7 +9,7 @@ import KVClient
 let usage = """
     ClientMain — talk to a running ServerMain.
 
-    Usage: ClientMain [--host H] [--port P] [--config FILE] [--token T] [--tls-ca FILE]
+    Usage: ClientMain [--host H] [--port P] [--config FILE] [--token T] [--tls-ca FILE] [COMMAND...]
            ClientMain check --history FILE …   (check a history file for linearizability; check --help)
 
       --host H       proxy host (default: proxy.host from the config, else 127.0.0.1)
@@ -21,13 +21,20 @@ let usage = """
                      that ServerMain --make-certs wrote)
       -h, --help     show this help
 
-    Type short commands (put k v, get k, range --prefix user/, status, kill 1, help) or JSON lines.
+    COMMAND, when given, is one command run on its own (its exit status is ClientMain's):
+      ClientMain follow --prefix user/       print changes under user/ as they commit
+      ClientMain lease grant 5s              prints the lease's id
+      ClientMain lock NAME                   wait for lock NAME, hold it until Ctrl-C or end of input
+      ClientMain elect NAME VALUE            campaign; ClientMain elect NAME --observe: who leads
+    Without one, type short commands (put k v, get k, range --prefix user/, status, kill 1, help)
+    or JSON lines.
     Piped input is read to its end and every response printed (tables in plain text; getall
     writes one JSON object per key and line):
       echo '{"key":"snack","value":"chips"}' | ClientMain
       echo getall | ClientMain > keys.jsonl
-    Exit status: 0 when done, 1 when the server cannot be reached or the connection is lost,
-    2 for a bad command line. The full reference is docs/client.md.
+    Exit status: 0 when done, 1 when the server cannot be reached or the connection is lost
+    (or a follow, lock or keepalive cannot go on), 2 for a bad command line. The full reference
+    is docs/client.md; the lock and election recipes are in docs/recipes.md.
 
     """ + ShortCommandParser.helpText
 
@@ -43,8 +50,14 @@ var port: Int?
 var configPath = "config/cluster.json"
 var security = ClientConnection.Security(token: getenv("RAFTKV_TOKEN").map { String(cString: $0) })
 var remaining = Array(CommandLine.arguments.dropFirst())
+/// The words of a command given on the command line (after the options).
+var commandWords: [String] = []
 while !remaining.isEmpty {
     let argument = remaining.removeFirst()
+    if !argument.hasPrefix("-") {
+        commandWords = [argument] + remaining
+        break
+    }
     switch argument {
     case "-h", "--help":
         print(usage)
@@ -88,6 +101,19 @@ if host == nil || port == nil, let file = fopen(configPath, "r") {
     }
 }
 
+// A command on the command line is checked before anything is sent.
+var command: ClientCommand?
+if !commandWords.isEmpty {
+    // The shell split the words already: quote each one back (a lone ";" stays a txn separator).
+    let line = commandWords.map { $0 == ";" ? $0 : Renderers.commandWord($0) }.joined(separator: " ")
+    do {
+        command = try ShortCommandParser.parse(line)
+    } catch {
+        stderrLine("ClientMain: \(error)")
+        exit(2)
+    }
+}
+
 let target = (host: host ?? "127.0.0.1", port: port ?? 7070)
 ClientConnection.defaults.withLock { $0 = security }
 let connection: ClientConnection
@@ -97,6 +123,10 @@ do {
     stderrLine("ClientMain: \(error). Is ServerMain running? Start it with: swift run ServerMain")
     exit(1)
 }
-var repl = Repl(connection: connection, host: target.host, port: target.port, interactive: Terminal.inputIsTTY,
-                color: Terminal.outputIsTTY && getenv("NO_COLOR") == nil, historyPath: History.defaultPath)
+// A command from the command line runs on its own: no prompt, no history.
+var repl = Repl(connection: connection, host: target.host, port: target.port, interactive: command == nil && Terminal.inputIsTTY,
+                color: Terminal.outputIsTTY && getenv("NO_COLOR") == nil, historyPath: command == nil ? History.defaultPath : nil)
+if let command {
+    exit(repl.run(command))
+}
 exit(repl.run())

@@ -45,6 +45,17 @@ struct BenchOptions {
     /// How many times a write answered `timeout` is sent again (with sessions).
     var maxRetries = 5
 
+    /// Watches kept open on `watchPrefix` during the run (events counted, delivery latency measured).
+    var watchers = 0
+    var watchPrefix = "k"
+    /// Connections the watches are spread over (nil: one per watch).
+    var watchConnections: Int?
+    /// Threads reading the watch connections.
+    var watchThreads = 2
+    /// Leases granted before the run and kept alive every second during it.
+    var leases = 0
+    var leaseTTLMs: Int64 = 10_000
+
     var usesSessions: Bool { sessions ?? (workload == .txn) }
 
     static let usage = """
@@ -83,6 +94,15 @@ struct BenchOptions {
           --http                speak HTTP to the targets' HTTP ports: GET/PUT /v1/kv/KEY
           --sse N               keep N readers of /v1/events open during the run (browsers watching)
           --sse-target H:P      where they read (default: the first target; an HTTP port)
+          --watchers N          keep N watches open on --watch-prefix during the run, and report
+                                the events they received and the delivery latency (put answered →
+                                event received, p50/p99; puts then carry their number in their value)
+          --watch-prefix P      what the watchers follow (default k: every key of the load)
+          --watch-connections C spread the watches over C connections (default: one per watch)
+          --watch-threads T     threads reading the watch connections (default 2)
+          --leases N            grant N leases before the run and keep each alive every second
+                                during it; revoked afterwards
+          --lease-ttl MS        their TTL in milliseconds (default 10000)
           --histogram           print a latency histogram
           --check               record every operation and check the history is linearizable
                                 (gets are made linearizable; the run is not measured for speed)
@@ -159,6 +179,12 @@ struct BenchOptions {
             case "--http": options.http = true
             case "--sse": options.sseReaders = Int(number(flag, min: 0))
             case "--sse-target": options.sseTarget = address(value(flag), flag)
+            case "--watchers": options.watchers = Int(number(flag, min: 0))
+            case "--watch-prefix": options.watchPrefix = value(flag)
+            case "--watch-connections": options.watchConnections = Int(number(flag, min: 1))
+            case "--watch-threads": options.watchThreads = Int(number(flag, min: 1))
+            case "--leases": options.leases = Int(number(flag, min: 0))
+            case "--lease-ttl": options.leaseTTLMs = Int64(number(flag, min: 1000))
             case "--histogram": options.histogram = true
             case "--check": options.check = true
             case "--checker-benchmark": options.checkerBenchmark = Int(number(flag, min: 1))

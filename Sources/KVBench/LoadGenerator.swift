@@ -43,9 +43,12 @@ final class LoadGenerator: Sendable {
 
     let options: BenchOptions
     let results = Mutex<[ConnectionResult]>([])
+    /// With watchers: puts carry their number in their value, and their answers' times are kept.
+    let ackTimes: AckTimes?
 
-    init(options: BenchOptions) {
+    init(options: BenchOptions, ackTimes: AckTimes? = nil) {
         self.options = options
+        self.ackTimes = ackTimes
     }
 
     static func now() -> UInt64 {
@@ -261,6 +264,7 @@ final class LoadGenerator: Sendable {
                 return .increment(counter: counter.key, expectRevision: counter.revision, value: counter.value + 1)
             }
             let key = Self.key(Int.random(in: 0..<options.keys, using: &random))
+            let value = ackTimes?.value(bytes: options.valueBytes) ?? value
             switch options.workload {
             case .put: return .put(key: key, value: value)
             case .get: return .get(key: key, linearizable: linearizable)
@@ -318,6 +322,7 @@ final class LoadGenerator: Sendable {
                     try connection.send(item.request, session: item.session)
                     continue
                 }
+                if let ackTimes, case .put(_, let value) = item.request { ackTimes.acknowledged(value, at: received) }
                 if case .increment = item.request {
                     let succeeded = Self.advance(&counters[item.slot], answer: line)
                     if measured && succeeded == false { result.txnRefused += 1 }

@@ -43,7 +43,10 @@ if options.embedded {
     while embedded.registry.leader == nil && LoadGenerator.now() < deadline { usleep(10_000) }
 }
 
-let generator = LoadGenerator(options: options)
+// Watchers need the puts' answer times; the table holds every put the run can make.
+let ackTimes = options.watchers > 0
+    ? AckTimes(capacity: min(50_000_000, Int((options.warmupSeconds + options.durationSeconds + 10) * 300_000))) : nil
+let generator = LoadGenerator(options: options, ackTimes: ackTimes)
 if options.preload && (options.workload == .get || options.workload == .mixed || options.workload == .range) {
     do {
         try generator.preload()
@@ -62,8 +65,40 @@ if options.sseReaders > 0 {
         exit(1)
     }
 }
+var watchLoad: WatchLoad?
+if let ackTimes {
+    let target = options.targets[0]
+    do {
+        watchLoad = try WatchLoad(watches: options.watchers, connections: options.watchConnections ?? options.watchers,
+                                  prefix: options.watchPrefix, host: target.host, port: target.port, threads: options.watchThreads,
+                                  acks: ackTimes)
+    } catch {
+        FileHandleOut.error("KVBench: cannot open the watches at \(target.host):\(target.port): \(error)\n")
+        exit(1)
+    }
+}
+var leaseLoad: LeaseLoad?
+if options.leases > 0 {
+    let target = options.targets[0]
+    do {
+        let started = LoadGenerator.now()
+        let load = try LeaseLoad(count: options.leases, ttlMs: options.leaseTTLMs, host: target.host, port: target.port)
+        FileHandleOut.error("KVBench: granted \(load.ids.count) leases in \(String(format: "%.1f", Double(LoadGenerator.now() - started) / 1e9)) s\n")
+        load.start()
+        leaseLoad = load
+    } catch {
+        FileHandleOut.error("KVBench: cannot grant leases at \(target.host):\(target.port): \(error)\n")
+        exit(1)
+    }
+}
+let runStart = LoadGenerator.now()
+watchLoad?.measure(from: runStart + UInt64(options.warmupSeconds * 1e9),
+                   to: runStart + UInt64((options.warmupSeconds + options.durationSeconds) * 1e9))
 let summary = generator.run()
 readers?.stop()
+let watchReport = watchLoad?.stop()
+let leaseReport = leaseLoad?.stop()
+leaseLoad?.revokeAll()
 server?.stop()
 if let temporaryDirectory {
     try? FileManager.default.removeItem(atPath: temporaryDirectory)
@@ -103,6 +138,18 @@ if options.check {
 var extraJSON = ""
 if options.workload == .range { extraJSON += ",\"range_limit\":\(options.rangeLimit),\"keys_per_s\":\(fixed(okRate * Double(options.rangeLimit), 0))" }
 if options.workload == .txn { extraJSON += ",\"txn_refused\":\(summary.txnRefused)" }
+if let report = watchReport {
+    extraJSON += ",\"watchers\":{\"watches\":\(report.watches),\"connections\":\(report.connections),\"prefix\":\"\(options.watchPrefix)\","
+        + "\"events\":\(report.events),\"events_per_s\":\(fixed(Double(report.events) / summary.seconds, 0)),"
+        + "\"before_answer\":\(report.beforeAnswer),\"slow_cuts\":\(report.slowCuts),"
+        + "\"delivery_ms\":{\"p50\":\(fixed(report.latencyMs.p50, 3)),\"p99\":\(fixed(report.latencyMs.p99, 3)),"
+        + "\"p999\":\(fixed(report.latencyMs.p999, 3)),\"max\":\(fixed(report.latencyMs.max, 3))}}"
+}
+if let report = leaseReport {
+    extraJSON += ",\"leases\":{\"leases\":\(report.leases),\"rounds\":\(report.rounds),\"keepalives\":\(report.keepalives),"
+        + "\"ok\":\(report.ok),\"not_found\":\(report.notFound),\"other_errors\":\(report.otherErrors),"
+        + "\"slowest_round_ms\":\(fixed(report.slowestRoundMs, 1))}"
+}
 if options.json {
     let errors = summary.errors.keys.sorted().map { "\"\($0)\":\(summary.errors[$0]!)" }.joined(separator: ",")
     let histogram = summary.histogram.map { "[\($0.upToMs),\($0.count)]" }.joined(separator: ",")
@@ -128,6 +175,18 @@ if options.json {
     }
     if options.usesSessions {
         print("sessions    on (client and seq per connection and slot): \(summary.retries) write\(summary.retries == 1 ? "" : "s") answered timeout and sent again with the same client and seq")
+    }
+    if let report = watchReport {
+        let puts = Double(summary.ok)
+        print("watchers    \(report.watches) watches on prefix \(options.watchPrefix) over \(report.connections) connections: \(report.events) events "
+              + "(\(fixed(Double(report.events) / summary.seconds, 0))/s; \(fixed(Double(report.events) / max(puts, 1), 1)) per put answered), "
+              + "\(report.slowCuts) cut off as slow")
+        print("delivery ms p50 \(fixed(report.latencyMs.p50))  p99 \(fixed(report.latencyMs.p99))  p99.9 \(fixed(report.latencyMs.p999))  max \(fixed(report.latencyMs.max))"
+              + "  (put answered → event received; \(report.beforeAnswer) events came before their put's answer, counted as 0)")
+    }
+    if let report = leaseReport {
+        print("leases      \(report.leases) kept alive every second: \(report.keepalives) keepalives (\(report.ok) ok, \(report.notFound) not_found, "
+              + "\(report.otherErrors) other) in \(report.rounds) rounds; slowest round \(fixed(report.slowestRoundMs, 1)) ms")
     }
     print("latency ms  p50 \(fixed(latency.p50))  p90 \(fixed(latency.p90))  p99 \(fixed(latency.p99))  p99.9 \(fixed(latency.p999))  max \(fixed(latency.max))")
     if options.histogram {

@@ -235,6 +235,14 @@ public final class ClientConnection: @unchecked Sendable {
         return found
     }
 
+    /// Whether a whole line is already received and waiting (then `receiveLine` does not block,
+    /// though the socket may have nothing more to read).
+    public var hasBufferedLine: Bool {
+        let from = max(scanned, start)
+        guard from < buffer.count else { return false }
+        return buffer[from...].contains(0x0A)
+    }
+
     /// Sends `line` and waits for its response.
     public func request(_ line: String) throws(Failure) -> String? {
         try send(line)

@@ -7,7 +7,7 @@ extension ShortCommandParser {
 
         /// Flags that never take a value: `--revisions k v` is the flag and two words, not a
         /// named parameter `revisions` = `k`.
-        static let valuelessFlags: Set<String> = ["revisions", "keys-only", "linearizable", "lose-unsynced"]
+        static let valuelessFlags: Set<String> = ["revisions", "keys-only", "linearizable", "lose-unsynced", "observe"]
 
         init(_ words: [String]) {
             var index = 0

@@ -1,7 +1,7 @@
 extension ShortCommandParser {
     public static let helpText = """
         Data (case-insensitive; quote values with spaces, or use --key/--value):
-          put KEY VALUE              write                        put greeting "hello world"
+          put KEY VALUE [--lease ID] write (with a lease: deleted when the lease ends)
           get KEY [linearizable]     read (eventual: from a follower, may be stale)
           delete KEY                 remove a key
           delete --prefix P          remove every key that starts with P
@@ -21,6 +21,30 @@ extension ShortCommandParser {
                                      COMPARE: KEY == VALUE, KEY missing, KEY exists, KEY modrev N
                                      STEP: put K V, get K, delete K, delete --prefix P, range ...
                                      txn if lock missing then put lock me else get lock
+        Following changes (Ctrl-C, Enter or end of input stops; a lost connection is opened
+        again and the watch resumed after the last event shown, so none is shown twice):
+          follow KEY [--from REV]    print each change of KEY as it commits: time, revision, type,
+                                     key, value (JSON lines when the output is not a terminal)
+          follow --prefix P [--from REV]
+                                     every key under P; --from: from that revision on (older
+                                     changes the server no longer keeps: says so and stops)
+        Leases (keys that live as long as their owner keeps the lease alive):
+          lease grant TTL            a new lease (TTL: 5s, 500ms, 2m; at least 1s); prints its ID
+          lease keepalive ID         keep it alive (every TTL/3) until Ctrl-C, printing the time left
+          lease revoke ID            end it now: its keys are deleted
+          lease info ID              its TTL, time left and keys
+          lease list                 the leases this ClientMain granted, with their info (the server
+                                     has no request that lists every lease)
+        Recipes (docs/recipes.md; best run on their own: ClientMain lock NAME):
+          lock NAME [--ttl TTL]      wait for lock NAME, print "acquired", hold it until Ctrl-C or end
+                                     of input, then release it; a process that dies loses it
+                                     within TTL (default 5s)
+          lock NAME [--ttl TTL] -- COMMAND...
+                                     hold lock NAME while COMMAND runs; exit with its status
+          elect NAME VALUE [--ttl TTL]
+                                     campaign in election NAME, print "leader" once elected, lead
+                                     until Ctrl-C or end of input
+          elect NAME --observe       print the leader's VALUE each time it changes
         Writes carry this client's id and a sequence number: a write answered timeout is sent
         again with the same pair (at most 3 times) and applied once.
         Watching the cluster:

@@ -17,7 +17,12 @@ public struct Repl {
     let host: String
     let port: Int
     /// This client's id and the `seq` of its writes (exactly-once retries).
-    public private(set) var session: WriteSession
+    public internal(set) var session: WriteSession
+    /// The leases this client granted, with their TTLs (`lease list`).
+    var grantedLeases: [(id: Int64, ttlMs: Int64)] = []
+    /// The command came on ClientMain's command line (`ClientMain follow --prefix p`): a command
+    /// that runs until stopped ends with standard input, which nothing else reads.
+    public var commandLine = false
 
     public init(connection: ClientConnection, host: String = "127.0.0.1", port: Int = 7070, interactive: Bool, color: Bool,
                 historyPath: String?, session: WriteSession = WriteSession()) {
@@ -66,14 +71,31 @@ public struct Repl {
             // Piped, each answer goes out as soon as it is known (a script may be waiting for it).
             if !interactive { fflush(nil) }
             switch next {
-            case .keepGoing: continue
+            case .keepGoing, .failed: continue
             case .stop(let status): return status
             }
         }
         return 0
     }
 
-    enum Next { case keepGoing, stop(Int32) }
+    /// Runs one command (given on ClientMain's command line) and returns the exit status: 0 when
+    /// it did what it was asked (an error answer is printed and still 0, as in a session), 1 when
+    /// the connection was lost or a command that runs until stopped could not go on.
+    public mutating func run(_ command: ClientCommand) -> Int32 {
+        commandLine = true
+        let next = execute(command)
+        fflush(nil)
+        switch next {
+        case .keepGoing: return 0
+        case .failed: return 1
+        case .stop(let status): return status
+        }
+    }
+
+    /// What follows a command: the next one, the end of the session with this status, or (a
+    /// command that could not go on, like a follow whose history is gone) the next one at the
+    /// prompt but exit status 1 on ClientMain's command line.
+    enum Next { case keepGoing, stop(Int32), failed }
 
     mutating func execute(_ command: ClientCommand) -> Next {
         switch command {
@@ -132,6 +154,12 @@ public struct Repl {
             }
         case .watch(let seconds):
             return watch(seconds: seconds) ? .keepGoing : .stop(1)
+        case .follow(let target, let from):
+            return follow(target, from: from)
+        case .lease(let command):
+            return lease(command)
+        case .recipe(let command):
+            return recipe(command)
         case .check(let seconds, let clients, let keys):
             print("checking: \(clients) connections write, read (linearizable), cas and delete \(keys) keys for \(seconds) s…")
             let outcome = CheckRun(host: host, port: port, seconds: seconds, clients: clients, keys: keys).run()

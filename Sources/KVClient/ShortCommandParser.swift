@@ -43,6 +43,11 @@ public enum ClientCommand: Equatable, Sendable {
     case snapshot(node: Int?)
     /// Run a checked workload for `seconds` and report whether its history is linearizable.
     case check(seconds: Double, clients: Int, keys: Int)
+    /// Print the changes to a key or under a prefix as they come (`follow`), until stopped.
+    case follow(WatchTarget, fromRevision: Int64?)
+    case lease(LeaseCommand)
+    /// The lock and election recipes.
+    case recipe(RecipeCommand)
     case history, clear, help, exit
     /// Nothing to do (an empty line).
     case nothing
@@ -64,6 +69,7 @@ public enum ShortCommandParser {
         let words = try tokenize(String(trimmed))
         guard let first = words.first else { return .nothing }
         if first.lowercased() == "txn" { return try TxnSyntax.command(String(trimmed)) }
+        if let command = try lockWithCommand(words) { return command }
         var arguments = Arguments(Array(words.dropFirst()))
         let name = first.lowercased()
         if let command = try dataCommand(name, &arguments) { return command }
@@ -71,6 +77,7 @@ public enum ShortCommandParser {
         if let command = try faultCommand(name, &arguments) { return command }
         if let command = try membershipCommand(name, &arguments) { return command }
         if let command = try stepCommand(name, &arguments) { return command }
+        if let command = try streamCommand(name, &arguments) { return command }
         switch name {
         case "snapshot":
             let node = try arguments.takeOptional("node").map(nodeNumber)
@@ -108,12 +115,13 @@ public enum ShortCommandParser {
     static func dataCommand(_ name: String, _ arguments: inout Arguments) throws(Problem) -> ClientCommand? {
         switch name {
         case "put", "set":
-            let usage = "put KEY VALUE [--revisions]  or  put --key KEY --value VALUE"
+            let usage = "put KEY VALUE [--lease ID] [--revisions]  or  put --key KEY --value VALUE"
             let revisions = arguments.takeFlag("revisions")
+            let lease = try arguments.takeNamed("lease").map { text throws(Problem) in try leaseID(text) }
             let key = try arguments.take("key", usage: usage)
             let value = try arguments.take("value", usage: usage)
-            try arguments.finish("put KEY VALUE [--revisions]")
-            return write(ClientRequest(.put(key: key, value: value, lease: nil), revisions: revisions))
+            try arguments.finish("put KEY VALUE [--lease ID] [--revisions]")
+            return write(ClientRequest(.put(key: key, value: value, lease: lease), revisions: revisions))
         case "get":
             let usage = "get KEY [eventual|linearizable] [--revisions]"
             let revisions = arguments.takeFlag("revisions")

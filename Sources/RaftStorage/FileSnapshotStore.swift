@@ -89,6 +89,7 @@ public final class FileSnapshotStore: SnapshotStore, Sendable {
 
     /// Renames a prepared file into place and makes the rename durable — unless the file already
     /// holds a snapshot at least as new, when the prepared one is deleted and false returned.
+    @discardableResult
     public func commit(_ prepared: PreparedSnapshot) throws(StorageError) -> Bool {
         guard let temporaryPath = prepared.temporaryPath else { return true }
         return try storedIndex.withLock { (stored: inout Int) throws(StorageError) -> Bool in
