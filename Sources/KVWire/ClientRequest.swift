@@ -226,6 +226,8 @@ public enum AdminRequest: Sendable, Equatable {
     case trace(node: Int?)
     /// Extension: slow motion — every node's tick, and every client deadline, `factor` times longer.
     case slowMotion(factor: Int)
+    /// Extension: runs a guided scenario by name ("list" lists them); one process only.
+    case scenario(name: String)
 
     /// The node the request is about, when it names one (it is served where that node runs).
     public var targetNode: Int? {

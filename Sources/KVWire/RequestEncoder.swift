@@ -160,6 +160,9 @@ public enum RequestEncoder {
         case .slowMotion(let factor):
             name("slowmotion")
             object.member("factor", int: factor)
+        case .scenario(let scenario):
+            name("scenario")
+            object.member("name", string: scenario)
         }
     }
 

@@ -50,6 +50,11 @@ extension RequestParser {
             if factor < 1 || factor > 1000 { throw RequestError(.badRequest, "\"factor\" must be between 1 and 1000") }
             return .slowMotion(factor: factor)
         case "status": return .status
+        case "scenario":
+            guard let name = object["name"]?.stringValue, !name.isEmpty else {
+                throw RequestError(.badRequest, "scenario needs \"name\": a scenario's name, or \"list\"")
+            }
+            return .scenario(name: name)
         case "kill": return .kill(node: try nodeField(object))
         case "restart": return .restart(node: try nodeField(object))
         case "heal": return .heal
@@ -89,7 +94,7 @@ extension RequestParser {
             }
             return .partition(groups: result)
         default:
-            throw RequestError(.badRequest, "unknown admin request \(JSONWriter.quoted(name)); use status, kill, restart, partition, isolate, heal, slow, snapshot, logs, metrics, members, add, remove, transfer, pause, messages, deliver, drop, tick, resume, disk, crash, trace or slowmotion")
+            throw RequestError(.badRequest, "unknown admin request \(JSONWriter.quoted(name)); use status, kill, restart, partition, isolate, heal, slow, snapshot, logs, metrics, members, add, remove, transfer, pause, messages, deliver, drop, tick, resume, disk, crash, trace, slowmotion or scenario")
         }
     }
 }

@@ -9,4 +9,9 @@ public enum ConsolePage {
     public static let script = [consoleScript, consoleControlsScript, consoleLogsScript, consoleKeysScript, consoleWatchScript, "start();\n"]
         .joined(separator: "\n")
     public static var style: String { consoleStyle }
+    /// The same page in time-travel mode: it draws a recorded run, step by step, from `/v1/replay`.
+    public static var replayHTML: String {
+        consoleHTML.replacing("<body>", with: "<body data-mode=\"replay\">")
+            .replacing("<title>RaftKV — live</title>", with: "<title>RaftKV — time travel</title>")
+    }
 }
