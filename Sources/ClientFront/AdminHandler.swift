@@ -39,7 +39,7 @@ public final class AdminHandler: Sendable {
             return respond(ClientResponse.error(RequestError(.forbidden, "admin requests are disabled (admin.enabled is false)"), id: id))
         }
         let reply = AdminReply(id: id, respond: respond)
-        replays.noteAdmin(request)
+        replays.noteAdmin(request, held: request.isDrop ? switchboard.heldMessages : [])
         if let node = request.targetNode {
             guard node >= 0 && node <= ClusterRegistry.maxNodeID else {
                 return reply.error(.badRequest, "node \(node) does not exist (node ids are 0 to \(ClusterRegistry.maxNodeID))")

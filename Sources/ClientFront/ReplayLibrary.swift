@@ -1,3 +1,4 @@
+import ClusterTransport
 import Dispatch
 import JSONText
 import KVWire
@@ -37,8 +38,13 @@ public final class ReplayLibrary: Sendable {
     }
 
     /// Notes an admin request the recording cannot show by itself.
-    func noteAdmin(_ request: AdminRequest) {
+    func noteAdmin(_ request: AdminRequest, held: [HeldMessage]) {
         switch request {
+        case .drop(let id):
+            guard let message = held.first(where: { $0.id == id }) else { return }
+            let note = TimelineNote(time: MonotonicClock.now(), kind: "drop", node: message.envelope.to,
+                                    text: "dropped by hand: \(message.envelope)", dropped: message.envelope)
+            notes.withLock { $0.append(note) }
         case .partition(let groups):
             note("partition", "partition: " + groups.map { "{" + $0.map(String.init).joined(separator: ",") + "}" }.joined(separator: " | "))
         case .isolate(let node): note("partition", node: node, "node \(node) isolated")
@@ -108,5 +114,12 @@ public final class ReplayLibrary: Sendable {
                 service.finished(.failure(ReplayLoadError(description: "\(error)")))
             }
         }
+    }
+}
+
+extension AdminRequest {
+    var isDrop: Bool {
+        if case .drop = self { return true }
+        return false
     }
 }

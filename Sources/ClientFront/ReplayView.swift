@@ -37,7 +37,8 @@ public final class ReplayView: Sendable {
         }
         var notes = extraNotes
         for directory in directories { notes.append(contentsOf: TimelineNotesFile.read(directory: directory)) }
-        notes = Array(Set(notes.map(NoteKey.init))).map(\.note).sorted { $0.time < $1.time }
+        let origin = traces.compactMap { $0.records.first?.time }.min() ?? 0
+        notes = Array(Set(notes.map(NoteKey.init))).map(\.note).filter { $0.time >= origin }.sorted { $0.time < $1.time }
         let travel = TimeTravel(traces: traces, notes: notes, progress: progress)
         return ReplayView(travel: travel, source: directories.joined(separator: " "), startStep: startStep?(travel))
     }
@@ -190,6 +191,7 @@ public final class ReplayView: Sendable {
         fields.append(("summary", .string(envelope.description)))
         fields.append(("sentStep", .int(message.sentStep)))
         if let end = message.endStep { fields.append((message.evicted ? "lostStep" : "receivedStep", .int(end))) }
+        if let dropped = message.droppedStep { fields.append(("droppedStep", .int(dropped))) }
         return .object(JSONObject(fields))
     }
 
@@ -210,7 +212,7 @@ public final class ReplayView: Sendable {
     }
 
     private func seconds(_ nanos: UInt64) -> JSONValue {
-        .number(String(Double(nanos / 1_000_000) / 1000))
+        .number(String(Double((nanos > 1 << 62 ? 0 : nanos) / 1_000_000) / 1000))
     }
 }
 

@@ -133,6 +133,11 @@ final class ScenarioDriver: Sendable {
         await settle()
     }
 
+    /// Ticks the leader until it sends its heartbeats (a heartbeat period).
+    func heartbeat(_ leader: NodeID) async throws {
+        try await tick(leader, try await running(leader).config.heartbeatTicks)
+    }
+
     /// Ticks `node` exactly until its election timer runs out: it campaigns (a pre-vote first).
     func tickToTimeout(_ node: NodeID) async throws {
         let core = try await running(node)
@@ -203,12 +208,22 @@ final class ScenarioDriver: Sendable {
     /// `nodes` (messages to anyone else are dropped): every reachable log catches up and learns
     /// the commit index.
     func replicate(from leader: NodeID, among nodes: [NodeID], heartbeat: Bool = true) async throws {
-        if heartbeat { try await tick(leader, 1) }
-        for _ in 0..<3 {
-            try await dropAll { !nodes.contains($0.envelope.to) || !nodes.contains($0.envelope.from) }
-            try await deliverAll { nodes.contains($0.envelope.to) && nodes.contains($0.envelope.from) }
-            try await dropAll { !nodes.contains($0.envelope.to) || !nodes.contains($0.envelope.from) }
-            if held.isEmpty { break }
+        if heartbeat { try await self.heartbeat(leader) }
+        func outside(_ message: HeldMessage) -> Bool { !nodes.contains(message.envelope.to) || !nodes.contains(message.envelope.from) }
+        for round in 0..<4 {
+            try await dropAll(where: outside)
+            try await deliverAll { !outside($0) }
+            try await dropAll(where: outside)
+            guard let lead = try await core(leader), lead.isLeader else { return }
+            var behind = false
+            for node in nodes where node != leader {
+                if let core = try await core(node), core.commitIndex < lead.commitIndex || core.log.lastIndex < lead.log.lastIndex {
+                    behind = true
+                }
+            }
+            // A follower that answered after the commit notice went out learns it from a heartbeat.
+            if !behind || round == 3 { return }
+            try await self.heartbeat(leader)
         }
     }
 

@@ -89,8 +89,17 @@ extension Scenario {
         try await d.elect(s1, voters: [s2, s3, s4])
         try await d.dropAll { $0.envelope.to == s2 || $0.envelope.to == s5 }
         d.say("(c) \(name(s1)) appends its no-op \(k + 1) in term \(t + 2) and continues replication: \(name(s3)) and \(name(s4)) refuse (they lack entry \(k)); \(name(s1)) backs off and sends them entry \(k) of term \(t) — alone, it is too big to share a message")
-        try await d.deliverAll { $0.envelope.from == s1 && [s3, s4].contains($0.envelope.to) && MessageKind.of($0.envelope.message) == .appendEntries
-            || [s3, s4].contains($0.envelope.from) && $0.envelope.to == s1 }
+        // Phase by phase, only what is held at the time: the probes (refused), the refusals, entry k
+        // alone, the acknowledgements. The no-op k + 1 that S1 sends next stays held.
+        func toFollowers() -> [HeldMessage] { d.held(from: s1, [.appendEntries]).filter { [s3, s4].contains($0.envelope.to) } }
+        func answers() -> [HeldMessage] { d.held(to: s1, [.appendResponse]).filter { [s3, s4].contains($0.envelope.from) } }
+        for message in toFollowers() { try await d.deliver(message) }
+        for message in answers() { try await d.deliver(message) }
+        for message in toFollowers() {
+            guard case .appendRequest(let request) = message.envelope.message, request.prevLogIndex < k else { continue }
+            try await d.deliver(message)
+        }
+        for message in answers() { try await d.deliver(message) }
         let leader = try await d.running(s1)
         var holders: [NodeID] = []
         for node in [s1, s2, s3, s4, s5] {

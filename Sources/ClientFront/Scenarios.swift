@@ -134,7 +134,7 @@ extension Scenario {
         try check(try await d.running(leader).commitIndex == last, "the writes did not commit on the majority")
         try check(try await d.running(lagging).log.lastIndex == s.commit, "node \(lagging) should have missed entries \(s.commit + 1)…\(last)")
         d.say("node \(lagging)'s log ends at \(s.commit); the leader's at \(last), committed on \(rest.count) of \(s.nodes.count) nodes")
-        try await d.tick(leader, 1)
+        try await d.heartbeat(leader)
         guard let probe = d.held(from: leader, to: lagging, [.heartbeat, .appendEntries]).first,
               case .appendRequest(let first) = probe.envelope.message else {
             throw ScenarioFailure("the leader sent node \(lagging) no AppendEntries")

@@ -1,5 +1,6 @@
 import Foundation
 import JSONText
+import RaftCore
 import RaftReplay
 
 /// `timeline.jsonl` beside a recording's trace files: what the recording cannot show — the
@@ -17,6 +18,10 @@ public enum TimelineNotesFile {
             object.member("kind", string: note.kind)
             if let node = note.node { object.member("node", int: node) }
             object.member("text", string: note.text)
+            if let envelope = note.dropped, let data = try? JSONEncoder().encode(envelope), let text = String(data: data, encoding: .utf8),
+               let value = try? JSONParser.parse(text) {
+                object.member("dropped", value)
+            }
             text += object.finished() + "\n"
         }
         try Data(text.utf8).write(to: URL(fileURLWithPath: directory + "/" + name), options: .atomic)
@@ -29,7 +34,14 @@ public enum TimelineNotesFile {
         for line in data.split(separator: UInt8(ascii: "\n")) {
             guard case .object(let object)? = try? JSONParser.parse([UInt8](line)),
                   let time = object["t"]?.numberText.flatMap(UInt64.init), let text = object["text"]?.stringValue else { continue }
-            notes.append(TimelineNote(time: time, kind: object["kind"]?.stringValue ?? "note", node: object["node"]?.intValue, text: text))
+            var dropped: Envelope?
+            if let value = object["dropped"] {
+                var writer = JSONWriter()
+                writer.value(value)
+                dropped = try? JSONDecoder().decode(Envelope.self, from: Data(writer.text.utf8))
+            }
+            notes.append(TimelineNote(time: time, kind: object["kind"]?.stringValue ?? "note", node: object["node"]?.intValue, text: text,
+                                      dropped: dropped))
         }
         return notes
     }

@@ -135,14 +135,15 @@ public final class TimeTravel<Machine: ReplicatedStateMachine>: @unchecked Senda
         let checkpoint = min(step / Self.checkpointEvery, flightCheckpoints.count - 1)
         guard checkpoint >= 0 else { return [] }
         let base = checkpoint * Self.checkpointEvery
-        guard step > base else { return flightCheckpoints[checkpoint] }
+        let kept = { (serial: Int) in self.messages[serial].droppedStep.map { $0 > step } ?? true }
+        guard step > base else { return flightCheckpoints[checkpoint].filter(kept) }
         var removed: Set<Int> = []
         var added: [Int] = []
         for move in moves[base..<step] {
             added.append(contentsOf: move.sent)
             removed.formUnion(move.received)
         }
-        return (flightCheckpoints[checkpoint] + added).filter { !removed.contains($0) }
+        return (flightCheckpoints[checkpoint] + added).filter { !removed.contains($0) && kept($0) }
     }
 
     // MARK: - Building
@@ -301,11 +302,27 @@ public final class TimeTravel<Machine: ReplicatedStateMachine>: @unchecked Senda
     private func place(_ notes: [TimelineNote]) {
         guard !notes.isEmpty else { return }
         for note in notes {
+            if let envelope = note.dropped {
+                // Dropped between two moves: it is gone from the next step on.
+                markDropped(envelope, at: min(moves.count, step(atTime: note.time) + 1))
+                continue
+            }
             events.append(TimelineEvent(step: step(atTime: note.time), time: note.time, kind: note.kind, node: note.node, text: note.text))
         }
         events = events.enumerated().sorted { a, b in
             (a.element.step, a.element.time, a.offset) < (b.element.step, b.element.time, b.offset)
         }.map(\.element)
+    }
+
+    /// The message a note says was dropped by hand: the latest copy sent by `step` and still in
+    /// flight there.
+    private func markDropped(_ envelope: Envelope, at step: Int) {
+        for serial in messages.indices.reversed() where messages[serial].sentStep <= step {
+            let message = messages[serial]
+            guard message.droppedStep == nil, message.endStep.map({ $0 > step }) ?? true, message.envelope == envelope else { continue }
+            messages[serial].droppedStep = step
+            return
+        }
     }
 
     public static func roleName(_ kind: RoleKind) -> String {

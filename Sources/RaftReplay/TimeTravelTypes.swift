@@ -20,6 +20,8 @@ public struct FlightMessage: Sendable {
     public var sentStep: Int
     public var endStep: Int?
     public var evicted = false
+    /// Dropped by hand (pause and step) at this step: a note of the recording says so.
+    public var droppedStep: Int?
 }
 
 /// A mark on the timeline: something the recording shows (an election, a leader, a stop, a
@@ -49,12 +51,15 @@ public struct TimelineNote: Sendable, Equatable {
     public var kind: String
     public var node: NodeID?
     public var text: String
+    /// A message dropped by hand: it leaves the messages in flight here.
+    public var dropped: Envelope?
 
-    public init(time: UInt64, kind: String, node: NodeID? = nil, text: String) {
+    public init(time: UInt64, kind: String, node: NodeID? = nil, text: String, dropped: Envelope? = nil) {
         self.time = time
         self.kind = kind
         self.node = node
         self.text = text
+        self.dropped = dropped
     }
 }
 
