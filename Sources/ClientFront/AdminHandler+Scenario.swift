@@ -1,3 +1,4 @@
+import Foundation
 import JSONText
 import KVWire
 import RuntimeSupport
@@ -24,12 +25,12 @@ extension AdminHandler {
         }
         if let busy { return reply.error(.busy, "scenario \(busy) is running; one at a time") }
         let driver = ScenarioDriver(admin: self, name: name)
-        Task {
+        Thread.detachNewThread {
             let started = MonotonicClock.now()
             let outcome: Result<String, ScenarioFailure>
             do {
-                let stage = try await Scenario.setStage(driver, scenario)
-                outcome = .success(try await scenario.run(driver, stage))
+                let stage = try Scenario.setStage(driver, scenario)
+                outcome = .success(try scenario.run(driver, stage))
             } catch let failure as ScenarioFailure {
                 outcome = .failure(failure)
             } catch {

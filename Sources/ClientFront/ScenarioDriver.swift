@@ -1,4 +1,6 @@
 import ClusterTransport
+import Dispatch
+import Synchronization
 import JSONText
 import KVStore
 import KVWire
@@ -29,6 +31,20 @@ final class ScenarioDriver: Sendable {
 
     var registry: ClusterRegistry { admin.registry }
 
+    /// Starts something that answers through a callback, and waits for the answer. A scenario
+    /// runs on a thread of its own (never on Swift concurrency's few shared threads, which a
+    /// blocked caller could starve), so waiting here holds up nothing else.
+    func wait<T: Sendable>(_ start: (@escaping @Sendable (T) -> Void) -> Void) -> T {
+        let answer = Mutex<T?>(nil)
+        let semaphore = DispatchSemaphore(value: 0)
+        start { value in
+            answer.withLock { $0 = value }
+            semaphore.signal()
+        }
+        semaphore.wait()
+        return answer.withLock { $0! }
+    }
+
     /// Narrates a step: the event feed shows it, and the recording's timeline places it.
     func say(_ text: String) {
         admin.events.log("scenario \(name): \(text)")
@@ -37,10 +53,8 @@ final class ScenarioDriver: Sendable {
 
     /// Sends an admin request as a client would; a refusal stops the scenario.
     @discardableResult
-    func request(_ request: AdminRequest) async throws -> JSONObject {
-        let line = await withCheckedContinuation { continuation in
-            admin.handle(request, id: nil, hops: 0) { continuation.resume(returning: $0) }
-        }
+    func request(_ request: AdminRequest) throws -> JSONObject {
+        let line: String = wait { done in admin.handle(request, id: nil, hops: 0, respond: done) }
         guard case .object(let answer)? = try? JSONParser.parse(line) else { throw ScenarioFailure("unreadable answer: \(line)") }
         guard answer["status"]?.stringValue == "ok" else {
             throw ScenarioFailure("\(RequestEncoder.line(.admin(request))) was refused: \(answer["error"]?.stringValue ?? line)")
@@ -54,34 +68,28 @@ final class ScenarioDriver: Sendable {
     }
 
     /// Waits until every node has worked off what it was given (and flushed).
-    func settle() async {
+    func settle() {
         for host in registry.localHosts {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                host.withMachine { _ in continuation.resume() }
-            }
+            let _: Bool = wait { done in host.withMachine { _ in done(true) } }
         }
     }
 
     /// Node `node`'s core as it is now (nil: down).
-    func core(_ node: NodeID) async throws -> RaftNode? {
+    func core(_ node: NodeID) throws -> RaftNode? {
         let host = try host(node)
-        await settle()
-        return await withCheckedContinuation { continuation in
-            host.withEngine { engine in continuation.resume(returning: engine?.raft) }
-        }
+        settle()
+        return wait { done in host.withEngine { engine in done(engine?.raft) } }
     }
 
-    func running(_ node: NodeID) async throws -> RaftNode {
-        guard let core = try await core(node) else { throw ScenarioFailure("node \(node) is down") }
+    func running(_ node: NodeID) throws -> RaftNode {
+        guard let core = try core(node) else { throw ScenarioFailure("node \(node) is down") }
         return core
     }
 
     /// Node `node`'s state machine, read on its queue.
-    func machine<T: Sendable>(_ node: NodeID, _ read: @escaping @Sendable (KVStateMachine?) -> T) async throws -> T {
+    func machine<T: Sendable>(_ node: NodeID, _ read: @escaping @Sendable (KVStateMachine?) -> T) throws -> T {
         let host = try host(node)
-        return await withCheckedContinuation { continuation in
-            host.withMachine { machine in continuation.resume(returning: read(machine)) }
-        }
+        return wait { done in host.withMachine { machine in done(read(machine)) } }
     }
 
     // MARK: - Messages
@@ -95,23 +103,23 @@ final class ScenarioDriver: Sendable {
         }
     }
 
-    func deliver(_ message: HeldMessage) async throws {
-        try await request(.deliver(message: message.id))
-        await settle()
+    func deliver(_ message: HeldMessage) throws {
+        try request(.deliver(message: message.id))
+        settle()
     }
 
-    func drop(_ message: HeldMessage) async throws {
-        try await request(.drop(message: message.id))
+    func drop(_ message: HeldMessage) throws {
+        try request(.drop(message: message.id))
     }
 
     /// Delivers the held messages that `select` picks, oldest first, and those their delivery
     /// brings, until none is left (at most `limit`). Returns how many were delivered.
     @discardableResult
-    func deliverAll(limit: Int = 400, where select: (HeldMessage) -> Bool = { _ in true }) async throws -> Int {
+    func deliverAll(limit: Int = 400, where select: (HeldMessage) -> Bool = { _ in true }) throws -> Int {
         var delivered = 0
         while let next = held.first(where: select) {
             guard delivered < limit else { throw ScenarioFailure("more than \(limit) messages kept coming") }
-            try await deliver(next)
+            try deliver(next)
             delivered += 1
         }
         return delivered
@@ -119,53 +127,53 @@ final class ScenarioDriver: Sendable {
 
     /// Drops every held message `select` picks; returns how many.
     @discardableResult
-    func dropAll(where select: (HeldMessage) -> Bool = { _ in true }) async throws -> Int {
+    func dropAll(where select: (HeldMessage) -> Bool = { _ in true }) throws -> Int {
         let chosen = held.filter(select)
-        for message in chosen { try await drop(message) }
+        for message in chosen { try drop(message) }
         return chosen.count
     }
 
     // MARK: - Nodes
 
-    func tick(_ node: NodeID, _ count: Int) async throws {
+    func tick(_ node: NodeID, _ count: Int) throws {
         guard count > 0 else { return }
-        try await request(.tick(node: node, count: count))
-        await settle()
+        try request(.tick(node: node, count: count))
+        settle()
     }
 
     /// Ticks the leader until it sends its heartbeats (a heartbeat period).
-    func heartbeat(_ leader: NodeID) async throws {
-        try await tick(leader, try await running(leader).config.heartbeatTicks)
+    func heartbeat(_ leader: NodeID) throws {
+        try tick(leader, try running(leader).config.heartbeatTicks)
     }
 
     /// Ticks `node` exactly until its election timer runs out: it campaigns (a pre-vote first).
-    func tickToTimeout(_ node: NodeID) async throws {
-        let core = try await running(node)
+    func tickToTimeout(_ node: NodeID) throws {
+        let core = try running(node)
         let ticks = max(1, core.electionTimeout - core.electionElapsed)
         say("node \(node)'s election timer runs out: \(ticks) tick\(ticks == 1 ? "" : "s") (its timeout is \(core.electionTimeout) ticks)")
-        try await tick(node, ticks)
+        try tick(node, ticks)
     }
 
     /// Ticks `node` until it has heard nothing from a leader for the shortest election timeout, so
     /// that it may vote for someone else; whatever it sends meanwhile (its own pre-vote, should its
     /// timer run out) is dropped.
-    func forgetLeader(_ node: NodeID) async throws {
-        let core = try await running(node)
+    func forgetLeader(_ node: NodeID) throws {
+        let core = try running(node)
         let ticks = core.leaderID == nil ? 0 : max(0, core.config.electionTicksMin - core.electionElapsed)
         guard ticks > 0 else { return }
         let before = Set(held(from: node).map(\.id))
-        try await tick(node, ticks)
-        try await dropAll { $0.envelope.from == node && !before.contains($0.id) }
+        try tick(node, ticks)
+        try dropAll { $0.envelope.from == node && !before.contains($0.id) }
     }
 
-    func kill(_ node: NodeID) async throws {
-        try await request(.kill(node: node))
-        await settle()
+    func kill(_ node: NodeID) throws {
+        try request(.kill(node: node))
+        settle()
     }
 
-    func restart(_ node: NodeID) async throws {
-        try await request(.restart(node: node))
-        await settle()
+    func restart(_ node: NodeID) throws {
+        try request(.restart(node: node))
+        settle()
     }
 
     /// Proposes a write at `node` directly (a client at the leader); its answer is not awaited.
@@ -178,28 +186,28 @@ final class ScenarioDriver: Sendable {
     /// answers come back, then the same for the real vote. Messages to anyone else are dropped.
     /// Returns the term it leads (throws when it did not win).
     @discardableResult
-    func elect(_ candidate: NodeID, voters: [NodeID], rounds: Int = 3) async throws -> Term {
+    func elect(_ candidate: NodeID, voters: [NodeID], rounds: Int = 3) throws -> Term {
         for _ in 0..<rounds {
-            try await tickToTimeout(candidate)
+            try tickToTimeout(candidate)
             for phase in [MessageKind.preVote, .requestVote] {
                 let requests = held(from: candidate, [phase])
                 if requests.isEmpty { continue }
                 for message in requests {
-                    if voters.contains(message.envelope.to) { try await deliver(message) } else { try await drop(message) }
+                    if voters.contains(message.envelope.to) { try deliver(message) } else { try drop(message) }
                 }
                 let answers = held(to: candidate, [phase == .preVote ? .preVoteResponse : .voteResponse])
                     .filter { voters.contains($0.envelope.from) }
                 let granted = answers.filter { if case .voteResponse(let r) = $0.envelope.message { r.granted } else { false } }
                 say("node \(candidate) asks for \(phase == .preVote ? "pre-votes" : "votes"): granted by \(Self.names(granted.map(\.envelope.from))), refused by \(Self.names(answers.filter { m in !granted.contains { $0.id == m.id } }.map(\.envelope.from)))")
-                for answer in answers { try await deliver(answer) }
+                for answer in answers { try deliver(answer) }
             }
-            let core = try await running(candidate)
+            let core = try running(candidate)
             if core.isLeader {
                 say("node \(candidate) leads term \(core.term)")
                 return core.term
             }
             say("node \(candidate) did not win (\(Self.roleName(core.roleKind)), term \(core.term)); it tries again when its timer runs out")
-            try await dropAll { $0.envelope.from == candidate }
+            try dropAll { $0.envelope.from == candidate }
         }
         throw ScenarioFailure("node \(candidate) could not be elected with the votes of \(Self.names(voters))")
     }
@@ -207,23 +215,23 @@ final class ScenarioDriver: Sendable {
     /// The leader sends a heartbeat and everything is delivered until no message is left among
     /// `nodes` (messages to anyone else are dropped): every reachable log catches up and learns
     /// the commit index.
-    func replicate(from leader: NodeID, among nodes: [NodeID], heartbeat: Bool = true) async throws {
-        if heartbeat { try await self.heartbeat(leader) }
+    func replicate(from leader: NodeID, among nodes: [NodeID], heartbeat: Bool = true) throws {
+        if heartbeat { try self.heartbeat(leader) }
         func outside(_ message: HeldMessage) -> Bool { !nodes.contains(message.envelope.to) || !nodes.contains(message.envelope.from) }
         for round in 0..<4 {
-            try await dropAll(where: outside)
-            try await deliverAll { !outside($0) }
-            try await dropAll(where: outside)
-            guard let lead = try await core(leader), lead.isLeader else { return }
+            try dropAll(where: outside)
+            try deliverAll { !outside($0) }
+            try dropAll(where: outside)
+            guard let lead = try core(leader), lead.isLeader else { return }
             var behind = false
             for node in nodes where node != leader {
-                if let core = try await core(node), core.commitIndex < lead.commitIndex || core.log.lastIndex < lead.log.lastIndex {
+                if let core = try core(node), core.commitIndex < lead.commitIndex || core.log.lastIndex < lead.log.lastIndex {
                     behind = true
                 }
             }
             // A follower that answered after the commit notice went out learns it from a heartbeat.
             if !behind || round == 3 { return }
-            try await self.heartbeat(leader)
+            try self.heartbeat(leader)
         }
     }
 

@@ -11,7 +11,9 @@ struct Scenario: Sendable {
     let needs: String
     let minimumNodes: Int
     let exactNodes: Int?
-    let run: @Sendable (ScenarioDriver, Stage) async throws -> String
+    /// Why it cannot run on this server at all (nil: it can), asked before anything is touched.
+    var refusal: @Sendable (AdminHandler) -> String? = { _ in nil }
+    let run: @Sendable (ScenarioDriver, Stage) throws -> String
 
     /// Every scenario, in the order the menu shows them.
     static let all: [Scenario] = [leaderCrash, logRepair, splitVote, minorityPartition, figure8, staleRead]
@@ -33,7 +35,8 @@ struct Stage: Sendable {
 }
 
 extension Scenario {
-    static func setStage(_ driver: ScenarioDriver, _ scenario: Scenario) async throws -> Stage {
+    static func setStage(_ driver: ScenarioDriver, _ scenario: Scenario) throws -> Stage {
+        if let refusal = scenario.refusal(driver.admin) { throw ScenarioFailure(refusal) }
         if let refusal = driver.admin.runtime.pauseAndStepRefusal {
             throw ScenarioFailure("scenarios drive pause and step by hand, which this server cannot: \(refusal)")
         }
@@ -50,27 +53,27 @@ extension Scenario {
             throw ScenarioFailure("\(scenario.name) needs at least \(scenario.minimumNodes) nodes; this cluster has \(nodes.count) (start ServerMain --nodes \(scenario.minimumNodes))")
         }
         driver.say("— \(scenario.title) — setting the stage: pause, heal the network, restart every node from its files")
-        try await driver.request(.pause)
-        try await driver.request(.heal)
+        try driver.request(.pause)
+        try driver.request(.heal)
         for node in nodes {
-            if statuses.first(where: { $0.id == node })?.alive == true { try await driver.kill(node) }
-            try await driver.restart(node)
+            if statuses.first(where: { $0.id == node })?.alive == true { try driver.kill(node) }
+            try driver.restart(node)
         }
-        let dropped = try await driver.dropAll()
+        let dropped = try driver.dropAll()
         if dropped > 0 { driver.say("dropped \(dropped) message\(dropped == 1 ? "" : "s") held from before") }
         var best: (node: NodeID, term: Term, index: LogIndex)?
         for node in nodes {
-            let core = try await driver.running(node)
+            let core = try driver.running(node)
             let candidate = (node, core.log.lastTerm, core.log.lastIndex)
             if best == nil || (candidate.1, candidate.2) > (best!.term, best!.index) { best = candidate }
         }
         let leader = best!.node
         driver.say("node \(leader) has the most up-to-date log (last entry \(best!.index), term \(best!.term)): it is elected by hand")
-        try await driver.elect(leader, voters: nodes.filter { $0 != leader })
-        try await driver.replicate(from: leader, among: nodes)
-        let core = try await driver.running(leader)
+        try driver.elect(leader, voters: nodes.filter { $0 != leader })
+        try driver.replicate(from: leader, among: nodes)
+        let core = try driver.running(leader)
         for node in nodes {
-            let other = try await driver.running(node)
+            let other = try driver.running(node)
             guard other.log.lastIndex == core.log.lastIndex, other.commitIndex == core.log.lastIndex else {
                 throw ScenarioFailure("setting the stage: node \(node) did not catch up (log \(other.log.lastIndex), commit \(other.commitIndex); the leader's log ends at \(core.log.lastIndex))")
             }
@@ -93,25 +96,25 @@ extension Scenario {
         let key = "scenario/leader-crash"
         try d.propose(at: old, .put(key: key, value: "written in term \(s.term)"))
         d.say("a client writes \(key) at node \(old); it replicates to every node and commits")
-        try await d.replicate(from: old, among: s.nodes, heartbeat: false)
-        let written = try await d.running(old).log.lastIndex
+        try d.replicate(from: old, among: s.nodes, heartbeat: false)
+        let written = try d.running(old).log.lastIndex
         d.say("node \(old), the leader of term \(s.term), crashes")
-        try await d.kill(old)
+        try d.kill(old)
         d.say("no more heartbeats: after an election timeout the followers may vote for someone else")
-        for node in others { try await d.forgetLeader(node) }
-        let term = try await d.elect(successor, voters: others)
-        try await d.replicate(from: successor, among: s.followers)
+        for node in others { try d.forgetLeader(node) }
+        let term = try d.elect(successor, voters: others)
+        try d.replicate(from: successor, among: s.followers)
         d.say("node \(old) restarts from its files: it still believes in term \(s.term), and hears from the new leader")
-        try await d.restart(old)
-        try await d.replicate(from: successor, among: s.nodes)
-        let back = try await d.running(old)
-        let leader = try await d.running(successor)
+        try d.restart(old)
+        try d.replicate(from: successor, among: s.nodes)
+        let back = try d.running(old)
+        let leader = try d.running(successor)
         try check(leader.isLeader && term > s.term, "node \(successor) does not lead a later term")
         try check(back.roleKind == .follower && back.term == term && back.leaderID == successor,
                   "node \(old) came back as \(ScenarioDriver.roleName(back.roleKind)) of term \(back.term), not a follower of node \(successor) in term \(term)")
         for node in s.nodes {
-            let core = try await d.running(node)
-            let value = try await d.machine(node) { $0?.get(key) }
+            let core = try d.running(node)
+            let value = try d.machine(node) { $0?.get(key) }
             try check(core.commitIndex >= written && value == "written in term \(s.term)",
                       "node \(node) lacks the write committed before the crash (entry \(written))")
         }
@@ -128,40 +131,40 @@ extension Scenario {
         let rest = s.nodes.filter { $0 != lagging }
         d.say("node \(lagging) misses everything from now on: the messages to it are dropped while three writes commit on the others")
         for number in 1...3 { try d.propose(at: leader, .put(key: "scenario/log-repair/\(number)", value: "v\(number)")) }
-        await d.settle()
-        try await d.replicate(from: leader, among: rest, heartbeat: false)
-        let last = try await d.running(leader).log.lastIndex
-        try check(try await d.running(leader).commitIndex == last, "the writes did not commit on the majority")
-        try check(try await d.running(lagging).log.lastIndex == s.commit, "node \(lagging) should have missed entries \(s.commit + 1)…\(last)")
+        d.settle()
+        try d.replicate(from: leader, among: rest, heartbeat: false)
+        let last = try d.running(leader).log.lastIndex
+        try check(try d.running(leader).commitIndex == last, "the writes did not commit on the majority")
+        try check(try d.running(lagging).log.lastIndex == s.commit, "node \(lagging) should have missed entries \(s.commit + 1)…\(last)")
         d.say("node \(lagging)'s log ends at \(s.commit); the leader's at \(last), committed on \(rest.count) of \(s.nodes.count) nodes")
-        try await d.heartbeat(leader)
+        try d.heartbeat(leader)
         guard let probe = d.held(from: leader, to: lagging, [.heartbeat, .appendEntries]).first,
               case .appendRequest(let first) = probe.envelope.message else {
             throw ScenarioFailure("the leader sent node \(lagging) no AppendEntries")
         }
         d.say("the leader's heartbeat to node \(lagging) checks prevLogIndex \(first.prevLogIndex) (term \(first.prevLogTerm))")
-        try await d.deliver(probe)
+        try d.deliver(probe)
         guard let refusal = d.held(from: lagging, to: leader, [.appendResponse]).first,
               case .appendResponse(let answer) = refusal.envelope.message, !answer.success else {
             throw ScenarioFailure("node \(lagging) did not refuse the AppendEntries at \(first.prevLogIndex)")
         }
         d.say("node \(lagging) refuses: it has no entry \(first.prevLogIndex) (its log ends at \(s.commit)); its answer says where to resume (\(answer.hintIndex))")
-        try await d.deliver(refusal)
+        try d.deliver(refusal)
         guard let repair = d.held(from: leader, to: lagging, [.appendEntries]).first,
               case .appendRequest(let retry) = repair.envelope.message else {
             throw ScenarioFailure("the leader did not back off and resend to node \(lagging)")
         }
         d.say("the leader backs off: nextIndex for node \(lagging) goes back to \(retry.prevLogIndex + 1); it sends entries \(retry.prevLogIndex + 1)…\(retry.prevLogIndex + retry.entries.count) after prevLogIndex \(retry.prevLogIndex)")
-        try await d.deliver(repair)
-        try await d.replicate(from: leader, among: s.nodes, heartbeat: false)
-        let repaired = try await d.running(lagging)
-        let reference = try await d.running(leader)
+        try d.deliver(repair)
+        try d.replicate(from: leader, among: s.nodes, heartbeat: false)
+        let repaired = try d.running(lagging)
+        let reference = try d.running(leader)
         try check(repaired.log.lastIndex == last && repaired.commitIndex == last
                   && (s.commit + 1...last).allSatisfy { repaired.log.term(at: $0) == reference.log.term(at: $0) },
                   "node \(lagging) was not repaired: log \(repaired.log.lastIndex), commit \(repaired.commitIndex), the leader's \(last)")
         try check(retry.prevLogIndex < first.prevLogIndex, "the leader did not back off")
         for number in 1...3 {
-            let value = try await d.machine(lagging) { $0?.get("scenario/log-repair/\(number)") }
+            let value = try d.machine(lagging) { $0?.get("scenario/log-repair/\(number)") }
             try check(value == "v\(number)", "node \(lagging) did not apply write \(number)")
         }
         return "node \(lagging) missed entries \(s.commit + 1)…\(last); the leader's AppendEntries at prevLogIndex \(first.prevLogIndex) was refused; the leader backed off to nextIndex \(retry.prevLogIndex + 1) and repaired it: node \(lagging) holds and applied entries through \(last), term \(s.term), committed"
@@ -177,14 +180,14 @@ extension Scenario {
         let rest = Array(s.followers.dropFirst(2))
         let alive = s.followers
         d.say("node \(old), the leader, crashes; nodes \(a) and \(b) will time out together")
-        try await d.kill(old)
-        for node in rest { try await d.forgetLeader(node) }
-        try await d.tickToTimeout(a)
-        try await d.tickToTimeout(b)
+        try d.kill(old)
+        for node in rest { try d.forgetLeader(node) }
+        try d.tickToTimeout(a)
+        try d.tickToTimeout(b)
         d.say("both ask for pre-votes; a pre-vote binds no one, so both are granted")
-        try await d.deliverAll { [MessageKind.preVote, .preVoteResponse].contains(MessageKind.of($0.envelope.message)) && alive.contains($0.envelope.to) }
+        try d.deliverAll { [MessageKind.preVote, .preVoteResponse].contains(MessageKind.of($0.envelope.message)) && alive.contains($0.envelope.to) }
         let term = s.term + 1
-        let coreA = try await d.running(a), coreB = try await d.running(b)
+        let coreA = try d.running(a), coreB = try d.running(b)
         try check(coreA.roleKind == .candidate && coreB.roleKind == .candidate && coreA.term == term && coreB.term == term,
                   "nodes \(a) and \(b) are not both candidates of term \(term)")
         let sideA = rest.enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
@@ -193,23 +196,23 @@ extension Scenario {
         for message in d.held([MessageKind.requestVote]) {
             let to = message.envelope.to, from = message.envelope.from
             let wanted = (from == a && (sideA + [b]).contains(to)) || (from == b && (sideB + [a]).contains(to))
-            if wanted { try await d.deliver(message) } else { try await d.drop(message) }
+            if wanted { try d.deliver(message) } else { try d.drop(message) }
         }
-        try await d.deliverAll { MessageKind.of($0.envelope.message) == .voteResponse }
+        try d.deliverAll { MessageKind.of($0.envelope.message) == .voteResponse }
         let votesA = 1 + sideA.count, votesB = 1 + sideB.count, majority = s.nodes.count / 2 + 1
         d.say("split vote: node \(a) has \(votesA) vote\(votesA == 1 ? "" : "s"), node \(b) \(votesB) (each refused the other: it had voted for itself); a majority is \(majority); nobody leads term \(term)")
-        let afterA = try await d.running(a), afterB = try await d.running(b)
+        let afterA = try d.running(a), afterB = try d.running(b)
         try check(!afterA.isLeader && !afterB.isLeader && afterA.term == term && afterB.term == term,
                   "someone won term \(term) after all")
         d.say("the next timer to run out is node \(a)'s: it campaigns again")
-        for node in rest { try await d.forgetLeader(node) }
-        let won = try await d.elect(a, voters: alive.filter { $0 != a })
-        try await d.replicate(from: a, among: alive)
+        for node in rest { try d.forgetLeader(node) }
+        let won = try d.elect(a, voters: alive.filter { $0 != a })
+        try d.replicate(from: a, among: alive)
         d.say("node \(old) restarts and follows node \(a)")
-        try await d.restart(old)
-        try await d.replicate(from: a, among: s.nodes)
+        try d.restart(old)
+        try d.replicate(from: a, among: s.nodes)
         try check(won == term + 1, "node \(a) won term \(won), not \(term + 1)")
-        let back = try await d.running(old)
+        let back = try d.running(old)
         try check(back.leaderID == a && back.term == won, "node \(old) does not follow node \(a)")
         return "term \(term) had two candidates (nodes \(a) and \(b)) with \(votesA) and \(votesB) votes of the \(majority) needed: no leader; node \(a)'s timer ran out first and it won term \(won); all \(s.nodes.count) nodes follow it"
     }
