@@ -102,16 +102,16 @@ public final class ReplayLibrary: Sendable {
     /// Indexes the recording in `directories` for `/replay`, in the background.
     func load(directories: [String], from: UInt64?, startAt: UInt64?) {
         let service = self.service
-        service.beginLoading(directories.joined(separator: " "))
+        let generation = service.beginLoading(directories.joined(separator: " "))
         DispatchQueue.global(qos: .userInitiated).async {
             do {
                 let view = try ReplayView.load(directories: directories, trimAfter: from,
                                                recordBudget: from == nil ? Self.recordBudget : nil,
                                                startStep: { travel in startAt.map { travel.step(atTime: $0) } },
-                                               progress: { service.progress($0) })
-                service.finished(.success(view))
+                                               progress: { service.progress($0, generation: generation) })
+                service.finished(.success(view), generation: generation)
             } catch {
-                service.finished(.failure(ReplayLoadError(description: "\(error)")))
+                service.finished(.failure(ReplayLoadError(description: "\(error)")), generation: generation)
             }
         }
     }

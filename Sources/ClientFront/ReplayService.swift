@@ -13,6 +13,8 @@ public final class ReplayService: Sendable {
         var loading: String?
         var indexed = 0
         var failure: String?
+        /// The latest load: an older one that finishes later is dropped.
+        var generation = 0
     }
 
     private let state = Mutex(State())
@@ -24,20 +26,27 @@ public final class ReplayService: Sendable {
     public var view: ReplayView? { state.withLock { $0.view } }
     public var isLoading: Bool { state.withLock { $0.loading != nil } }
 
-    public func beginLoading(_ what: String) {
+    /// A load begins; returns its generation, for `progress` and `finished`.
+    @discardableResult
+    public func beginLoading(_ what: String) -> Int {
         state.withLock { state in
             state.loading = what
             state.indexed = 0
             state.failure = nil
+            state.generation += 1
+            return state.generation
         }
     }
 
-    public func progress(_ indexed: Int) {
-        state.withLock { $0.indexed = indexed }
+    public func progress(_ indexed: Int, generation: Int? = nil) {
+        state.withLock { state in
+            if generation == nil || generation == state.generation { state.indexed = indexed }
+        }
     }
 
-    public func finished(_ result: Result<ReplayView, ReplayLoadError>) {
+    public func finished(_ result: Result<ReplayView, ReplayLoadError>, generation: Int? = nil) {
         state.withLock { state in
+            if let generation, generation != state.generation { return }
             state.loading = nil
             switch result {
             case .success(let view): state.view = view
