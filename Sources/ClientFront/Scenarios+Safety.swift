@@ -76,16 +76,16 @@ extension Scenario {
         }
         try d.deliverAll { $0.envelope.from == s2 && $0.envelope.to == s1 }
         // (b)
-        d.say("(b) \(name(s1)) crashes; \(name(s5)) times out and is elected in term \(t + 1) by \(name(s3)), \(name(s4)) and itself")
         try d.kill(s1)
+        d.say("(b) \(name(s1)) crashed; \(name(s5)) times out and is elected in term \(t + 1) by \(name(s3)), \(name(s4)) and itself")
         for node in [s2, s3, s4] { try d.forgetLeader(node) }
         try d.elect(s5, voters: [s3, s4])
         d.say("(b) \(name(s5)) appends its own entry \(k) in term \(t + 1) (its no-op), then crashes before sending it")
         try d.dropAll()
         try d.kill(s5)
         // (c)
-        d.say("(c) \(name(s1)) restarts and is elected in term \(t + 2) by \(name(s2)), \(name(s3)) and \(name(s4))")
         try d.restart(s1)
+        d.say("(c) \(name(s5)) crashed; \(name(s1)) restarted and is elected in term \(t + 2) by \(name(s2)), \(name(s3)) and \(name(s4))")
         try d.elect(s1, voters: [s2, s3, s4])
         try d.dropAll { $0.envelope.to == s2 || $0.envelope.to == s5 }
         d.say("(c) \(name(s1)) appends its no-op \(k + 1) in term \(t + 2) and continues replication: \(name(s3)) and \(name(s4)) refuse (they lack entry \(k)); \(name(s1)) backs off and sends them entry \(k) of term \(t) — alone, it is too big to share a message")
@@ -111,8 +111,8 @@ extension Scenario {
                   "(c) did not show an uncommitted old-term entry on a majority: holders \(holders), counted \(known), commit \(leader.commitIndex)")
         try d.dropAll()
         // (d)
-        d.say("(d) \(name(s1)) crashes; \(name(s5)) restarts and is elected in term \(t + 3) by \(name(s2)), \(name(s3)) and \(name(s4)): its last entry (\(k), term \(t + 1)) is newer than theirs (\(k), term \(t))")
         try d.kill(s1)
+        d.say("(d) \(name(s1)) crashed; \(name(s5)) restarts and is elected in term \(t + 3) by \(name(s2)), \(name(s3)) and \(name(s4)): its last entry (\(k), term \(t + 1)) is newer than theirs (\(k), term \(t))")
         try d.restart(s5)
         for node in [s2, s3, s4] { try d.forgetLeader(node) }
         let term = try d.elect(s5, voters: [s2, s3, s4])

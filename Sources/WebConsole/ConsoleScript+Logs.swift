@@ -89,6 +89,10 @@ function entryBoxes(node, log, leaderLog, term, offset) {
   const cell = document.createElement('span');
   const kind = log.kinds[offset];
   cell.className = `box ${kind}` + (index > log.commit ? ' uncommitted' : '');
+  if (log.terms.length <= 16) {  // a short log (a scenario, a fresh cluster): wide boxes with their index
+    cell.classList.add('wide');
+    cell.textContent = String(index);
+  }
   if (leaderLog && node.id !== state.leader) {
     const at = index - leaderLog.first;
     if (at >= 0 && at < leaderLog.terms.length && leaderLog.terms[at] !== term) cell.classList.add('conflict');

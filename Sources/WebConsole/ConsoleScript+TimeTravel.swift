@@ -150,9 +150,9 @@ function drawMarks() {
 function drawReplayEvents(step) {
   const list = $('events');
   const shown = travel.events.filter((event) => event.step <= step).slice(-300).reverse();
-  list.replaceChildren(...shown.map((event, index) => {
+  list.replaceChildren(...shown.map((event) => {
     const item = document.createElement('li');
-    item.className = `kind-${event.kind}` + (index === 0 && event.step === step ? ' current' : '');
+    item.className = `kind-${event.kind}` + (event.step === step ? ' current' : '');
     const who = event.node === undefined ? 'cluster' : `node ${event.node}`;
     item.textContent = `#${event.step} t+${event.time.toFixed(3)} ${who}  ${event.text}`;
     item.addEventListener('click', () => goTo(event.step));

@@ -63,6 +63,7 @@ circle.held { stroke: #fff; stroke-width: 2; cursor: pointer; }
 #logs .name { color: var(--muted); font-size: 13px; }
 #logs .strip { display: flex; gap: 2px; flex-wrap: nowrap; overflow: hidden; height: 24px; align-items: center; justify-content: flex-end; }
 #logs .box { width: 10px; height: 20px; border-radius: 2px; flex: none; position: relative; }
+#logs .box.wide { width: 26px; font: 600 11px/20px system-ui, sans-serif; text-align: center; color: #0b0f15; }
 #logs .box.n { opacity: .55; }
 #logs .box.c { height: 24px; outline: 2px solid #fff; }
 #logs .box.uncommitted { opacity: .45; }

@@ -461,7 +461,8 @@ extension BrowserTests {
         #expect(holders.count >= 3, "the old term's entry is on a majority: \(logs)")
         #expect((leader["term"] as? Int ?? 0) > oldTerm && (leader["commit"] as? Int ?? 99) < leaderTerms.count - 1, "and not committed: \(leader)")
         try browser.click("[data-tab=events]")
-        #expect(try browser.text("#events li.current").contains("(c) entry"))
+        let current = try browser.run("return [...document.querySelectorAll('#events li.current')].map((li) => li.textContent)") as? [String] ?? []
+        #expect(current.contains { $0.contains("(c) entry") }, "the event feed shows the step's narration: \(current)")
         try browser.screenshot(to: ProcessInfo.processInfo.environment["RAFTKV_FIGURE8_SCREENSHOT"]
                                ?? NSTemporaryDirectory() + "raftkv-figure8-\(UUID().uuidString).png")
     }
