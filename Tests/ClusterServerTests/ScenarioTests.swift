@@ -1,6 +1,7 @@
 import ClientFront
 import ClusterServer
 import JSONText
+import KVClient
 import RuntimeSupport
 import Testing
 
@@ -69,5 +70,17 @@ import Testing
         let unknown = try cluster.request(#"{"admin":"scenario","name":"figure9"}"#)
         #expect(unknown["code"] == .string("bad_request"))
         #expect(try cluster.request(#"{"admin":"scenario"}"#)["code"] == .string("bad_request"))
+    }
+
+    @Test func clientMainListsAndRunsScenarios() throws {
+        #expect(try ShortCommandParser.parse("scenario list") == .send(#"{"admin":"scenario","name":"list"}"#, display: .scenarios))
+        #expect(try ShortCommandParser.parse("scenario") == .send(#"{"admin":"scenario","name":"list"}"#, display: .scenarios))
+        #expect(try ShortCommandParser.parse("scenario figure8") == .send(#"{"admin":"scenario","name":"figure8"}"#, display: .scenarios))
+        let cluster = try TestCluster(nodes: 3) { $0.seed = 22 }
+        let list = try cluster.request(#"{"admin":"scenario","name":"list"}"#)
+        let table = Renderers.scenarios(list)
+        #expect(table.contains("figure8") && table.contains("needs: one process, exactly 5 nodes"), "\(table)")
+        let ran = try cluster.request(#"{"admin":"scenario","name":"log-repair"}"#)
+        #expect(Renderers.scenarios(ran).hasPrefix("log-repair: the check holds — node "), "\(Renderers.scenarios(ran))")
     }
 }
