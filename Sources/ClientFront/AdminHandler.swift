@@ -19,6 +19,8 @@ public final class AdminHandler: Sendable {
     let settings: AdminSettings
     let metricsReport: MetricsReport
     let runtime: RuntimeControl
+    /// Time travel on this server's own recordings, and the notes they cannot show.
+    public let replays = ReplayLibrary()
     var enabled: Bool { settings.enabled }
 
     public init(registry: ClusterRegistry, switchboard: Switchboard, router: RequestRouter, events: EventLog,
@@ -37,6 +39,7 @@ public final class AdminHandler: Sendable {
             return respond(ClientResponse.error(RequestError(.forbidden, "admin requests are disabled (admin.enabled is false)"), id: id))
         }
         let reply = AdminReply(id: id, respond: respond)
+        replays.noteAdmin(request, held: request.isDrop ? switchboard.heldMessages : [])
         if let node = request.targetNode {
             guard node >= 0 && node <= ClusterRegistry.maxNodeID else {
                 return reply.error(.badRequest, "node \(node) does not exist (node ids are 0 to \(ClusterRegistry.maxNodeID))")
@@ -71,6 +74,7 @@ public final class AdminHandler: Sendable {
         case .pause, .messages, .deliver, .drop, .tick, .resume: step(request, reply)
         case .trace(let node): trace(node: node, reply, hops: hops)
         case .backup(let path): backup(path: path, reply, hops: hops)
+        case .scenario(let name): scenario(name, reply)
         }
     }
 

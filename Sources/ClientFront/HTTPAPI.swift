@@ -44,6 +44,9 @@ public struct HTTPAPI: HTTPHandler {
         if path == "/v1/watch" {
             return watch(request, respond: respond)
         }
+        if path == "/replay" || path.hasPrefix("/v1/replay") {
+            return replay(request, respond: respond)
+        }
         switch path {
         case "/", "/index.html":
             guard allow(request, ["GET"], respond) else { return }
@@ -229,7 +232,7 @@ public struct HTTPAPI: HTTPHandler {
         case .unauthorized: return 401
         case .forbidden: return 403
         case .notFound: return 404
-        case .casFailed, .busy, .staleRequest, .watchCancelled: return 409
+        case .casFailed, .busy, .staleRequest, .watchCancelled, .scenarioFailed: return 409
         case .compacted: return 410
         case .tooLarge: return 413
         case .unavailable: return 503

@@ -77,6 +77,7 @@ extension ShortCommandParser {
           tick N [K]                 advance node N's timer K ticks (default 1)
           slowmotion F               every timer and deadline F times slower (1: normal speed)
           trace [N]                  write the flight recorder of node N (or all) to traceX.jsonl
+          scenario list | NAME       the guided scenarios / run one by hand (one process): its check
         Checking:
           check [S] [--clients C] [--keys K]
                                      for S seconds (10), C connections (4) write, read, cas and delete

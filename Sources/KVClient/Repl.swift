@@ -205,6 +205,7 @@ public struct Repl {
         case .members: print(Renderers.members(object))
         case .heldMessages: print(Renderers.heldMessages(object))
         case .traces: print(Renderers.traces(object))
+        case .scenarios: print(Renderers.scenarios(object))
         case .rangeTable(let query): print(Renderers.rangeTable(object, query: query))
         case .transaction(let transaction): print(Renderers.transaction(object, transaction))
         }

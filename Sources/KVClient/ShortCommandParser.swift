@@ -8,7 +8,7 @@ public enum ResponseDisplay: Equatable, Sendable {
     /// The cluster table (`status`), a one-paragraph summary (`cluster`), per-node log sizes
     /// (`logsize`), log entries (`logs`), metrics (`metrics`), the members (`members`), or the
     /// messages held while paused (`messages`).
-    case statusTable, clusterSummary, logSizes, logEntries, metrics, members, heldMessages, traces
+    case statusTable, clusterSummary, logSizes, logEntries, metrics, members, heldMessages, traces, scenarios
     /// A range's keys as a table, with the command that continues it when there are more.
     case rangeTable(RangeQuery)
     /// A transaction's outcome: which branch ran, and each step's result.
@@ -78,6 +78,7 @@ public enum ShortCommandParser {
         if let command = try membershipCommand(name, &arguments) { return command }
         if let command = try stepCommand(name, &arguments) { return command }
         if let command = try streamCommand(name, &arguments) { return command }
+        if let command = try scenarioCommand(name, &arguments) { return command }
         switch name {
         case "snapshot":
             let node = try arguments.takeOptional("node").map(nodeNumber)

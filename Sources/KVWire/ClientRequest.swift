@@ -228,6 +228,8 @@ public enum AdminRequest: Sendable, Equatable {
     case slowMotion(factor: Int)
     /// Writes a checksummed backup of the store's state at a committed index to `path`.
     case backup(path: String)
+    /// Extension: runs a guided scenario by name ("list" lists them); one process only.
+    case scenario(name: String)
 
     /// The node the request is about, when it names one (it is served where that node runs).
     public var targetNode: Int? {

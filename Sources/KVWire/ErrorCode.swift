@@ -26,6 +26,8 @@ public enum ErrorCode: String, Sendable, Equatable {
     case compacted
     /// A watch whose client read too slowly was stopped; resume it from the revision given.
     case watchCancelled = "watch_cancelled"
+    /// A guided scenario ran, but the situation it reproduces did not show what it must.
+    case scenarioFailed = "scenario_failed"
 }
 
 /// A request that cannot be served, with the code and a message for people.

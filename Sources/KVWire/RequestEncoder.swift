@@ -161,6 +161,9 @@ public enum RequestEncoder {
             name("slowmotion")
             object.member("factor", int: factor)
         case .backup(let path): name("backup"); object.member("path", string: path)
+        case .scenario(let scenario):
+            name("scenario")
+            object.member("name", string: scenario)
         }
     }
 

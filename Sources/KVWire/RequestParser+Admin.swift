@@ -55,6 +55,11 @@ extension RequestParser {
                 throw RequestError(.badRequest, "backup needs \"path\": the file to write, on the server's machine")
             }
             return .backup(path: path)
+        case "scenario":
+            guard let name = object["name"]?.stringValue, !name.isEmpty else {
+                throw RequestError(.badRequest, "scenario needs \"name\": a scenario's name, or \"list\"")
+            }
+            return .scenario(name: name)
         case "kill": return .kill(node: try nodeField(object))
         case "restart": return .restart(node: try nodeField(object))
         case "heal": return .heal
@@ -94,7 +99,7 @@ extension RequestParser {
             }
             return .partition(groups: result)
         default:
-            throw RequestError(.badRequest, "unknown admin request \(JSONWriter.quoted(name)); use status, kill, restart, partition, isolate, heal, slow, snapshot, logs, metrics, members, add, remove, transfer, pause, messages, deliver, drop, tick, resume, disk, crash, trace, slowmotion or backup")
+            throw RequestError(.badRequest, "unknown admin request \(JSONWriter.quoted(name)); use status, kill, restart, partition, isolate, heal, slow, snapshot, logs, metrics, members, add, remove, transfer, pause, messages, deliver, drop, tick, resume, disk, crash, trace, slowmotion, backup or scenario")
         }
     }
 }

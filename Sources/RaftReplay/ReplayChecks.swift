@@ -17,6 +17,8 @@ final class ReplayChecks {
     private(set) var inFlight: [InFlightMessage] = []
     /// At most this many messages are kept in flight; the oldest (most likely lost) go first.
     let inFlightLimit: Int
+    /// Sees the in-flight list change, in order (time travel keeps its own copy, with ids).
+    var flightObserver: ((FlightChange) -> Void)?
     /// The node and record of the last step: a problem found between records is reported there.
     private var last: (node: NodeID, seq: Int) = (0, 0)
 
@@ -62,7 +64,12 @@ final class ReplayChecks {
 
     func sent(_ envelopes: [Envelope]) {
         for envelope in envelopes { inFlight.append(InFlightMessage(step: summary.steps, envelope: envelope)) }
-        if inFlight.count > inFlightLimit { inFlight.removeFirst(inFlight.count - inFlightLimit) }
+        flightObserver?(.sent(envelopes))
+        if inFlight.count > inFlightLimit {
+            let evicted = inFlight.count - inFlightLimit
+            inFlight.removeFirst(evicted)
+            flightObserver?(.evicted(count: evicted))
+        }
     }
 
     /// A node received `envelope`: the oldest copy in flight has arrived.
@@ -71,5 +78,14 @@ final class ReplayChecks {
             $0.envelope.from == envelope.from && $0.envelope.to == envelope.to && $0.envelope == envelope
         }) else { return }
         inFlight.remove(at: position)
+        flightObserver?(.received(position: position))
     }
+}
+
+/// How the in-flight list changed: messages appended, the one at `position` received, the
+/// oldest `count` pushed out by the limit.
+enum FlightChange {
+    case sent([Envelope])
+    case received(position: Int)
+    case evicted(count: Int)
 }

@@ -15,6 +15,7 @@ let usage = """
     Usage: ServerMain [options]
            ServerMain --config FILE --node N [--join HOST:PORT]
            ServerMain --replay DIR [--replay DIR...] [--until STEP] [--steps]
+           ServerMain --replay DIR [--replay DIR...] --http-port P
            ServerMain --make-certs DIR [--config FILE]
            ServerMain --restore BACKUP --data-dir DIR [--nodes N | --config FILE]
 
@@ -52,6 +53,9 @@ let usage = """
       --until STEP         stop after STEP steps and show the cluster there
       --steps              list every step as it is replayed
       --context N          steps shown before a stop or a problem (default 12)
+      --http-port P        with --replay: serve the page in time-travel mode on 127.0.0.1:P (drag
+                           a timeline of the run; GET /v1/replay, /v1/replay/state?step=S) — see
+                           docs/time-travel.md
 
     Clients speak one JSON object per line, e.g. {"key":"snack","value":"chips"}; see README.md.
     Stop with Ctrl-C (SIGINT) or SIGTERM: requests in flight are finished and files synced.
@@ -71,6 +75,9 @@ enum FileHandleStderr {
 }
 
 let options = ServerOptions.parse(Array(CommandLine.arguments.dropFirst()))
+if !options.replay.isEmpty, let port = options.overrides.last(where: { $0.flag == "--http-port" }).flatMap({ Int($0.value) }) {
+    exit(ReplayServeCommand.run(directories: options.replay, port: port))
+}
 if !options.replay.isEmpty {
     exit(ReplayCommand.run(directories: options.replay, until: options.replayUntil, listSteps: options.replaySteps,
                            context: options.replayContext))

@@ -18,6 +18,8 @@ let consoleHTML = #"""
     <button id="step" title="Deliver the oldest held message">Step</button>
     <button id="partition-open" title="Cut the network into groups">Partition…</button>
     <button id="heal" title="Remove partitions, delays and disk faults">Heal</button>
+    <button id="scenarios-open" title="Guided scenarios: reproduce a situation by hand, narrated in the Events tab">Scenarios…</button>
+    <button id="record" title="Save every node's flight recorder, then look back at it in time travel">Record</button>
     <label class="slider" title="Slow motion: every timer and deadline this many times longer">
       speed <input id="slowmotion" type="range" min="0" max="6" step="1" value="0"> <span id="slowmotion-value">1×</span>
     </label>
@@ -45,10 +47,12 @@ let consoleHTML = #"""
     <h2>Logs <span class="hint">box = entry, colour = term · white bar = commit · S = snapshot · red = conflict</span></h2>
     <div id="logs"></div>
     <nav id="tabs" role="tablist">
+      <button type="button" role="tab" data-tab="step" aria-selected="false" hidden>Step</button>
       <button type="button" role="tab" data-tab="client" aria-selected="true">Client &amp; keys</button>
       <button type="button" role="tab" data-tab="watch" aria-selected="false">Watch <span id="watch-badge"></span></button>
       <button type="button" role="tab" data-tab="events" aria-selected="false">Events <span id="events-badge"></span></button>
     </nav>
+    <div id="tab-step" class="tab" role="tabpanel" hidden></div>
     <div id="tab-client" class="tab" role="tabpanel">
       <form id="client" autocomplete="off">
         <input id="client-key" placeholder="key" required>
@@ -101,6 +105,29 @@ let consoleHTML = #"""
     </div>
   </section>
 </main>
+<section id="timeline" hidden>
+  <div class="tl-row">
+    <button id="tl-first" title="The first step (Home)">|◀</button>
+    <button id="tl-prev-event" title="The previous event (Shift+←)">◀◀</button>
+    <button id="tl-prev" title="One step back (←)">◀</button>
+    <div id="tl-track">
+      <svg id="tl-marks" viewBox="0 0 1000 24" preserveAspectRatio="none" aria-label="the run's events"></svg>
+      <input id="tl-slider" type="range" min="0" max="0" value="0" step="1" aria-label="step">
+    </div>
+    <button id="tl-next" title="One step on (→)">▶</button>
+    <button id="tl-next-event" title="The next event (Shift+→)">▶▶</button>
+    <button id="tl-last" title="The last step (End)">▶|</button>
+    <span id="tl-where">step 0</span>
+  </div>
+  <div id="tl-summary"></div>
+</section>
+<dialog id="info-dialog">
+  <form method="dialog">
+    <h2 id="info-title"></h2>
+    <p id="info-text"></p>
+    <div class="buttons"><a id="info-link" href="/replay" target="_blank" rel="noopener">Open time travel ↗</a> <button value="close">Close</button></div>
+  </form>
+</dialog>
 <div id="menu" class="menu" hidden></div>
 <dialog id="partition-dialog">
   <form method="dialog">

@@ -25,6 +25,7 @@ function openMenu(title, items, event) {
 }
 
 function openNodeMenu(node, event) {
+  if (REPLAY) return;
   const id = node.id;
   const items = [];
   if (node.alive) items.push(['Kill', 'kill', { admin: 'kill', node: id }]);
@@ -44,6 +45,7 @@ function openNodeMenu(node, event) {
 }
 
 function openHeldMenu(message, event) {
+  if (REPLAY) return openFlightInfo(message, event);
   openMenu(`message #${message.id}: ${message.type} ${message.from}→${message.to}`, [
     ['Deliver', 'deliver', { admin: 'deliver', message: message.id }],
     ['Drop', 'drop', { admin: 'drop', message: message.id }],
@@ -148,6 +150,13 @@ function showTab(name) {
 }
 
 function start() {
+  if (REPLAY) {
+    wireTabs();
+    startReplay();
+    requestAnimationFrame(animate);
+    return;
+  }
+  wireScenarios();
   wireControls();
   wireClient();
   wireTabs();

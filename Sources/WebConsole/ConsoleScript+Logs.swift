@@ -23,6 +23,7 @@ function currentLogs(nodes) {
 }
 
 function askForMissingLogs(nodes) {
+  if (REPLAY) return;
   for (const node of nodes) {
     const id = String(node.id);
     if (!node.alive || node.local === false || id in knownLogs || askedForLogs.has(id)) continue;
@@ -88,12 +89,17 @@ function entryBoxes(node, log, leaderLog, term, offset) {
   const cell = document.createElement('span');
   const kind = log.kinds[offset];
   cell.className = `box ${kind}` + (index > log.commit ? ' uncommitted' : '');
+  if (log.terms.length <= 16) {  // a short log (a scenario, a fresh cluster): wide boxes with their index
+    cell.classList.add('wide');
+    cell.textContent = String(index);
+  }
   if (leaderLog && node.id !== state.leader) {
     const at = index - leaderLog.first;
     if (at >= 0 && at < leaderLog.terms.length && leaderLog.terms[at] !== term) cell.classList.add('conflict');
   }
   cell.style.background = termColor(term);
-  cell.title = `entry ${index}, term ${term}` + (kind === 'n' ? ' (no-op)' : kind === 'c' ? ' (configuration)' : '');
+  cell.title = `entry ${index}, term ${term}` + (kind === 'n' ? ' (no-op)' : kind === 'c' ? ' (configuration)' : '')
+    + (log.commands && log.commands[offset] && kind === 'w' ? `: ${log.commands[offset]}` : '');
   if (index !== log.commit) return [cell];
   const mark = document.createElement('span');
   mark.className = 'commit';

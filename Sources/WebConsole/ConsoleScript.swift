@@ -174,7 +174,7 @@ function drawNode(parent, node) {
   if (node.slowMs > 0) badges.push(`slow +${node.slowMs}ms`);
   if (node.disk) badges.push(`disk ${node.disk}`);
   if (node.transferringTo !== undefined) badges.push(`→ node ${node.transferringTo}`);
-  if (state.paused && node.alive) badges.push('paused');
+  if (state.paused && node.alive && !REPLAY) badges.push('paused');
   g.querySelector('.badge').textContent = badges.join(' · ');
 }
 
@@ -190,7 +190,8 @@ function drawHeld() {
   const held = state.held || [];
   $('held-count').textContent = String(held.length);
   $('held-noun').textContent = held.length === 1 ? 'held message' : 'held messages';
-  $('held-summary').className = state.paused ? '' : 'none';
+  $('held-summary').className = state.paused || REPLAY ? '' : 'none';
+  $('held-noun').textContent = REPLAY ? (held.length === 1 ? 'message in flight' : 'messages in flight') : $('held-noun').textContent;
   const present = new Set(held.map((m) => String(m.id)));
   for (const circle of [...layer.children]) if (!present.has(circle.dataset.heldId)) circle.remove();
   const perLink = {};
@@ -249,7 +250,7 @@ function animate(now) {
                      class: flight.type }, layer);
     }
     const tickMs = state.tickMs || 10;
-    const elapsedTicks = state.paused ? 0 : (now - stateAt) / tickMs;
+    const elapsedTicks = state.paused || REPLAY ? 0 : (now - stateAt) / tickMs;
     for (const node of state.nodes || []) {
       const arc = document.querySelector(`path[data-arc="${node.id}"]`);
       if (!arc) continue;

@@ -63,6 +63,7 @@ circle.held { stroke: #fff; stroke-width: 2; cursor: pointer; }
 #logs .name { color: var(--muted); font-size: 13px; }
 #logs .strip { display: flex; gap: 2px; flex-wrap: nowrap; overflow: hidden; height: 24px; align-items: center; justify-content: flex-end; }
 #logs .box { width: 10px; height: 20px; border-radius: 2px; flex: none; position: relative; }
+#logs .box.wide { width: 26px; font: 600 11px/20px system-ui, sans-serif; text-align: center; color: #0b0f15; }
 #logs .box.n { opacity: .55; }
 #logs .box.c { height: 24px; outline: 2px solid #fff; }
 #logs .box.uncommitted { opacity: .45; }
@@ -113,5 +114,37 @@ input, select { background: #0d1118; color: var(--text); border: 1px solid var(-
 .menu h3 { margin: 2px 6px 6px; font-size: 14px; }
 .menu button { display: block; width: 100%; text-align: left; margin: 2px 0; }
 dialog { background: var(--panel); color: var(--text); border: 1px solid var(--line); border-radius: 10px; }
+#timeline { padding: 4px 12px 8px; background: var(--panel); border-top: 1px solid var(--line); }
+.tl-row { display: flex; align-items: center; gap: 6px; }
+#tl-track { position: relative; flex: 1; height: 44px; }
+#tl-marks { position: absolute; left: 8px; right: 8px; top: 0; width: calc(100% - 16px); height: 22px; }
+#tl-marks line { stroke-width: 2.5; cursor: pointer; vector-effect: non-scaling-stroke; }
+#tl-marks line.leader { stroke: var(--leader); }
+#tl-marks line.election, #tl-marks line.prevote { stroke: var(--candidate); }
+#tl-marks line.prevote { opacity: .5; }
+#tl-marks line.stop, #tl-marks line.problem { stroke: var(--danger); }
+#tl-marks line.start, #tl-marks line.restart { stroke: #cfd8e6; }
+#tl-marks line.partition { stroke: #ff8fa0; stroke-dasharray: 2 2; }
+#tl-marks line.snapshot { stroke: var(--learner); }
+#tl-marks line.membership { stroke: #4fd1c5; }
+#tl-marks line.write { stroke: var(--follower); opacity: .6; }
+#tl-marks line.scenario { stroke: #ffffff; opacity: .35; }
+#tl-marks line.admin { stroke: #8d99ab; opacity: .4; }
+#tl-slider { position: absolute; left: 0; right: 0; bottom: 0; width: 100%; margin: 0; }
+#tl-where { min-width: 210px; font-variant-numeric: tabular-nums; color: var(--muted); font-size: 13px; }
+#tl-summary { font-size: 13px; color: var(--text); white-space: nowrap; overflow: hidden; text-overflow: ellipsis; min-height: 1.3em; }
+#tab-step { font-size: 13px; }
+#tab-step h3 { font-size: 13px; margin: 8px 0 3px; color: var(--muted); font-weight: 600; }
+#tab-step ul { margin: 0; padding-left: 18px; font: 12px/1.45 ui-monospace, Menlo, Consolas, monospace; }
+#tab-step .input { font: 13px/1.4 ui-monospace, Menlo, Consolas, monospace; color: var(--candidate); }
+#events li.current { background: #22304a; }
+#events .kind-scenario { color: #ffffff; }
+#events .kind-leader { color: var(--leader); }
+#events .kind-stop, #events .kind-problem { color: var(--danger); }
+#info-dialog { max-width: 640px; }
+#info-dialog a { color: var(--leader); margin-right: 12px; }
+#info-text { white-space: pre-wrap; }
+body[data-mode="replay"] .controls, body[data-mode="replay"] #tabs [data-tab="client"], body[data-mode="replay"] #tabs [data-tab="watch"] { display: none; }
+body[data-mode="replay"] h1 .sub { color: var(--candidate); }
 #partition-nodes label { display: inline-flex; gap: 6px; margin: 4px 10px 4px 0; align-items: center; }
 """#

@@ -364,3 +364,168 @@ final class HTTPWriterInBackground: @unchecked Sendable {
         }
     }
 }
+
+// MARK: - Time travel and scenarios
+
+extension BrowserTests {
+    /// A five-node server (seeded), for the scenarios.
+    func fiveNodeServer(seed: Int) throws -> ServerProcess {
+        let directory = NSTemporaryDirectory() + "raftkv-e2e-" + UUID().uuidString
+        return try ServerProcess(directory: directory, configText: """
+            {"nodes": 5, "proxy": {"host": "127.0.0.1", "port": 0}, "dataDir": "\(directory)/data", "seed": \(seed),
+             "beatTimeMs": 20, "electionTimeoutMs": {"min": 100, "max": 200}, "fsync": true, "http": {"port": 0}}
+            """)
+    }
+
+    /// The time-travel page, once its timeline is loaded; returns the number of steps.
+    func openTimeTravel(_ browser: Browser, _ url: String, step: Int? = nil) throws -> Int {
+        try browser.open(url + "replay" + (step.map { "#step=\($0)" } ?? ""))
+        var steps = 0
+        let loaded = try waitFor(seconds: 90) {
+            steps = Int(try browser.run("return document.getElementById('tl-slider').max") as? String ?? "0") ?? 0
+            let drawn = try browser.run("return document.body.dataset.step !== undefined") as? Bool == true
+            return steps > 0 && drawn
+        }
+        try #require(loaded, "the time-travel page never loaded its timeline")
+        return steps
+    }
+
+    /// The step and leader the page shows once it has drawn the step the slider is at.
+    func shownStep(_ browser: Browser) throws -> (step: Int, leader: Int?) {
+        var result: (Int, Int?) = (-1, nil)
+        _ = try waitFor(seconds: 10) {
+            let slider = Int(try browser.run("return document.getElementById('tl-slider').value") as? String ?? "") ?? -2
+            let drawn = Int(try browser.run("return document.body.dataset.step || ''") as? String ?? "") ?? -1
+            result = (drawn, Int(try browser.run("return document.body.dataset.leader || ''") as? String ?? ""))
+            return slider == drawn
+        }
+        return result
+    }
+
+    @Test func draggingTheTimelineShowsTheLeaderChangeBackAndForth() throws {
+        let server = try fiveNodeServer(seed: 41)
+        let url = try httpURL(of: server)
+        let port = try #require(URL(string: url)?.port)
+        let answer = try BlockingHTTP.exchange(method: "POST", port: port, path: "/v1/request",
+                                               body: Data(#"{"admin":"scenario","name":"leader-crash"}"#.utf8), timeoutSeconds: 120)
+        let ran = String(decoding: answer.body, as: UTF8.self)
+        #expect(ran.contains(#""status":"ok""#), "\(ran)")
+        let browser = try Browser()
+        let steps = try openTimeTravel(browser, url)
+        #expect(steps > 50)
+        // Where the leaders lead, from the page's own timeline: the first leader's term, the next's.
+        let leaderMarks = try browser.run("return travel.events.filter((e) => e.kind === 'leader' && / leads term /.test(e.text)).map((e) => e.step)") as? [Int] ?? []
+        try #require(leaderMarks.count >= 2, "two leaders in the recording: \(leaderMarks)")
+        let firstTarget = (leaderMarks[0] + leaderMarks[1]) / 2
+        let secondTarget = (leaderMarks[1] + steps) / 2
+
+        var seen: [Int?] = []
+        for target in [firstTarget, secondTarget, firstTarget, secondTarget] {
+            try browser.dragSlider("#tl-slider", to: Double(target) / Double(steps))
+            let shown = try shownStep(browser)
+            #expect(abs(shown.step - target) <= max(3, steps / 60), "dragged to step \(shown.step), aimed at \(target)")
+            let state = try #require(try JSONSerialization.jsonObject(with: BlockingHTTP.exchange(method: "GET", port: port, path: "/v1/replay/state?step=\(shown.step)").body) as? [String: Any])
+            #expect(shown.leader == state["leader"] as? Int, "the page draws the leader the server replays at step \(shown.step)")
+            seen.append(shown.leader)
+        }
+        #expect(seen[0] != nil && seen[1] != nil && seen[0] != seen[1], "the leader changes: \(seen)")
+        #expect(seen[2] == seen[0] && seen[3] == seen[1], "and back, and forth again: \(seen)")
+
+        // The arrow keys: one step, and with Shift one event.
+        let before = try shownStep(browser).step
+        try browser.press("\u{E012}")  // ←
+        #expect(try shownStep(browser).step == before - 1)
+        try browser.press("\u{E012}", shift: true)
+        let event = try shownStep(browser).step
+        let marks = try browser.run("return travel.events.map((e) => e.step)") as? [Int] ?? []
+        #expect(marks.contains(event) && event < before - 1, "Shift+← goes to the previous event")
+        #expect(try browser.text("#tab-step").contains("step \(event)"), "the step's detail is shown")
+        if let path = ProcessInfo.processInfo.environment["RAFTKV_TIMETRAVEL_SCREENSHOT"] {
+            try browser.dragSlider("#tl-slider", to: Double(leaderMarks[1]) / Double(steps))
+            _ = try shownStep(browser)
+            try browser.screenshot(to: path)
+        }
+    }
+
+    /// Figure 8 as a teacher would show it: run from the page's Scenarios menu, then scrubbed
+    /// back in time travel to the step where the old term's entry stands on a majority.
+    @Test func figure8RunFromThePageThenScrubbedBack() throws {
+        let server = try fiveNodeServer(seed: 43)
+        let url = try httpURL(of: server)
+        let browser = try Browser()
+        try browser.open(url)
+        _ = try leaderShown(browser, seconds: 20)
+        try browser.click("#scenarios-open")
+        #expect(try waitFor(seconds: 10) { try browser.run("return !!document.querySelector('#menu button[data-scenario=figure8]')") as? Bool == true })
+        try browser.click("#menu button[data-scenario=figure8]")
+        let finished = try waitFor(seconds: 120) {
+            let outcome = try browser.run("return document.body.dataset.scenario || ''") as? String
+            return outcome == "passed" || outcome == "failed"
+        }
+        #expect(finished)
+        let info = try browser.text("#info-text")
+        #expect(try browser.run("return document.body.dataset.scenario") as? String == "passed", "\(info)")
+        #expect(try browser.text("#info-text").contains("§5.4.2"))
+        #expect(try browser.text("#events").contains("scenario figure8: (c)"), "the scenario is narrated in the event feed")
+
+        let steps = try openTimeTravel(browser, url)
+        let target = try #require(try browser.run("return (travel.events.find((e) => e.text.startsWith('(c) entry')) || {}).step") as? Int)
+        // Scrub back from the end to that step.
+        try browser.dragSlider("#tl-slider", to: Double(target) / Double(steps))
+        var shown = try shownStep(browser)
+        for _ in 0..<40 where shown.step != target {
+            try browser.press(shown.step > target ? "\u{E012}" : "\u{E014}")
+            shown = try shownStep(browser)
+        }
+        #expect(shown.step == target)
+        // Four logs hold the old term's entry; S1 leads a later term and has not committed it.
+        let logs = try browser.run("""
+            return state.nodes.map((n) => ({ id: n.id, alive: n.alive, role: n.role, term: n.term, commit: n.commitIndex,
+                                               terms: state.logs[String(n.id)] ? state.logs[String(n.id)].terms : null }));
+            """) as? [[String: Any]] ?? []
+        let leader = try #require(logs.first { $0["role"] as? String == "leader" })
+        let leaderTerms = leader["terms"] as? [Int] ?? []
+        try #require(leaderTerms.count >= 2)
+        let oldTerm = leaderTerms[leaderTerms.count - 2]
+        let holders = logs.filter { ($0["terms"] as? [Int])?.count ?? 0 >= leaderTerms.count - 1 && ($0["terms"] as? [Int])?[leaderTerms.count - 2] == oldTerm }
+        #expect(holders.count >= 3, "the old term's entry is on a majority: \(logs)")
+        #expect((leader["term"] as? Int ?? 0) > oldTerm && (leader["commit"] as? Int ?? 99) < leaderTerms.count - 1, "and not committed: \(leader)")
+        try browser.click("[data-tab=events]")
+        let current = try browser.run("return [...document.querySelectorAll('#events li.current')].map((li) => li.textContent)") as? [String] ?? []
+        #expect(current.contains { $0.contains("(c) entry") }, "the event feed shows the step's narration: \(current)")
+        try browser.screenshot(to: ProcessInfo.processInfo.environment["RAFTKV_FIGURE8_SCREENSHOT"]
+                               ?? NSTemporaryDirectory() + "raftkv-figure8-\(UUID().uuidString).png")
+    }
+}
+
+extension Browser {
+    /// Drags the range input `selector`'s thumb to `fraction` of its track, as a user would.
+    func dragSlider(_ selector: String, to fraction: Double) throws {
+        let id = try element(selector)
+        let box = try run("const r = document.querySelector(arguments[0]).getBoundingClientRect(); return [r.left, r.width, r.top, r.height];", [selector]) as? [Double] ?? []
+        try #require(box.count == 4)
+        let value = Double(try run("return document.querySelector(arguments[0]).value / Math.max(1, document.querySelector(arguments[0]).max)", [selector]) as? Double ?? 0)
+        let thumb = 16.0
+        func offset(_ at: Double) -> Int { Int((thumb / 2 + (box[1] - thumb) * min(1, max(0, at))) - box[1] / 2) }
+        let origin = ["element-6066-11e4-a52e-4f735466cecf": id]
+        let actions: [[String: Any]] = [
+            ["type": "pointerMove", "origin": origin, "x": offset(value), "y": 0, "duration": 0],
+            ["type": "pointerDown", "button": 0],
+            ["type": "pointerMove", "origin": origin, "x": (offset(value) + offset(fraction)) / 2, "y": 0, "duration": 150],
+            ["type": "pointerMove", "origin": origin, "x": offset(fraction), "y": 0, "duration": 150],
+            ["type": "pointerUp", "button": 0],
+        ]
+        try call("POST", "/session/\(session)/actions", ["actions": [["type": "pointer", "id": "mouse", "parameters": ["pointerType": "mouse"], "actions": actions]]])
+        try call("DELETE", "/session/\(session)/actions")
+    }
+
+    /// Presses a key on the page (WebDriver key codes: "\u{E012}" ←, "\u{E014}" →), with Shift if asked.
+    func press(_ key: String, shift: Bool = false) throws {
+        var actions: [[String: Any]] = []
+        if shift { actions.append(["type": "keyDown", "value": "\u{E008}"]) }
+        actions += [["type": "keyDown", "value": key], ["type": "keyUp", "value": key]]
+        if shift { actions.append(["type": "keyUp", "value": "\u{E008}"]) }
+        try call("POST", "/session/\(session)/actions", ["actions": [["type": "key", "id": "keyboard", "actions": actions]]])
+        try call("DELETE", "/session/\(session)/actions")
+    }
+}
