@@ -63,9 +63,11 @@ extension RequestRouter {
         }
     }
 
-    /// ReadIndex through the leader; retried on another leader until the deadline. Never
-    /// answered from a node that could not confirm its leadership with a quorum (unless the
-    /// unsafe switch is on).
+    /// ReadIndex: at the leader when it runs here; with one node per process, at this member's
+    /// own node, which asks the leader's member only for the read point and serves the read from
+    /// its state once it has applied that far (a leader of an older build, which cannot answer
+    /// that, is sent the whole request instead). Retried until the deadline. Never answered from
+    /// state that a leader did not confirm with a quorum (unless the unsafe switch is on).
     func linearizableRead(_ request: ClientRequest, id: JSONValue?, hops: Int, deadline: UInt64,
                           respond: @escaping @Sendable (String) -> Void) {
         let retry: @Sendable (Int) -> Void = { ms in
@@ -79,7 +81,7 @@ extension RequestRouter {
         }
         guard let leader = unsafeLocalReads ? registry.anySelfProclaimedLeader : registry.leader else { return retry(10) }
         let place = whereIs(leader, hops: hops)
-        if let host = place.local {
+        if let host = place.local ?? (unsafeLocalReads ? nil : registry.followerReadNode.flatMap(registry.host)) {
             host.readLinearizable { machine in
                 guard let machine else { return retry(5) }
                 self.serve(request, from: machine, id: id, respond: respond)

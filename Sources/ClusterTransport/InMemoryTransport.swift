@@ -16,6 +16,9 @@ public final class InMemoryNetwork: Sendable {
         var endpoints: [NodeID: InMemoryTransport] = [:]
         var cut: Set<[NodeID]> = []
         var wireErrors: [String] = []
+        /// Client requests passed from one member to another, and Raft messages carried, by kind.
+        var forwardedRequests = 0
+        var raftMessages: [String: Int] = [:]
     }
 
     private let state = Mutex(State())
@@ -65,9 +68,25 @@ public final class InMemoryNetwork: Sendable {
         }
     }
 
-    fileprivate func countFrame() {
+    fileprivate func countFrame(_ message: PeerMessage) {
         carried.add(1, ordering: .relaxed)
+        switch message {
+        case .request:
+            state.withLock { $0.forwardedRequests += 1 }
+        case .raft(let envelopes):
+            state.withLock { state in
+                for envelope in envelopes { state.raftMessages[MessageKind.of(envelope.message).rawValue, default: 0] += 1 }
+            }
+        default:
+            break
+        }
     }
+
+    /// Client requests one member passed to another to serve (`PeerMessage.request`).
+    public var forwardedRequests: Int { state.withLock { $0.forwardedRequests } }
+
+    /// Raft messages of one kind carried so far.
+    public func raftMessages(_ kind: MessageKind) -> Int { state.withLock { $0.raftMessages[kind.rawValue] ?? 0 } }
 
     /// Every other started endpoint (for `linkLost` when one stops).
     fileprivate func others(than node: NodeID) -> [InMemoryTransport] {
@@ -104,7 +123,7 @@ public final class InMemoryTransport: Transport, Sendable {
             return
         }
         let frame = PeerMessageCodec.frame(message).encoded()
-        network.countFrame()
+        network.countFrame(message)
         destination.arrive(frame, from: node)
     }
 

@@ -20,7 +20,7 @@ extension HeldMessage {
 /// Names and details of Raft messages for people and pages.
 public enum MessageKind: String, Sendable {
     case appendEntries, heartbeat, appendResponse, requestVote, preVote, voteResponse, preVoteResponse
-    case installSnapshot, snapshotResponse, timeoutNow
+    case installSnapshot, snapshotResponse, timeoutNow, readIndex, readIndexResponse
 
     public static func of(_ message: Message) -> MessageKind {
         switch message {
@@ -31,6 +31,8 @@ public enum MessageKind: String, Sendable {
         case .snapshotRequest: return .installSnapshot
         case .snapshotResponse: return .snapshotResponse
         case .timeoutNow: return .timeoutNow
+        case .readIndexRequest: return .readIndex
+        case .readIndexResponse: return .readIndexResponse
         }
     }
 
@@ -56,6 +58,10 @@ public enum MessageKind: String, Sendable {
             return [("index", .int(response.index)), ("received", .int(response.received))]
         case .timeoutNow:
             return []
+        case .readIndexRequest(let request):
+            return [("reads", .int(request.ids.count))]
+        case .readIndexResponse(let response):
+            return [("index", .int(response.index)), ("reads", .int(response.ids.count))]
         }
     }
 }

@@ -37,6 +37,7 @@ public enum NodeStatusCodec {
         object.member("sessions", int: status.sessionCount)
         object.member("leases", int: status.leaseCount)
         object.member("leasesExpired", int: status.leasesExpired)
+        if status.followerReads { object.member("followerReads", .bool(true)) }  // unknown to older builds, which ignore it
         object.member("replication", .array(status.replication.map { peer in
             .object(JSONObject([("id", .int(peer.id)), ("match", .int(peer.match)), ("next", .int(peer.next)),
                                 ("state", .string(peer.state)), ("active", .bool(peer.recentlyActive))]))
@@ -74,6 +75,7 @@ public enum NodeStatusCodec {
         status.sessionCount = int("sessions")
         status.leaseCount = int("leases")
         status.leasesExpired = int("leasesExpired")
+        status.followerReads = object["followerReads"]?.boolValue ?? false
         return status
     }
 }

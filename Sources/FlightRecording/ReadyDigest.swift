@@ -116,6 +116,15 @@ struct StableHasher {
             add(m.received)
         case .timeoutNow:
             add(70)
+        case .readIndexRequest(let m):
+            add(80)
+            add(m.ids.count)
+            for id in m.ids { add(Int(truncatingIfNeeded: id)) }
+        case .readIndexResponse(let m):
+            add(90)
+            add(m.index)
+            add(m.ids.count)
+            for id in m.ids { add(Int(truncatingIfNeeded: id)) }
         }
     }
 }

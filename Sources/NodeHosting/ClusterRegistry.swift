@@ -32,6 +32,9 @@ public final class ClusterRegistry: Sendable {
     /// The leader (-1: none) and a bit per local live node that may serve an eventual read.
     private let leaderHint = Atomic<Int>(-1)
     private let readCandidates = Atomic<UInt64>(0)
+    /// A local live node that follows a leader hosted elsewhere which answers followers'
+    /// read-index requests (-1: none): one node per process serves linearizable reads there.
+    private let followerReadHint = Atomic<Int>(-1)
 
     public init(addresses: [NodeID: MemberAddresses] = [:]) {
         state.withLock { $0.addresses = addresses }
@@ -119,8 +122,17 @@ public final class ClusterRegistry: Sendable {
     }
 
     private func recomputeRouting(_ state: State) {
-        leaderHint.store(Self.leader(in: state.statuses) ?? -1, ordering: .relaxed)
+        let leader = Self.leader(in: state.statuses)
+        leaderHint.store(leader ?? -1, ordering: .relaxed)
         readCandidates.store(Self.readCandidates(in: state), ordering: .relaxed)
+        followerReadHint.store(Self.followerReadNode(in: state, leader: leader) ?? -1, ordering: .relaxed)
+    }
+
+    /// The lowest local live non-leader, when the leader runs in another process and its
+    /// build answers followers' read-index requests.
+    private static func followerReadNode(in state: State, leader: NodeID?) -> NodeID? {
+        guard let leader, state.hosts[leader] == nil, state.statuses[leader]?.followerReads == true else { return nil }
+        return state.hosts.keys.sorted().first { state.statuses[$0]?.alive == true && state.statuses[$0]?.role != "leader" }
     }
 
     private static func leader(in statuses: [NodeID: NodeStatus]) -> NodeID? {
@@ -149,6 +161,13 @@ public final class ClusterRegistry: Sendable {
     public var leader: NodeID? {
         let leader = leaderHint.load(ordering: .relaxed)
         return leader >= 0 ? leader : nil
+    }
+
+    /// A node of this process that serves linearizable reads itself, asking the leader (in
+    /// another process) only for the read point; nil: send them to the leader.
+    public var followerReadNode: NodeID? {
+        let node = followerReadHint.load(ordering: .relaxed)
+        return node >= 0 ? node : nil
     }
 
     /// A random live node that believes it leads, whatever its term — how the unsafe switch

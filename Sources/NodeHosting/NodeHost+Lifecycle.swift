@@ -233,6 +233,7 @@ extension NodeHost {
         status.sessionCount = engine.machine.sessionCount
         status.leaseCount = engine.machine.state.leases.count
         status.leasesExpired = leaseKeeper.expired
+        status.followerReads = true
         registry.update(status, metrics: engine.metrics)
     }
 }

@@ -47,6 +47,10 @@ public struct NodeStatus: Sendable, Equatable {
     /// Leases the store holds, and those this node ended as leader (expired).
     public var leaseCount = 0
     public var leasesExpired = 0
+    /// The node's build answers followers' read-index requests (a member of an older build does
+    /// not know the message and would drop the link): followers may then serve linearizable
+    /// reads themselves while it leads.
+    public var followerReads = false
 
     /// A voter of its own configuration.
     public var isVoter: Bool { configuration.isVoter(id) }

@@ -28,6 +28,10 @@ public enum Message: Sendable, Equatable, Codable, CustomStringConvertible {
     /// Leadership transfer (thesis §3.10): the leader tells a caught-up voter to start an
     /// election at once, without a pre-vote, and voters set aside the leader lease for it.
     case timeoutNow
+    /// ReadIndex at a follower (thesis §6.4): a follower asks its leader for a read point for
+    /// its reads, and the leader answers once a quorum has confirmed it leads.
+    case readIndexRequest(ReadIndexRequest)
+    case readIndexResponse(ReadIndexResponse)
 
     public var description: String {
         switch self {
@@ -38,10 +42,13 @@ public enum Message: Sendable, Equatable, Codable, CustomStringConvertible {
         case .snapshotRequest(let m): return m.description
         case .snapshotResponse(let m): return m.description
         case .timeoutNow: return "TimeoutNow"
+        case .readIndexRequest(let m): return m.description
+        case .readIndexResponse(let m): return m.description
         }
     }
     private enum CodingKeys: String, CodingKey {
         case voteRequest, voteResponse, appendRequest, appendResponse, snapshotRequest, snapshotResponse, timeoutNow
+        case readIndexRequest, readIndexResponse
     }
 
     private struct Nothing: Codable {}
@@ -60,6 +67,8 @@ public enum Message: Sendable, Equatable, Codable, CustomStringConvertible {
         case .snapshotRequest: self = .snapshotRequest(try container.decode(SnapshotChunk.self, forKey: key))
         case .snapshotResponse: self = .snapshotResponse(try container.decode(SnapshotChunkResponse.self, forKey: key))
         case .timeoutNow: self = .timeoutNow
+        case .readIndexRequest: self = .readIndexRequest(try container.decode(ReadIndexRequest.self, forKey: key))
+        case .readIndexResponse: self = .readIndexResponse(try container.decode(ReadIndexResponse.self, forKey: key))
         }
     }
 
@@ -73,6 +82,8 @@ public enum Message: Sendable, Equatable, Codable, CustomStringConvertible {
         case .snapshotRequest(let m): try container.encode(m, forKey: .snapshotRequest)
         case .snapshotResponse(let m): try container.encode(m, forKey: .snapshotResponse)
         case .timeoutNow: try container.encode(Nothing(), forKey: .timeoutNow)
+        case .readIndexRequest(let m): try container.encode(m, forKey: .readIndexRequest)
+        case .readIndexResponse(let m): try container.encode(m, forKey: .readIndexResponse)
         }
     }
 }
@@ -221,4 +232,33 @@ public struct SnapshotChunkResponse: Sendable, Equatable, Codable, CustomStringC
     }
 
     public var description: String { "SnapshotAck(\(index) has \(received))" }
+}
+
+/// A follower's reads waiting for a read point: `ids` are the follower's own names for them,
+/// which the leader hands back. A follower numbers its reads so that no id repeats, not even
+/// across its restarts: an answer may arrive after the follower came back from a crash.
+public struct ReadIndexRequest: Sendable, Equatable, Codable, CustomStringConvertible {
+    public var ids: [UInt64]
+
+    public init(ids: [UInt64]) {
+        self.ids = ids
+    }
+
+    public var description: String { "ReadIndex(\(ids.count) read\(ids.count == 1 ? "" : "s"))" }
+}
+
+/// The leader's answer to a `ReadIndexRequest`: a quorum confirmed its leadership after the
+/// request arrived, so the reads `ids` may be served once the follower has applied `index`.
+/// A leader that cannot answer (it lost its leadership) says nothing: the follower gives up on
+/// its own (see `RaftNode.readIndex(ids:)`).
+public struct ReadIndexResponse: Sendable, Equatable, Codable, CustomStringConvertible {
+    public var ids: [UInt64]
+    public var index: LogIndex
+
+    public init(ids: [UInt64], index: LogIndex) {
+        self.ids = ids
+        self.index = index
+    }
+
+    public var description: String { "ReadIndexAt(\(index) for \(ids.count) read\(ids.count == 1 ? "" : "s"))" }
 }

@@ -182,6 +182,8 @@ public struct RaftNode: Sendable, Equatable, Codable {
         case .snapshotRequest(let chunk): handleSnapshotChunk(from: from, chunk)
         case .snapshotResponse(let response): handleSnapshotResponse(from: from, response)
         case .timeoutNow: handleTimeoutNow(from: from)
+        case .readIndexRequest(let request): handleReadIndexRequest(from: from, request)
+        case .readIndexResponse(let response): handleReadIndexResponse(from: from, response)
         }
     }
 

@@ -51,8 +51,10 @@ struct LeaderState: Sendable, Equatable, Codable {
     var progress: NodeMap<Progress>
     /// Per node: the highest read context it has answered in this term.
     var readAcks: NodeMap<UInt64>
-    /// Reads waiting for the next leadership round.
+    /// Reads waiting for the next leadership round: this node's, and followers' (by follower,
+    /// in the order they asked).
     var queuedReads: [UInt64] = []
+    var queuedFollowerReads: [FollowerReads] = []
     /// The round in flight: its context, the commit index it protects, the reads riding on it.
     var readRound: ReadRound?
     var lastReadContext: UInt64 = 0
@@ -63,6 +65,13 @@ struct LeaderState: Sendable, Equatable, Codable {
     struct ReadRound: Sendable, Equatable, Codable {
         var context: UInt64
         var index: LogIndex
+        var ids: [UInt64]
+        var followerReads: [FollowerReads]
+    }
+
+    /// Reads a follower asked for, answered together once a round confirms them.
+    struct FollowerReads: Sendable, Equatable, Codable {
+        var follower: NodeID
         var ids: [UInt64]
     }
 

@@ -20,7 +20,7 @@ extension NodeEngine {
             metrics.record(ready)
             for event in ready.events { hooks.log(event.isAlarming ? .warning : .info, event.description) }
         }
-        dropUnconfirmedReadsIfNotLeader()
+        dropReadsThatWillNotBeConfirmed()
         snapshotIfDue()
         runWatchers()
         recorder?.drain()
@@ -147,14 +147,16 @@ extension NodeEngine {
             for read in reads { read.serve(nil) }
             return
         }
-        for read in reads { unconfirmedReads[read.id] = read }
+        let term = raft.term, leader = raft.leaderID
+        for read in reads { unconfirmedReads[read.id] = AskedRead(read: read, term: term, leader: leader, askedAt: ticksElapsed) }
     }
 
     /// Moves confirmed reads along and answers those the state machine has caught up with.
     func serveReads(_ states: [ReadState]) {
         for state in states {
-            if let read = unconfirmedReads.removeValue(forKey: state.id) {
-                confirmedReads.append((state.index, read))
+            // An unknown id is an answer that came too late: the read was given up on already.
+            if let asked = unconfirmedReads.removeValue(forKey: state.id) {
+                confirmedReads.append((state.index, asked.read))
             }
         }
         guard !confirmedReads.isEmpty else { return }
@@ -166,13 +168,19 @@ extension NodeEngine {
         }
     }
 
-    /// After losing leadership, reads not yet confirmed will never be: send them elsewhere.
-    private func dropUnconfirmedReadsIfNotLeader() {
-        guard !raft.isLeader, !unconfirmedReads.isEmpty else { return }
-        for id in unconfirmedReads.keys.sorted() {
-            unconfirmedReads[id]!.serve(nil)
+    /// Reads not yet confirmed that never will be are handed back (`serve(nil)`), to be asked
+    /// again: those asked under another term or leader (leadership lost, or the leader a follower
+    /// asked is gone), and a follower's reads its leader has left unanswered for too long.
+    private func dropReadsThatWillNotBeConfirmed() {
+        guard !unconfirmedReads.isEmpty else { return }
+        let term = raft.term, leader = raft.leaderID, now = ticksElapsed, timeout = followerReadTimeoutTicks
+        let expired = unconfirmedReads.keys.filter { id in
+            let asked = unconfirmedReads[id]!
+            return asked.term != term || asked.leader != leader || (leader != self.id && now - asked.askedAt >= timeout)
         }
-        unconfirmedReads.removeAll()
+        for id in expired.sorted() {
+            unconfirmedReads.removeValue(forKey: id)!.read.serve(nil)
+        }
     }
 
     func runWatchers() {

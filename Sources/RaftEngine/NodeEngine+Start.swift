@@ -33,6 +33,7 @@ extension NodeEngine {
                                 log: restoring.log, snapshot: snapshot, seed: seed)
             let engine = NodeEngine(raft: raft, stores: stores, machine: Machine(), hooks: hooks, executor: executor,
                                     snapshotEveryEntries: snapshotEveryEntries, recorder: recorder)
+            engine.nextReadID = firstReadID(seed: seed)
             let report = LoadReport(hardState: hardState, snapshotIndex: snapshot?.index, snapshotBytes: snapshot?.data.count ?? 0,
                                     entriesReplayed: restoring.log.entries.count, droppedTornTail: loaded.droppedTornTail,
                                     droppedStaleSuffix: restoring.droppedStale)
@@ -48,5 +49,12 @@ extension NodeEngine {
             stores.log.close()
             throw error
         }
+    }
+
+    /// Where a node's read ids begin in this life: drawn from its seed (which differs on every
+    /// start), below 2^52 so that they stay exact as JSON numbers, with room to count up.
+    static func firstReadID(seed: UInt64) -> UInt64 {
+        var generator = SplitMix64(seed: seed ^ 0x7265_6164_2069_6473)
+        return (generator.next() >> 12) | 1
     }
 }

@@ -45,11 +45,19 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
     /// Appended proposals by log index, waiting to be applied (or overwritten).
     var pending: [LogIndex: PendingWrite] = [:]
     /// Linearizable reads: new ones (asked at the next flush), ones waiting for the leadership
-    /// round, and confirmed ones waiting for the state machine to reach their index.
+    /// round (this node's, or its leader's when it follows), and confirmed ones waiting for the
+    /// state machine to reach their index.
     var newReads: [PendingRead] = []
-    var unconfirmedReads: [UInt64: PendingRead] = [:]
+    var unconfirmedReads: [UInt64: AskedRead] = [:]
     var confirmedReads: [(index: LogIndex, read: PendingRead)] = []
+    /// Read ids never repeat, not even across restarts (a leader's answer to a read asked before
+    /// a crash may arrive after it): `start` begins them at a number drawn from the node's seed.
     var nextReadID: UInt64 = 1
+    /// Ticks since the engine started: how long a follower's reads have waited for their leader.
+    var ticksElapsed = 0
+    /// A follower gives up on reads its leader has not answered within this many ticks (a lost
+    /// message, a leader cut off from the quorum that has not noticed yet); the runtime asks again.
+    public var followerReadTimeoutTicks: Int
     /// Called after every flush with the core; each returns true once it is done with.
     var watchers: [(RaftNode) -> Bool] = []
     /// A snapshot is being serialized; who waits for it.
@@ -90,6 +98,15 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
         var serve: (Machine?) -> Void
     }
 
+    /// A read the core took: who was to confirm it (this node leading, or its leader), in which
+    /// term, and when it was asked. A change of term or leader means the answer will never come.
+    struct AskedRead {
+        var read: PendingRead
+        var term: Term
+        var leader: NodeID?
+        var askedAt: Int
+    }
+
     /// An engine around a core that is already built — by `start`, from what the stores hold, or
     /// by a replay, from a recorded state — with `machine` holding what the core has applied.
     package init(raft: RaftNode, stores: NodeStores, machine: Machine, hooks: EngineHooks, executor: EngineExecutor,
@@ -102,12 +119,14 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
         self.hooks = hooks
         self.executor = executor
         self.snapshotEveryEntries = snapshotEveryEntries
+        self.followerReadTimeoutTicks = raft.config.electionTicksMax
     }
 
     // MARK: - Inputs (then call flush)
 
     public func tick() {
         guard !isStopped else { return }
+        ticksElapsed += 1
         coreTick()
     }
 
@@ -137,10 +156,12 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
     }
 
     /// A linearizable read (ReadIndex): `serve` runs with the state machine once a quorum has
-    /// confirmed this leader and the machine has caught up, or with nil when this node cannot
-    /// serve it (not the leader, leadership lost, node down) — ask elsewhere.
+    /// confirmed the leader — this node, or the leader it follows, which tells it the index to
+    /// wait for — and the machine has caught up; or with nil when this node cannot serve it (it
+    /// knows no leader, the leader changed or did not answer in time, the node went down): ask
+    /// again, or elsewhere.
     public func readLinearizable(_ serve: @escaping (Machine?) -> Void) {
-        guard !isStopped, raft.isLeader else { return serve(nil) }
+        guard !isStopped else { return serve(nil) }
         queueRead(id: nextReadID, serve)
     }
 
@@ -200,7 +221,7 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
         pending.removeAll()
         for item in waiting { item.finish(.nodeDown) }
         waiting.removeAll()
-        for read in newReads + unconfirmedReads.keys.sorted().map({ unconfirmedReads[$0]! }) + confirmedReads.map(\.read) {
+        for read in newReads + unconfirmedReads.keys.sorted().map({ unconfirmedReads[$0]!.read }) + confirmedReads.map(\.read) {
             read.serve(nil)
         }
         newReads.removeAll()

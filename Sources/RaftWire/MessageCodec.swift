@@ -7,6 +7,10 @@ import RaftCore
 public enum MessageCodec {
     enum Tag: UInt8 {
         case voteRequest = 1, voteResponse, appendRequest, appendResponse, snapshotRequest, snapshotResponse, timeoutNow
+        /// Reads at followers. A build that predates them refuses these tags and closes the link
+        /// (it does not crash), so a member sends them only to a leader whose status says it
+        /// reads them (`NodeStatus.followerReads`).
+        case readIndexRequest, readIndexResponse
     }
 
     public static func encode(_ envelopes: [Envelope]) -> [UInt8] {
@@ -75,7 +79,19 @@ public enum MessageCodec {
             writer.int(response.received)
         case .timeoutNow:
             writer.byte(Tag.timeoutNow.rawValue)
+        case .readIndexRequest(let request):
+            writer.byte(Tag.readIndexRequest.rawValue)
+            writeIDs(request.ids, &writer)
+        case .readIndexResponse(let response):
+            writer.byte(Tag.readIndexResponse.rawValue)
+            writer.int(response.index)
+            writeIDs(response.ids, &writer)
         }
+    }
+
+    static func writeIDs(_ ids: [UInt64], _ writer: inout BinaryWriter) {
+        writer.int(ids.count)
+        for id in ids { writer.varint(id) }
     }
 
     static func write(_ entry: Entry, _ writer: inout BinaryWriter) {
@@ -147,8 +163,22 @@ public enum MessageCodec {
             message = .snapshotResponse(SnapshotChunkResponse(index: try reader.int(), received: try reader.int()))
         case .timeoutNow:
             message = .timeoutNow
+        case .readIndexRequest:
+            message = .readIndexRequest(ReadIndexRequest(ids: try readIDs(&reader)))
+        case .readIndexResponse:
+            let index = try reader.int()
+            message = .readIndexResponse(ReadIndexResponse(ids: try readIDs(&reader), index: index))
         }
         return Envelope(from: from, to: to, term: term, message: message)
+    }
+
+    static func readIDs(_ reader: inout BinaryReader) throws(WireError) -> [UInt64] {
+        let count = try reader.int()
+        guard count <= reader.bytes.count else { throw .malformed("read count \(count) exceeds the payload") }
+        var ids: [UInt64] = []
+        ids.reserveCapacity(count)
+        for _ in 0..<count { ids.append(try reader.varint()) }
+        return ids
     }
 
     static func readEntry(_ reader: inout BinaryReader) throws(WireError) -> Entry {

@@ -40,7 +40,7 @@ let consoleHTML = #"""
       <span class="dot appendEntries"></span>append <span class="dot heartbeat"></span>heartbeat
       <span class="dot requestVote"></span>vote <span class="dot preVote"></span>pre-vote
       <span class="dot response"></span>answer <span class="dot installSnapshot"></span>snapshot
-      <span class="dot timeoutNow"></span>take over
+      <span class="dot timeoutNow"></span>take over <span class="dot readIndex"></span>read index
     </div>
   </section>
   <section id="side">

@@ -214,7 +214,7 @@ function drawHeld() {
 }
 
 function kindClass(type) {
-  return type === 'appendResponse' || type === 'voteResponse' || type === 'preVoteResponse' || type === 'snapshotResponse' ? 'response' : type;
+  return type === 'appendResponse' || type === 'voteResponse' || type === 'preVoteResponse' || type === 'snapshotResponse' || type === 'readIndexResponse' ? 'response' : type;
 }
 
 // ---------- animation ----------

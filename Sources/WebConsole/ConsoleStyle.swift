@@ -41,6 +41,7 @@ main { flex: 1; min-height: 0; display: grid; grid-template-columns: minmax(480p
 .dot.response, circle.response { background: #cfd8e6; fill: #cfd8e6; }
 .dot.installSnapshot, circle.installSnapshot { background: #b48cff; fill: #b48cff; }
 .dot.timeoutNow, circle.timeoutNow { background: #ff5c6c; fill: #ff5c6c; }
+.dot.readIndex, circle.readIndex { background: #3ddc97; fill: #3ddc97; }
 .link { stroke: var(--line); stroke-width: 2; }
 .link.cut { stroke: var(--danger); stroke-dasharray: 6 6; opacity: .6; }
 .node { cursor: pointer; }

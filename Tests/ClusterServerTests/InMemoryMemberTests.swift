@@ -110,6 +110,59 @@ final class InMemoryMembers: Sendable {
         #expect(members.network.wireErrors.isEmpty, "\(members.network.wireErrors)")
     }
 
+    // A follower member serves a linearizable read itself: it asks the leader's member only for
+    // the read point (a read-index request, no forwarded client request), and still sees a
+    // write acknowledged just before through another member.
+    @Test func aFollowerMemberServesLinearizableReadsItselfAndSeesTheWriteJustAcknowledged() throws {
+        let members = try InMemoryMembers()
+        let leader = try members.awaitLeader()
+        let followers = [0, 1, 2].filter { $0 != leader }
+        // Every member has heard the leader's status (which says it answers read-index requests).
+        #expect(try waitUntil(seconds: 5) {
+            try followers.allSatisfy { try members.status($0)["leader"]?.intValue == leader }
+        })
+        let forwardedBefore = members.network.forwardedRequests
+        let asksBefore = members.network.raftMessages(.readIndex)
+        for number in 0..<20 {
+            let writer = number % 2 == 0 ? leader : followers[1]
+            let write = try members.request(writer, #"{"key":"fresh","value":"v\#(number)"}"#)
+            #expect(write["status"] == .string("ok"), "\(write)")
+            let read = try members.request(followers[0], #"{"op":"get","key":"fresh","consistency":"linearizable"}"#)
+            #expect(read["value"] == .string("v\(number)"), "read \(number) at follower \(followers[0]): \(read)")
+        }
+        #expect(members.network.forwardedRequests == forwardedBefore, "the reads were passed to the leader's member whole")
+        #expect(members.network.raftMessages(.readIndex) > asksBefore)
+        #expect(members.network.raftMessages(.readIndexResponse) > 0)
+        #expect(members.network.wireErrors.isEmpty, "\(members.network.wireErrors)")
+    }
+
+    // A follower member cut off from the leader cannot confirm a read point: its linearizable
+    // read is answered `unavailable` by the request deadline, never with what it holds.
+    @Test func aPartitionedFollowerMemberAnswersUnavailableByTheDeadline() throws {
+        let members = try InMemoryMembers()
+        let leader = try members.awaitLeader()
+        let follower = (leader + 1) % 3
+        #expect(try members.request(leader, #"{"key":"k","value":"old"}"#)["status"] == .string("ok"))
+        #expect(try waitUntil(seconds: 5) {
+            try members.request(follower, #"{"op":"get","key":"k"}"#)["value"] == .string("old")
+        })
+        #expect(try members.request(leader, #"{"admin":"isolate","node":\#(follower)}"#)["status"] == .string("ok"))
+        for id in 0..<3 {
+            #expect(try waitUntil(seconds: 5) { try members.status(id)["partition"] != nil }, "member \(id) never applied the partition")
+        }
+        #expect(try members.request(leader, #"{"key":"k","value":"new"}"#)["status"] == .string("ok"))
+        let started = monotonicSeconds()
+        let read = try members.request(follower, #"{"op":"get","key":"k","consistency":"linearizable"}"#)
+        let elapsed = monotonicSeconds() - started
+        #expect(read["code"] == .string("unavailable"), "\(read)")
+        let deadline = Double(members.config.requestTimeoutMs) / 1000
+        #expect(elapsed >= deadline - 0.1 && elapsed < deadline + 2, "answered after \(elapsed) s (deadline \(deadline) s)")
+        #expect(try members.request(leader, #"{"admin":"heal"}"#)["status"] == .string("ok"))
+        #expect(try waitUntil(seconds: 10) {
+            try members.request(follower, #"{"op":"get","key":"k","consistency":"linearizable"}"#)["value"] == .string("new")
+        }, "the healed follower serves linearizable reads again")
+    }
+
     @Test func aSwitchSentToOneMemberAppliesEverywhere() throws {
         let members = try InMemoryMembers()
         let leader = try members.awaitLeader()

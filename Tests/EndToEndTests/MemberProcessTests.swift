@@ -154,6 +154,29 @@ final class Writer: @unchecked Sendable {
         #expect(try cluster.request(leader, #"{"key":"healed","value":"yes"}"#)["status"] == .string("ok"))
     }
 
+    // A follower member serves linearizable reads itself, with the leader's read point; cut off
+    // from the leader it cannot get one, and answers `unavailable` by the request deadline
+    // (2 s by default) rather than what it holds.
+    @Test func aFollowerMemberCutOffFromTheLeaderAnswersLinearizableReadsUnavailable() throws {
+        let cluster = try MemberCluster()
+        let leader = try cluster.awaitLeader(asking: 0)
+        let follower = (leader + 1) % 3
+        #expect(try cluster.request(leader, #"{"key":"k","value":"old"}"#)["status"] == .string("ok"))
+        #expect(try cluster.request(follower, #"{"op":"get","key":"k","consistency":"linearizable"}"#)["value"] == .string("old"))
+        try cluster.request(leader, #"{"admin":"isolate","node":\#(follower)}"#)
+        #expect(try waitFor(seconds: 5) { try cluster.request(follower, #"{"admin":"status"}"#)["partition"] != nil })
+        #expect(try cluster.request(leader, #"{"key":"k","value":"new"}"#)["status"] == .string("ok"))
+        let started = Date()
+        let read = try cluster.request(follower, #"{"op":"get","key":"k","consistency":"linearizable"}"#)
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(read["code"] == .string("unavailable"), "\(read)")
+        #expect(elapsed > 1.9 && elapsed < 4, "answered after \(elapsed) s")
+        try cluster.request(leader, #"{"admin":"heal"}"#)
+        #expect(try waitFor(seconds: 10) {
+            try cluster.request(follower, #"{"op":"get","key":"k","consistency":"linearizable"}"#)["value"] == .string("new")
+        })
+    }
+
     @Test func sigkillOfTheLeaderUnderLoadLosesNothingAcknowledged() throws {
         let cluster = try MemberCluster()
         let leader = try cluster.awaitLeader(asking: 0)

@@ -25,6 +25,8 @@ import Testing
                                                                                   done: true, configuration: configuration))),
         Envelope(from: 4, to: 0, term: 3, message: .snapshotResponse(SnapshotChunkResponse(index: 100, received: 11))),
         Envelope(from: 0, to: 2, term: 3, message: .timeoutNow),
+        Envelope(from: 2, to: 0, term: 3, message: .readIndexRequest(ReadIndexRequest(ids: [1, 1 << 63, 42]))),
+        Envelope(from: 0, to: 2, term: 3, message: .readIndexResponse(ReadIndexResponse(ids: [UInt64.max, 7], index: 12))),
     ]
 
     @Test func everyMessageSurvivesTheRoundTrip() throws {

@@ -36,6 +36,10 @@ final class SimCluster {
     }
     private var nextReadID: UInt64 = 1
     private(set) var readsAnswered = 0
+    /// Reads a node handed back unanswered (it knew no leader, or gave up on it): ask again.
+    private(set) var readsHandedBack = 0
+    /// Reads answered by a node that did not lead when it was asked (the leader gave the read point).
+    private(set) var followerReadsAnswered = 0
     private(set) var snapshotsInstalled = 0
     var checker: SafetyChecker
     private(set) var proposalCount = 0
@@ -347,19 +351,25 @@ final class SimCluster {
         return result
     }
 
-    /// Asks `node` for a linearizable read; returns false when it is not the leader. The read is
-    /// checked against what was committed when it was asked, whenever it is served.
+    /// Asks `node` for a linearizable read — a leader confirms it, a follower asks its leader
+    /// for the read point; returns false when the node is down. The read is checked against what
+    /// was committed when it was asked, whenever it is served.
     @discardableResult
     func read(at node: NodeID) -> Bool {
-        guard let engine = nodes[node].engine, engine.raft.isLeader else { return false }
+        guard let engine = nodes[node].engine else { return false }
         let id = nextReadID
         nextReadID += 1
         let committedWhenAsked = checker.committed.count
+        let atFollower = !engine.raft.isLeader
         nodes[node].configurationBefore = engine.raft.configuration
         engine.readLinearizable { [unowned self] machine in
-            guard let machine else { return }
+            guard let machine else {
+                self.readsHandedBack += 1
+                return
+            }
             self.checker.checkRead(node: node, id: id, servedAt: machine.appliedIndex, committedWhenAsked: committedWhenAsked)
             self.readsAnswered += 1
+            if atFollower { self.followerReadsAnswered += 1 }
         }
         trace?("t\(now) read \(id) at \(node)")
         if !deferIfBusy(node) { afterInput(node) }
