@@ -7,12 +7,12 @@ import Testing
 /// check (every node's state after every index the same, snapshots and restored states included)
 /// and the workload's own checks (no half transactions, exactly-once writes).
 ///
-/// `RAFT_KV_SIM_RUNS` seeds (300 by default) in parallel batches; `RAFT_SIM_FIRST_SEED` shifts
+/// `RAFT_KV_SIM_RUNS` seeds (200 by default) in parallel batches; `RAFT_SIM_FIRST_SEED` shifts
 /// them, as for the other runs; `RAFT_KV_SIM_SEED=S` replays one (with `RAFT_SIM_TRACE=1`).
 @Suite struct KVRandomizedRuns {
     static let batches = 4
 
-    static var runCount: Int { RandomizedRuns.environment("RAFT_KV_SIM_RUNS").flatMap(Int.init) ?? 300 }
+    static var runCount: Int { RandomizedRuns.environment("RAFT_KV_SIM_RUNS").flatMap(Int.init) ?? 200 }
 
     @Test("randomized key-value runs: identical states everywhere, no half transactions, exactly-once writes",
           arguments: 0..<batches)

@@ -63,31 +63,50 @@ struct KVSimMachine: SimulatedMachine {
     static func digest(of state: KVState) -> UInt64 { stateDigest(ofSnapshot: serialize(state))! }
 
     static func stateDigest(ofSnapshot data: [UInt8]) -> UInt64? {
-        var hasher = Hasher()
-        data.withUnsafeBytes { hasher.combine(bytes: $0) }
-        return UInt64(bitPattern: Int64(hasher.finalize()))
+        data.withUnsafeBytes(hash)
     }
 
-    /// A command's answer and the changes it reports to watchers.
+    /// A command's answer (as the session table stores it) and the changes it reports to watchers.
     static func digest(of output: KVApplied) -> UInt64 {
-        var hasher = Hasher()
-        output.result.encoded.withUnsafeBytes { hasher.combine(bytes: $0) }
-        hasher.combine(output.events.count)
+        var bytes = output.result.encoded
+        func append(_ number: Int64) { withUnsafeBytes(of: number.littleEndian) { bytes.append(contentsOf: $0) } }
+        func append(_ text: String) {
+            append(Int64(text.utf8.count))
+            bytes.append(contentsOf: text.utf8)
+        }
         for event in output.events {
-            hasher.combine(event.kind.rawValue)
-            hasher.combine(event.key)
-            hasher.combine(event.revision)
+            append(event.kind.rawValue)
+            append(event.key)
+            append(event.revision)
             if let record = event.record {
-                hasher.combine(record.value)
-                hasher.combine(record.createRevision)
-                hasher.combine(record.modRevision)
-                hasher.combine(record.version)
-                hasher.combine(record.lease)
+                append(record.value)
+                for number in [record.createRevision, record.modRevision, record.version, record.lease] { append(number) }
             } else {
-                hasher.combine(-1)
+                append(-1)
             }
         }
-        return UInt64(bitPattern: Int64(hasher.finalize()))
+        return bytes.withUnsafeBytes(hash)
+    }
+
+    /// A 64-bit hash that is the same in every process (unlike `Hasher`), so a replayed failure
+    /// prints the same digests; eight bytes a step, to stay cheap in debug builds.
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
+        var offset = 0
+        while offset + 8 <= bytes.count {
+            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            state = ((state ^ (word &* 0xC2B2_AE3D_27D4_EB4F)) << 31 | (state ^ (word &* 0xC2B2_AE3D_27D4_EB4F)) >> 33) &* 0x9E37_79B1_85EB_CA87
+            offset += 8
+        }
+        while offset < bytes.count {
+            state = (state ^ UInt64(bytes[offset])) &* 0x0000_0100_0000_01B3
+            offset += 1
+        }
+        state ^= state >> 30
+        state &*= 0xBF58_476D_1CE4_E5B9
+        state ^= state >> 27
+        state &*= 0x94D0_49BB_1331_11EB
+        return state ^ (state >> 31)
     }
 
     // MARK: - The randomized run's healed phase

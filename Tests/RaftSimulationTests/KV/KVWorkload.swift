@@ -36,7 +36,7 @@ struct KVSwarm: CustomStringConvertible {
         msPerUnit = unit() < 0.5 ? 10 : 100
         let skew = unit() < 0.5 ? 0 : Int64(unit() * 3000)
         clockSkewMs = (0..<16).map { _ in skew == 0 ? 0 : Int64.random(in: -skew...(skew / 10), using: &random) }
-        rangeReadRate = unit() * 2
+        rangeReadRate = unit()
     }
 
     var description: String {
