@@ -2,7 +2,7 @@ import RaftCore
 import Testing
 
 /// Small helpers shared by the named scenarios.
-extension SimCluster {
+extension Simulation {
     /// Waits for a leader every live node follows; records a test issue when none comes.
     func awaitStableLeader(withinTicks ticks: Int = 100, sourceLocation: SourceLocation = #_sourceLocation) -> NodeID? {
         let found = run(upTo: ticks) { $0.stableLeader != nil }
@@ -11,6 +11,10 @@ extension SimCluster {
         return found ? stableLeader : nil
     }
 
+    func term(of node: NodeID) -> Term { raft(node)?.term ?? nodes[node].disk.hardState.term }
+}
+
+extension SimCluster {
     /// Waits until every node in `nodes` has applied every command in `commands`.
     func awaitApplied(_ commands: [String], on nodes: [NodeID], withinTicks ticks: Int = 100) -> Bool {
         run(upTo: ticks) { cluster in
@@ -31,8 +35,6 @@ extension SimCluster {
             }
         }
     }
-
-    func term(of node: NodeID) -> Term { raft(node)?.term ?? nodes[node].disk.hardState.term }
 }
 
 /// Seeds for scenarios that run over several seeds.
@@ -45,7 +47,7 @@ extension Result {
     }
 }
 
-extension SimCluster {
+extension Simulation {
     /// Waits for a stable leader that has committed an entry of its own term (so it may change
     /// the membership), and returns it.
     func awaitLeaderReadyForChanges(withinTicks ticks: Int = 200, sourceLocation: SourceLocation = #_sourceLocation) -> NodeID? {

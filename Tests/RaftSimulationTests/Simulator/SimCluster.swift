@@ -6,9 +6,10 @@ import RaftVerification
 /// The whole world of one simulation: nodes, network, time, crashes, disks, membership changes
 /// and client proposals, all decided by one SplitMix64 seed. No threads, queues or real time: the
 /// same seed replays the same run step for step. Each node is the production `NodeEngine` over a
-/// simulated disk; every step ends with the safety checks.
-final class SimCluster {
-    static let unitsPerTick = 10
+/// simulated disk; every step ends with the safety checks. Generic over the state machine: the
+/// list of commands (`SimCluster`) or the real key-value store (`KVSimCluster`).
+final class Simulation<Machine: SimulatedMachine> {
+    static var unitsPerTick: Int { SimTime.unitsPerTick }
 
     let seed: UInt64
     let config: RaftConfig
@@ -18,7 +19,7 @@ final class SimCluster {
         get { random }
         set { random = newValue }
     }
-    private(set) var nodes: [SimNode] = []
+    private(set) var nodes: [SimNode<Machine>] = []
     private(set) var now = 0
     private(set) var steps = 0
     private var queue = EventQueue()
@@ -48,6 +49,15 @@ final class SimCluster {
     private(set) var membershipChanges = 0
     /// When set, every step is described here (RAFT_SIM_TRACE=1).
     var trace: ((String) -> Void)?
+    /// State-machine safety: the digest of the state after each index, as the first node to
+    /// reach that index had it (and what applying it answered there); every other node that
+    /// reaches the index, by applying or by loading a snapshot, must have the same.
+    private var stateAt: [LogIndex: (digest: StateDigest, node: NodeID)] = [:]
+    private(set) var stateDigestsCompared = 0
+    /// Runs after every step's checks with the node that stepped (a workload's own checks).
+    var stepObserver: ((NodeID) -> Void)?
+    /// Sees the state every linearizable read is served from.
+    var readObserver: ((NodeID, Machine) -> Void)?
     /// Each node's flight recorder (across its restarts), when recording.
     private(set) var recorders: [NodeID: FlightRecorder] = [:]
     private let recordCapacity: Int?
@@ -85,7 +95,7 @@ final class SimCluster {
 
     /// Runs until `condition` holds (checked after each step), at most `ticks` ticks. Returns whether it held.
     @discardableResult
-    func run(upTo count: Int, until condition: (SimCluster) -> Bool) -> Bool {
+    func run(upTo count: Int, until condition: (Simulation<Machine>) -> Bool) -> Bool {
         let end = now + count * Self.unitsPerTick
         if condition(self) { return true }
         while violation == nil, let time = queue.nextTime, time <= end {
@@ -177,7 +187,8 @@ final class SimCluster {
         }
         checker.checkCommittedEntriesAreStable(from: committedBefore, disks: disks)
         for (owner, snapshot) in snapshotsToCheck {
-            checker.checkSnapshot(node: owner, snapshot, commands: SimMachine.decode((try? snapshot.data.bytes()) ?? []))
+            checker.checkSnapshot(node: owner, snapshot, commands: Machine.commands(inSnapshot: (try? snapshot.data.bytes()) ?? []))
+            checkSnapshotState(owner, snapshot)
         }
         snapshotsToCheck.removeAll()
         for other in nodes {
@@ -185,6 +196,7 @@ final class SimCluster {
                 checker.checkLeaderCompleteness(node: other.id, raft: leader)
             }
         }
+        if let stepObserver, violation == nil { stepObserver(node) }
     }
 
     var durableViews: [NodeID: DurableView] {
@@ -193,19 +205,57 @@ final class SimCluster {
         return views
     }
 
-    /// Gap-free apply of exactly the committed commands, read from the machine's applied list.
-    private func checkApplied(_ node: NodeID, _ engine: NodeEngine<SimMachine>) {
+    /// Gap-free apply of exactly the committed commands, read from the machine's applied list;
+    /// then the state after each new index against every other node's.
+    private func checkApplied(_ node: NodeID, _ engine: NodeEngine<Machine>) {
         let machine = engine.machine
         let record = nodes[node]
-        if record.checkedMachineBase != machine.restoredIndex || record.checkedApplied > machine.applied.count {
+        if record.checkedMachineBase != machine.restoredIndex || record.checkedApplied > machine.applied.count
+            || record.checkedDigests > machine.stateDigests.count {
             record.checkedMachineBase = machine.restoredIndex
             record.checkedApplied = 0
+            record.checkedDigests = 0
         }
+        checkStates(node, machine)
         guard record.checkedApplied < machine.applied.count else { return }
         let previous = record.checkedApplied > 0 ? machine.applied[record.checkedApplied - 1].index : machine.restoredIndex
         checker.checkApplied(node: node, applied: Array(machine.applied[record.checkedApplied...]), after: previous)
         record.checkedApplied = machine.applied.count
     }
+
+    /// State-machine safety: the node's state after each index it reached since the last check
+    /// is the state every other node had there (the first node to reach an index sets it).
+    private func checkStates(_ node: NodeID, _ machine: Machine) {
+        let record = nodes[node]
+        let digests = machine.stateDigests
+        guard record.checkedDigests < digests.count else { return }
+        for digest in digests[record.checkedDigests...] {
+            if let known = stateAt[digest.index] {
+                stateDigestsCompared += 1
+                if known.digest.state != digest.state {
+                    checker.failExternally("state machine safety: node \(node)'s state after index \(digest.index) (digest \(hex(digest.state))) differs from node \(known.node)'s there (\(hex(known.digest.state)))")
+                } else if let output = digest.output, let other = known.digest.output, output != other {
+                    checker.failExternally("state machine safety: applying index \(digest.index) answered differently on node \(node) and node \(known.node)")
+                } else if known.digest.output == nil && digest.output != nil {
+                    stateAt[digest.index] = (digest, known.node)
+                }
+            } else {
+                stateAt[digest.index] = (digest, node)
+            }
+        }
+        record.checkedDigests = digests.count
+    }
+
+    /// A snapshot (taken, or received from the leader) holds the state every node had at its index.
+    private func checkSnapshotState(_ node: NodeID, _ snapshot: Snapshot) {
+        guard let digest = Machine.stateDigest(ofSnapshot: (try? snapshot.data.bytes()) ?? []), let known = stateAt[snapshot.index] else { return }
+        stateDigestsCompared += 1
+        if known.digest.state != digest {
+            checker.failExternally("state machine safety: node \(node)'s snapshot through \(snapshot.index) holds state \(hex(digest)), but node \(known.node) had \(hex(known.digest.state)) there")
+        }
+    }
+
+    private func hex(_ value: UInt64) -> String { String(value, radix: 16) }
 
     /// Sends what an engine hands out: the persist-before-send check, then the hostile network.
     private func transmit(_ envelopes: [Envelope], from node: NodeID) {
@@ -256,7 +306,7 @@ final class SimCluster {
                                             configurationBefore: self.nodes[node].configurationBefore, disks: self.durableViews)
             })
         do {
-            let (engine, _) = try NodeEngine<SimMachine>.start(
+            let (engine, _) = try NodeEngine<Machine>.start(
                 id: node, bootstrap: record.disk.bootstrap, raftConfig: config, stores: record.disk.stores, seed: random.next(),
                 hooks: hooks, executor: SimExecutor(cluster: self, node: node, incarnation: record.incarnation + 1),
                 snapshotEveryEntries: snapshotEvery, logName: "node \(node)'s log",
@@ -270,7 +320,9 @@ final class SimCluster {
         record.inbox.removeAll()
         record.drainScheduled = false
         record.checkedMachineBase = -1
+        record.checkedDigests = 0
         checker.nodeRestarted(node)
+        if let engine = record.engine { checkStates(node, engine.machine) }  // what it restored from its disk
         let phase = Int.random(in: 1...Self.unitsPerTick, using: &random)
         queue.push(at: now + phase, .tick(node: node, incarnation: record.incarnation))
     }
@@ -337,13 +389,15 @@ final class SimCluster {
 
     // MARK: - Clients and membership
 
-    /// Proposes `command` at `node`; returns what the node's core did with it.
+    /// Proposes `command` at `node`; returns what the node's core did with it. `finish` hears
+    /// the proposal's fate, as a client of that node would (not at all when the node is down).
     @discardableResult
-    func propose(at node: NodeID, _ command: String) -> ProposalResult? {
+    func propose(at node: NodeID, _ command: String,
+                 finish: @escaping (WriteOutcome<Machine.Output>) -> Void = { _ in }) -> ProposalResult? {
         guard let engine = nodes[node].engine else { return nil }
         var result: ProposalResult = .notLeader(leaderHint: engine.raft.leaderID)
         nodes[node].configurationBefore = engine.raft.configuration
-        engine.propose(command, appended: { index, term in result = .accepted(index: index, term: term) }, finish: { _ in })
+        engine.propose(command, appended: { index, term in result = .accepted(index: index, term: term) }, finish: finish)
         if deferIfBusy(node) { return nil }  // appended with whatever else arrives before the write ends
         afterInput(node)
         if case .accepted = result { proposalCount += 1 }
@@ -370,6 +424,7 @@ final class SimCluster {
             self.checker.checkRead(node: node, id: id, servedAt: machine.appliedIndex, committedWhenAsked: committedWhenAsked)
             self.readsAnswered += 1
             if atFollower { self.followerReadsAnswered += 1 }
+            self.readObserver?(node, machine)
         }
         trace?("t\(now) read \(id) at \(node)")
         if !deferIfBusy(node) { afterInput(node) }
@@ -442,7 +497,6 @@ final class SimCluster {
         return leader
     }
 
-    func appliedCommands(_ node: NodeID) -> [String] { nodes[node].appliedCommands }
     var committedPrefix: [Entry] { checker.committed }
 
     /// Brings every crashed node back (the retired stay down), disarms pending crashes, clears
@@ -460,17 +514,29 @@ final class SimCluster {
     }
 }
 
+/// The simulator over the list of commands, as the scenarios use it.
+typealias SimCluster = Simulation<SimMachine>
+
+extension Simulation where Machine == SimMachine {
+    func appliedCommands(_ node: NodeID) -> [String] { nodes[node].appliedCommands }
+}
+
+/// Simulated time: a tick is this many units.
+enum SimTime {
+    static let unitsPerTick = 10
+}
+
 /// The simulator's executor: offloaded work (snapshots serialized, log cuts, snapshots loaded)
 /// finishes at a later simulated moment, so every asynchronous path of the engine runs under
 /// the safety checks, interleaved with ticks, messages and crashes.
 ///
 /// @unchecked Sendable: the simulator is single-threaded; everything runs on the test's thread.
-final class SimExecutor: EngineExecutor, @unchecked Sendable {
-    unowned let cluster: SimCluster
+final class SimExecutor<Machine: SimulatedMachine>: EngineExecutor, @unchecked Sendable {
+    unowned let cluster: Simulation<Machine>
     let node: NodeID
     let incarnation: Int
 
-    init(cluster: SimCluster, node: NodeID, incarnation: Int) {
+    init(cluster: Simulation<Machine>, node: NodeID, incarnation: Int) {
         self.cluster = cluster
         self.node = node
         self.incarnation = incarnation

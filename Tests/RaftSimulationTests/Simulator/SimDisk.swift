@@ -14,10 +14,10 @@ import RaftVerification
 /// - a slow disk (`slowUnits`): every write keeps the node busy that many time units.
 ///
 /// Every write is shown to the safety checker first.
-final class SimDisk {
+final class SimDisk<Machine: SimulatedMachine> {
     let node: NodeID
     let bootstrap: ClusterConfiguration
-    unowned let cluster: SimCluster
+    unowned let cluster: Simulation<Machine>
     private(set) var model: DiskModel
     var hardState: HardState { model.hardState }
     var snapshot: Snapshot? { model.snapshot }
@@ -32,7 +32,7 @@ final class SimDisk {
     /// Simulated time until which the node is busy writing.
     private(set) var busyUntil = 0
 
-    init(node: NodeID, bootstrap: ClusterConfiguration, cluster: SimCluster) {
+    init(node: NodeID, bootstrap: ClusterConfiguration, cluster: Simulation<Machine>) {
         self.node = node
         self.bootstrap = bootstrap
         self.cluster = cluster
@@ -46,8 +46,8 @@ final class SimDisk {
     /// What a restart would find.
     var view: DurableView { model.view() }
 
-    static let powerFailure = StorageError.io(file: "simulated disk", operation: "power failure", errno: 5)
-    static let noSpace = StorageError.io(file: "simulated disk", operation: "write", errno: 28)
+    static var powerFailure: StorageError { .io(file: "simulated disk", operation: "power failure", errno: 5) }
+    static var noSpace: StorageError { .io(file: "simulated disk", operation: "write", errno: 28) }
 
     /// Before every write: a full disk refuses; an armed crash may strike now. Returns true when
     /// this write is the one cut short (the caller applies what survives, then throws).
@@ -104,9 +104,9 @@ final class SimDisk {
     }
 }
 
-final class SimLogStore: LogStore {
-    let disk: SimDisk
-    init(disk: SimDisk) { self.disk = disk }
+final class SimLogStore<Machine: SimulatedMachine>: LogStore {
+    let disk: SimDisk<Machine>
+    init(disk: SimDisk<Machine>) { self.disk = disk }
 
     func load() throws(StorageError) -> LoadedLog { LoadedLog(entries: disk.log) }
     func write(_ entries: [Entry]) throws(StorageError) { try disk.writeEntries(entries) }
@@ -115,18 +115,18 @@ final class SimLogStore: LogStore {
     func close() {}
 }
 
-final class SimMetaStore: MetaStore {
-    let disk: SimDisk
-    init(disk: SimDisk) { self.disk = disk }
+final class SimMetaStore<Machine: SimulatedMachine>: MetaStore {
+    let disk: SimDisk<Machine>
+    init(disk: SimDisk<Machine>) { self.disk = disk }
 
     func load() throws(StorageError) -> HardState { disk.hardState }
     func save(_ state: HardState) throws(StorageError) { try disk.writeMeta(state) }
 }
 
 /// @unchecked Sendable: the simulator is single-threaded.
-final class SimSnapshotStore: SnapshotStore, @unchecked Sendable {
-    let disk: SimDisk
-    init(disk: SimDisk) { self.disk = disk }
+final class SimSnapshotStore<Machine: SimulatedMachine>: SnapshotStore, @unchecked Sendable {
+    let disk: SimDisk<Machine>
+    init(disk: SimDisk<Machine>) { self.disk = disk }
 
     func load() throws(StorageError) -> Snapshot? { disk.snapshot }
     func prepare(index: LogIndex, term: Term, configuration: ClusterConfiguration?,

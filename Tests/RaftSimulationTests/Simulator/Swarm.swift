@@ -90,10 +90,49 @@ struct SimulationReport {
     var membershipChanges: Int
     /// The nodes' flight recordings, when the run recorded.
     var recordings: [NodeTrace] = []
+    /// States compared between nodes (state-machine safety), and the workload's own figures.
+    var statesCompared = 0
+    var workload = ""
 
     var summary: String {
         "seed \(seed) (\(swarm)): \(failure ?? "ok") after \(steps) steps, \(ticks) ticks"
     }
+}
+
+/// What the clients of a randomized run do: propose during the fault phase, and check what they
+/// saw once the cluster has healed.
+protocol SimWorkload: AnyObject {
+    associatedtype Machine: SimulatedMachine
+    /// Hooks itself into the run's cluster, before anything happens.
+    func attach(to cluster: Simulation<Machine>, swarm: Swarm)
+    /// One client proposal of the fault phase (`number` counts them from 1).
+    func propose(_ number: Int, in cluster: Simulation<Machine>, swarm: Swarm)
+    /// Once per tick of the fault phase, after the proposals.
+    func tick(_ cluster: Simulation<Machine>)
+    /// Once the healed cluster has applied the liveness proposals on every member: the workload's
+    /// own checks (nil: all is well).
+    func finish(_ cluster: Simulation<Machine>) -> String?
+    /// Its figures, for the batch summaries.
+    var summary: String { get }
+}
+
+/// The plain workload: numbered commands, at the leader or at anyone.
+final class CommandListWorkload: SimWorkload {
+    func attach(to cluster: SimCluster, swarm: Swarm) {}
+
+    func propose(_ number: Int, in cluster: SimCluster, swarm: Swarm) {
+        let target: NodeID
+        if let leader = cluster.leader, cluster.chance(swarm.proposalsAtLeaderShare) {
+            target = leader
+        } else {
+            target = Int.random(in: 0..<cluster.clusterSize, using: &cluster.randomSource)
+        }
+        cluster.propose(at: target, "c\(number)")
+    }
+
+    func tick(_ cluster: SimCluster) {}
+    func finish(_ cluster: SimCluster) -> String? { nil }
+    var summary: String { "" }
 }
 
 /// Runs one seed: a fault phase where everything can go wrong, then a healed phase that must
@@ -104,12 +143,18 @@ enum RandomizedSimulation {
     static let livenessProposals = 5
 
     static func run(seed: UInt64, trace: ((String) -> Void)? = nil, recordCapacity: Int? = nil) -> SimulationReport {
-        let swarm = Swarm(seed: seed)
-        let cluster = SimCluster(seed: seed, clusterSize: swarm.clusterSize, config: swarm.raftConfig, recordCapacity: recordCapacity)
+        run(seed: seed, swarm: Swarm(seed: seed), workload: CommandListWorkload(), trace: trace, recordCapacity: recordCapacity)
+    }
+
+    static func run<Workload: SimWorkload>(seed: UInt64, swarm: Swarm, workload: Workload, trace: ((String) -> Void)? = nil,
+                                           recordCapacity: Int? = nil) -> SimulationReport {
+        let cluster = Simulation<Workload.Machine>(seed: seed, clusterSize: swarm.clusterSize, config: swarm.raftConfig,
+                                                   recordCapacity: recordCapacity)
         cluster.trace = trace
         cluster.faults = swarm.faults
         cluster.snapshotEvery = swarm.snapshotEvery
         cluster.crashAfterSnapshotRate = swarm.crashAfterSnapshotRate
+        workload.attach(to: cluster, swarm: swarm)
         var commandNumber = 0
         var proposalCredit = 0.0
         var readCredit = 0.0
@@ -122,15 +167,10 @@ enum RandomizedSimulation {
             proposalCredit += swarm.proposalRate
             while proposalCredit >= 1 {
                 proposalCredit -= 1
-                let target: NodeID
-                if let leader = cluster.leader, cluster.chance(swarm.proposalsAtLeaderShare) {
-                    target = leader
-                } else {
-                    target = Int.random(in: 0..<cluster.clusterSize, using: &cluster.randomSource)
-                }
                 commandNumber += 1
-                cluster.propose(at: target, "c\(commandNumber)")
+                workload.propose(commandNumber, in: cluster, swarm: swarm)
             }
+            workload.tick(cluster)
             readCredit += swarm.readRate
             while readCredit >= 1 {
                 readCredit -= 1
@@ -146,6 +186,9 @@ enum RandomizedSimulation {
         if failure == nil {
             failure = checkLiveness(cluster, firstCommand: commandNumber + 1)
         }
+        if failure == nil {
+            failure = workload.finish(cluster)
+        }
         if failure == nil, let violation = cluster.violation {
             failure = violation
         }
@@ -153,10 +196,11 @@ enum RandomizedSimulation {
                                 steps: cluster.steps, messages: cluster.messagesSent,
                                 committed: cluster.committedPrefix.count, reads: cluster.readsAnswered,
                                 snapshotsInstalled: cluster.snapshotsInstalled, membershipChanges: cluster.membershipChanges,
-                                recordings: cluster.recordings())
+                                recordings: cluster.recordings(), statesCompared: cluster.stateDigestsCompared,
+                                workload: workload.summary)
     }
 
-    private static func injectFaults(_ cluster: SimCluster, _ swarm: Swarm) {
+    private static func injectFaults<Machine>(_ cluster: Simulation<Machine>, _ swarm: Swarm) {
         let size = cluster.clusterSize
         if swarm.crashRate > 0 && cluster.chance(swarm.crashRate) {
             // Leaders are the interesting victims.
@@ -189,7 +233,7 @@ enum RandomizedSimulation {
             } else if cluster.chance(0.5) {
                 cluster.setDisk(node, full: true, slowUnits: 0)
             } else {
-                cluster.setDisk(node, full: false, slowUnits: SimCluster.unitsPerTick * Int.random(in: 1...30, using: &cluster.randomSource))
+                cluster.setDisk(node, full: false, slowUnits: SimTime.unitsPerTick * Int.random(in: 1...30, using: &cluster.randomSource))
             }
         }
     }
@@ -197,7 +241,7 @@ enum RandomizedSimulation {
     /// While a leader exists: add a new node (as a learner promoted once caught up), remove a
     /// member (moving leadership away first when it is the leader), hand leadership over, or
     /// retire a node that is no longer a member.
-    private static func changeMembership(_ cluster: SimCluster, _ swarm: Swarm) {
+    private static func changeMembership<Machine>(_ cluster: Simulation<Machine>, _ swarm: Swarm) {
         guard swarm.membershipRate > 0, cluster.chance(swarm.membershipRate), let leader = cluster.leader,
               let raft = cluster.raft(leader) else { return }
         let configuration = raft.configuration
@@ -229,7 +273,7 @@ enum RandomizedSimulation {
     }
 
     /// Two or three groups; half the time the current leader is put in a minority.
-    private static func randomGroups(_ cluster: SimCluster) -> [[NodeID]] {
+    private static func randomGroups<Machine>(_ cluster: Simulation<Machine>) -> [[NodeID]] {
         var nodes = Array(0..<cluster.clusterSize)
         nodes.shuffle(using: &cluster.randomSource)
         if let leader = cluster.leader, cluster.chance(0.5) {
@@ -246,7 +290,7 @@ enum RandomizedSimulation {
 
     /// After healing: a leader that every member follows, then every new proposal applied on
     /// every member (voters and learners).
-    private static func checkLiveness(_ cluster: SimCluster, firstCommand: Int) -> String? {
+    private static func checkLiveness<Machine>(_ cluster: Simulation<Machine>, firstCommand: Int) -> String? {
         cluster.healEverything()
         // A leader cut off until now may still step down (CheckQuorum) in its first election
         // timeout after healing; settle for two timeouts before holding the cluster to account.
@@ -260,7 +304,7 @@ enum RandomizedSimulation {
         guard settled, let leader = cluster.stableLeader else {
             return cluster.violation ?? "liveness: no stable leader within \(electionBudgetTicks) ticks of healing"
         }
-        let commands = (0..<livenessProposals).map { "live\(firstCommand + $0)" }
+        let commands = (0..<livenessProposals).map { Machine.livenessCommand(firstCommand + $0) }
         var lastIndex = 0
         for command in commands {
             guard case .accepted(let index, _)? = cluster.propose(at: leader, command) else {
@@ -274,8 +318,7 @@ enum RandomizedSimulation {
         }
         let members = cluster.liveMembers
         let missing = members.filter { node in
-            let applied = Set(cluster.appliedCommands(node).suffix(4 * commands.count + 64))
-            return !commands.allSatisfy(applied.contains)
+            !(cluster.nodes[node].engine?.machine.shows(commands) ?? false)
         }
         if !reached || !missing.isEmpty {
             return cluster.violation ?? "liveness: proposals made after healing were not applied on members \(missing) within \(commitBudgetTicks) ticks"
