@@ -104,33 +104,51 @@ extension NodeEngine {
             return true
         }
         logCutInProgress = true
+        copyForLogCut(job, through: index, round: 1)
+        return false
+    }
+
+    /// What may be left for the node's thread to copy (and sync) when a log cut is committed:
+    /// more than this, and the copying runs again elsewhere first (up to `logCutRounds` rounds).
+    static var logCutCatchUpBytes: Int { 64 << 10 }
+    static var logCutRounds: Int { 6 }
+
+    /// One round of a log cut's copying, elsewhere; then, on the node's thread, the commit, or
+    /// another round for what was appended meanwhile.
+    private func copyForLogCut(_ job: PreparedCompaction, through index: LogIndex, round: Int) {
         let work: @Sendable () -> Result<Void, StorageError> = {
             do throws(StorageError) { return .success(try job.run()) } catch { return .failure(error) }
         }
         executor.offload(work) { [self] outcome in
             let holdStarted = self.hooks.clock()
             defer { if !self.isStopped { self.noteSnapshotThreadHold(since: holdStarted) } }
-            self.logCutInProgress = false
+            guard !self.isStopped else { return job.discard() }
+            var finished = true
             defer {
-                if !self.isStopped, let answered = self.answerAfterLogCut {
-                    self.answerAfterLogCut = nil
-                    self.answerSnapshotWaiters(.success(answered))
+                if finished {
+                    self.logCutInProgress = false
+                    if let answered = self.answerAfterLogCut {
+                        self.answerAfterLogCut = nil
+                        self.answerSnapshotWaiters(.success(answered))
+                    }
                 }
             }
-            guard !self.isStopped else { return job.discard() }
             switch outcome {
             case .failure(let error):
                 job.discard()
                 self.hooks.log(.warning, "cutting the log file through entry \(index) failed (\(error)); it keeps those entries for now")
             case .success:
+                let limit = round < Self.logCutRounds ? Self.logCutCatchUpBytes : .max
                 do {
-                    _ = try self.stores.log.commitCompaction(job)
+                    if try self.stores.log.commitCompaction(job, catchUpLimit: limit) == .catchUpFirst {
+                        finished = false
+                        self.copyForLogCut(job, through: index, round: round + 1)
+                    }
                 } catch {
                     self.fail("storage failed while cutting the log (\(error))")
                 }
             }
         }
-        return false
     }
 
     private func answerSnapshotWaiters(_ result: Result<LogIndex, SnapshotFailure>) {

@@ -173,10 +173,18 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
     }
 
     public func commitCompaction(_ prepared: PreparedCompaction) throws(StorageError) -> Bool {
+        try commitCompaction(prepared, catchUpLimit: .max) == .committed
+    }
+
+    public func commitCompaction(_ prepared: PreparedCompaction, catchUpLimit: Int) throws(StorageError) -> CompactionCommit {
         guard let job = prepared as? FileCompaction, let file, let copy = job.copy,
               job.generation == generation, job.through >= firstIndex else {
             prepared.discard()
-            return false
+            return .voided
+        }
+        if endOffset - job.end > catchUpLimit {
+            job.end = endOffset
+            return .catchUpFirst
         }
         // What was appended while the copy was made goes to the copy too.
         if endOffset > job.end {
@@ -185,6 +193,7 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
             if syncWrites { try copy.sync() }
         }
         try AtomicFile.install(job.temporary, over: path, disk: disk, sync: syncWrites)
+        job.finished()
         file.close()
         self.file = StorageFile(fd: copy.fd, path: path, disk: disk, created: false)
         copy.detach()
@@ -194,7 +203,7 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
         firstIndex = job.through + 1
         endOffset -= job.cut
         generation += 1
-        return true
+        return .committed
     }
 
     /// Writes `bytes` to a temporary file, syncs it, renames it over the log and reopens it.
@@ -335,15 +344,19 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
 }
 
 /// A compaction of `log0X.txt` prepared off the node's thread: the lines after `through` (from
-/// byte `cut` to `end`, as the file stood) are copied into a temporary file and synced. The node
-/// then adds what it appended meanwhile and renames the copy over the log.
+/// byte `cut` to `end`, as the file stood) are copied into a temporary file and synced. While
+/// much was appended meanwhile, the store moves `end` on and the copying runs again (only the
+/// new bytes); then the node adds the little appended since and renames the copy over the log.
 ///
 /// @unchecked Sendable: `run` runs on one thread, then `commitCompaction` or `discard` on the
 /// store's; never both at once.
 final class FileCompaction: PreparedCompaction, @unchecked Sendable {
     let through: LogIndex
     let cut: Int
-    let end: Int
+    /// Where the copy should reach: the log's end when the job was prepared or last caught up.
+    var end: Int
+    /// How far the copy reaches (`run` brings it to `end`).
+    private var copied: Int
     let generation: Int
     let temporary: String
     let disk: DiskFaults?
@@ -356,6 +369,7 @@ final class FileCompaction: PreparedCompaction, @unchecked Sendable {
         self.through = through
         self.cut = cut
         self.end = end
+        self.copied = cut
         self.generation = generation
         self.reader = reader
         self.temporary = temporary
@@ -366,18 +380,26 @@ final class FileCompaction: PreparedCompaction, @unchecked Sendable {
     deinit { discard() }
 
     func run() throws(StorageError) {
-        defer { closeReader() }
-        let copy = try FileIO.create(temporary, disk: disk)
-        self.copy = copy
+        let copy: StorageFile
+        if let existing = self.copy {
+            copy = existing
+        } else {
+            copy = try FileIO.create(temporary, disk: disk)
+            self.copy = copy
+        }
         let source = StorageFile(fd: reader, path: temporary, disk: nil, created: false)
         defer { source.detach() }
-        var offset = cut
-        while offset < end {
-            let count = min(end - offset, 1 << 20)
-            try copy.write(try source.read(count: count, at: offset), at: offset - cut)
-            offset += count
+        while copied < end {
+            let count = min(end - copied, 1 << 20)
+            try copy.write(try source.read(count: count, at: copied), at: copied - cut)
+            copied += count
         }
         if syncWrites { try copy.sync() }
+    }
+
+    /// The copy is the log now: the reader of the old file is no longer needed.
+    func finished() {
+        closeReader()
     }
 
     func discard() {

@@ -34,9 +34,25 @@ public protocol LogStore: AnyObject {
     /// added, and the copy replaces the log atomically. Returns false (and changes nothing)
     /// when the log was cut or replaced meanwhile, so the copy no longer matches.
     func commitCompaction(_ prepared: PreparedCompaction) throws(StorageError) -> Bool
+    /// As `commitCompaction(_:)`, but when more than `catchUpLimit` bytes were appended while
+    /// the copy was made, nothing is committed: the job is pointed at the log's current end
+    /// (`.catchUpFirst`), to be `run` again elsewhere and committed after. Each round leaves
+    /// less for the owner's thread to copy and sync.
+    func commitCompaction(_ prepared: PreparedCompaction, catchUpLimit: Int) throws(StorageError) -> CompactionCommit
 }
 
-/// The slow half of a compaction, for any thread: `run` does the copying; `discard` forgets it.
+/// What `commitCompaction(_:catchUpLimit:)` did.
+public enum CompactionCommit: Sendable, Equatable {
+    /// The copy replaced the log.
+    case committed
+    /// The log was cut or replaced meanwhile; the copy was dropped.
+    case voided
+    /// Too much was appended meanwhile: run the job again (off the owner's thread), then commit.
+    case catchUpFirst
+}
+
+/// The slow half of a compaction, for any thread: `run` does the copying (and, after
+/// `.catchUpFirst`, copies what was appended since); `discard` forgets it.
 public protocol PreparedCompaction: AnyObject, Sendable {
     func run() throws(StorageError)
     func discard()
@@ -45,6 +61,9 @@ public protocol PreparedCompaction: AnyObject, Sendable {
 extension LogStore {
     public func prepareCompaction(through index: LogIndex) -> PreparedCompaction? { nil }
     public func commitCompaction(_ prepared: PreparedCompaction) throws(StorageError) -> Bool { false }
+    public func commitCompaction(_ prepared: PreparedCompaction, catchUpLimit: Int) throws(StorageError) -> CompactionCommit {
+        try commitCompaction(prepared) ? .committed : .voided
+    }
 }
 
 /// Durable home of a node's latest snapshot.

@@ -189,6 +189,24 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: path + ".compact"))
     }
 
+    // Much appended while the copy was made: the commit asks for another round of copying
+    // elsewhere (leaving the owner's thread little to do), and what every round added is kept.
+    @Test func aCommitAsksForAnotherRoundWhileMuchWasAppended() throws {
+        let (store, path) = try openStore()
+        try store.write(entries(1...10, term: 1))
+        let job = try #require(store.prepareCompaction(through: 6))
+        try job.run()
+        try store.write(entries(11...30, term: 2))
+        #expect(try store.commitCompaction(job, catchUpLimit: 100) == .catchUpFirst)
+        try job.run()
+        try store.write(entries(31...31, term: 2))
+        #expect(try store.commitCompaction(job, catchUpLimit: 100_000) == .committed)
+        try store.write(entries(32...32, term: 2))
+        store.close()
+        let loaded = try FileLogStore(path: path, syncWrites: true).load()
+        #expect(loaded.entries == entries(7...10, term: 1) + entries(11...32, term: 2))
+    }
+
     @Test func aTruncationMeanwhileVoidsTheCopy() throws {
         let (store, path) = try openStore()
         try store.write(entries(1...10, term: 1))
