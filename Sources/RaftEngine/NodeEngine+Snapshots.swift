@@ -31,7 +31,7 @@ extension NodeEngine {
         snapshotInProgress = true
         snapshotStarted = started
         snapshotQueueNanos = hooks.clock() &- started
-        noteSnapshotThreadHold(since: started)
+        noteSnapshotThreadHold(since: started, "freezing the state")
         let work: @Sendable () -> Result<PreparedSnapshot?, StorageError> = {
             do throws(StorageError) {
                 let prepared = try store.prepare(index: index, term: snapshotTerm, configuration: configuration) { sink in
@@ -49,7 +49,7 @@ extension NodeEngine {
     private func finishSnapshot(_ prepared: Result<PreparedSnapshot?, StorageError>, items: Int) {
         guard !isStopped else { return }
         let holdStarted = hooks.clock()
-        defer { noteSnapshotThreadHold(since: holdStarted) }
+        defer { noteSnapshotThreadHold(since: holdStarted, "committing a snapshot") }
         snapshotInProgress = false
         let snapshot: Snapshot
         switch prepared {
@@ -121,7 +121,8 @@ extension NodeEngine {
         }
         executor.offload(work) { [self] outcome in
             let holdStarted = self.hooks.clock()
-            defer { if !self.isStopped { self.noteSnapshotThreadHold(since: holdStarted) } }
+            var what = "cutting the log, round \(round)"
+            defer { if !self.isStopped { self.noteSnapshotThreadHold(since: holdStarted, what) } }
             guard !self.isStopped else { return job.discard() }
             var finished = true
             defer {
@@ -143,6 +144,8 @@ extension NodeEngine {
                     if try self.stores.log.commitCompaction(job, catchUpLimit: limit) == .catchUpFirst {
                         finished = false
                         self.copyForLogCut(job, through: index, round: round + 1)
+                    } else {
+                        what += ", the rename"
                     }
                 } catch {
                     self.fail("storage failed while cutting the log (\(error))")
@@ -211,7 +214,7 @@ extension NodeEngine {
 
     private func finishInstall(_ restored: Machine, index: LogIndex, started: UInt64, atStart: Bool) {
         let holdStarted = hooks.clock()
-        defer { noteSnapshotThreadHold(since: holdStarted) }
+        defer { noteSnapshotThreadHold(since: holdStarted, atStart ? "taking the loaded state" : "installing a snapshot") }
         restoring = nil
         let replaced = machine
         machine = restored
@@ -241,11 +244,11 @@ extension NodeEngine {
 
     /// Counts a stretch of this thread spent on snapshot work; one longer than 10 ms is said, as
     /// it delays everything else the node does (heartbeats included).
-    func noteSnapshotThreadHold(since started: UInt64) {
+    func noteSnapshotThreadHold(since started: UInt64, _ what: String) {
         let micros = Int((hooks.clock() &- started) / 1000)
         metrics.observeSnapshotThreadHold(microseconds: micros)
         if micros > 10_000 {
-            hooks.log(.warning, "snapshot work held the node's thread for \(micros / 1000) ms")
+            hooks.log(.warning, "snapshot work held the node's thread for \(micros / 1000) ms (\(what))")
         }
     }
 
