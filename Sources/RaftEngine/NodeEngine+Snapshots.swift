@@ -187,6 +187,7 @@ extension NodeEngine {
         restoreGeneration += 1
         let generation = restoreGeneration
         restoring = generation
+        drainingDeferred = false
         // Everything deferred so far is at or below the old commit index, which the snapshot
         // passes (the core installs only snapshots beyond it): the snapshot holds it all.
         deferredCommits.removeAll()
@@ -225,19 +226,39 @@ extension NodeEngine {
         for pendingIndex in pending.keys.sorted() where pendingIndex <= index {
             pending.removeValue(forKey: pendingIndex)!.finish(.unknown)
         }
-        let waiting = deferredCommits
-        deferredCommits.removeAll()
-        apply(waiting)
-        serveReads([])
+        let waiting = deferredCommits.count
         let micros = Int((hooks.clock() &- started) / 1000)
         let items = machine.itemCount
+        let applying = waiting == 0 ? "" : "; \(waiting) entries committed meanwhile are applied \(Self.deferredSlice) per turn"
         if atStart {
             metrics.stateLoadDuration.observe(microseconds: micros)
-            hooks.log(.info, "loaded its state from the snapshot through entry \(index) (\(items) items) in \(micros / 1000) ms, off the node's thread; \(waiting.count) entries committed meanwhile applied")
+            hooks.log(.info, "loaded its state from the snapshot through entry \(index) (\(items) items) in \(micros / 1000) ms, off the node's thread\(applying)")
         } else {
             metrics.snapshotInstallDuration.observe(microseconds: micros)
-            hooks.log(.info, "loaded the leader's snapshot through entry \(index) (\(items) items) in \(micros / 1000) ms, off the node's thread; \(waiting.count) entries committed meanwhile applied")
+            hooks.log(.info, "loaded the leader's snapshot through entry \(index) (\(items) items) in \(micros / 1000) ms, off the node's thread\(applying)")
         }
+        drainingDeferred = true
+        applyDeferredSlice(generation: restoreGeneration)
+    }
+
+    /// Entries applied per turn of the node's queue after a state loaded: tens of thousands may
+    /// have been committed meanwhile (a restart replays the whole log after the snapshot), and
+    /// applying them in one go held the thread 250-320 ms, long enough for an election.
+    static var deferredSlice: Int { 2_000 }
+
+    /// Applies the next slice of what was committed while the state loaded, then yields the
+    /// node's queue (heartbeats, appends and votes go first) and comes back for the next one.
+    private func applyDeferredSlice(generation: Int) {
+        guard !isStopped, drainingDeferred, restoring == nil, generation == restoreGeneration else { return }
+        let slice = Array(deferredCommits.prefix(Self.deferredSlice))
+        deferredCommits.removeFirst(slice.count)
+        apply(slice)
+        serveReads([])
+        guard deferredCommits.isEmpty else {
+            executor.offload({}, then: { [self] _ in self.applyDeferredSlice(generation: generation) })
+            return
+        }
+        drainingDeferred = false
         snapshotIfDue()
         runWatchers()
     }
@@ -255,7 +276,7 @@ extension NodeEngine {
     /// Applies committed entries, or keeps them for after the snapshot being loaded.
     func applyOrDefer(_ entries: [Entry]) {
         guard !entries.isEmpty else { return }
-        if restoring != nil {
+        if restoring != nil || drainingDeferred {
             deferredCommits.append(contentsOf: entries)
         } else {
             apply(entries)

@@ -72,6 +72,9 @@ public final class NodeEngine<Machine: ReplicatedStateMachine>: @unchecked Senda
     var restoring: Int?
     var restoreGeneration = 0
     var deferredCommits: [Entry] = []
+    /// The entries committed while a state loaded are being applied a slice per turn of the
+    /// node's queue; entries committed meanwhile join the end of `deferredCommits`.
+    var drainingDeferred = false
     /// The snapshot whose waiters hear back when the cut in progress is done.
     var answerAfterLogCut: LogIndex?
     var snapshotQueueNanos: UInt64 = 0
