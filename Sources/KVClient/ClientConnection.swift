@@ -110,13 +110,23 @@ public final class ClientConnection: @unchecked Sendable {
     /// The socket, for a caller that speaks another protocol over the same connection.
     public var socketDescriptor: Int32 { fd }
 
+    /// Sends one request line, or several joined by newlines (each gets the token).
     public func send(_ line: String) throws(Failure) {
-        var bytes = Array(line.utf8)
-        if let tokenSuffix, bytes.last == UInt8(ascii: "}"), bytes.first == UInt8(ascii: "{") {
-            bytes.removeLast()
-            if bytes.count > 1 { bytes.append(contentsOf: tokenSuffix) } else { bytes.append(contentsOf: tokenSuffix.dropFirst()) }
+        guard let tokenSuffix else {
+            var bytes = Array(line.utf8)
+            bytes.append(0x0A)
+            return try sendRaw(bytes)
         }
-        bytes.append(0x0A)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(line.utf8.count + tokenSuffix.count + 1)
+        for request in line.utf8.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            bytes.append(contentsOf: request)
+            if request.last == UInt8(ascii: "}"), request.first == UInt8(ascii: "{") {
+                bytes.removeLast()
+                if request.count > 1 { bytes.append(contentsOf: tokenSuffix) } else { bytes.append(contentsOf: tokenSuffix.dropFirst()) }
+            }
+            bytes.append(0x0A)
+        }
         try sendRaw(bytes)
     }
 

@@ -103,6 +103,21 @@ final class TCPMembers {
         for token in AccessTests.tokens { #expect(!everything.contains(token.token), "a token showed up") }
     }
 
+    // A client with a token that writes several requests at once (KVBench's preload does) has
+    // every one of them carry the token, not just the last.
+    @Test func aBatchOfRequestLinesCarriesTheTokenOnEachLine() throws {
+        let cluster = try TestCluster { $0.security.tokens = AccessTests.tokens }
+        let connection = try ClientConnection(host: "127.0.0.1", port: cluster.port,
+                                              security: ClientConnection.Security(token: "admin-token-0001"))
+        #expect(try waitUntil(seconds: 10) {
+            let status = try connection.request(#"{"admin":"status"}"#) ?? ""
+            return status.contains(#""status":"ok""#) && !status.contains(#""leader":null"#)
+        })
+        try connection.send((0..<5).map { #"{"key":"batch\#($0)","value":"v"}"# }.joined(separator: "\n"))
+        let answers = try (0..<5).map { _ in try #require(try connection.receiveLine()) }
+        #expect(answers.allSatisfy { $0.contains(#""status":"ok""#) }, "\(answers)")
+    }
+
     @Test func limitsAnswerInsteadOfGrowing() throws {
         let cluster = try TestCluster {
             $0.security.connectionsPerListener = 2
