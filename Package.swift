@@ -3,6 +3,8 @@ import PackageDescription
 
 // Dependencies point one way: executables → ClusterServer → (RaftCore, RaftStorage, KVStore, KVWire) → JSONText.
 // RaftCore depends on nothing, not even Foundation.
+// The client: ClientMain → ClientShell (the REPL and one-shot commands) → KVRecipes (locks, elections,
+// lease keepalive) → KVClient (the client library) → KVWire.
 let package = Package(
     name: "RaftKV",
     products: [
@@ -45,19 +47,21 @@ let package = Package(
         // The system's OpenSSL (Debian's libssl-dev), for TLS, HMAC and random bytes: no package dependency.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "SecureChannel", dependencies: ["COpenSSL", "NetworkIO"]),
-        .target(name: "KVClient", dependencies: ["KVWire", "JSONText", "LinCheck", "SecureChannel", "NetworkIO"]),
-        .executableTarget(name: "ServerMain", dependencies: ["SecureChannel", "ClusterServer", "RuntimeSupport", "NodeHosting", "FlightRecording", "RaftReplay", "KVClient", "JSONText",
+        .target(name: "KVClient", dependencies: ["KVWire", "JSONText", "SecureChannel", "NetworkIO"]),
+        .target(name: "KVRecipes", dependencies: ["KVClient", "KVWire", "JSONText"]),
+        .target(name: "ClientShell", dependencies: ["KVClient", "KVRecipes", "KVWire", "JSONText", "LinCheck"]),
+        .executableTarget(name: "ServerMain", dependencies: ["SecureChannel", "ClusterServer", "RuntimeSupport", "NodeHosting", "FlightRecording", "RaftReplay", "KVClient", "ClientShell", "JSONText",
                                                              "RaftCore", "ClientFront", "HTTPServer"]),
-        .executableTarget(name: "ClientMain", dependencies: ["KVClient"]),
-        .executableTarget(name: "KVBench", dependencies: ["ClusterServer", "RuntimeSupport", "KVClient", "KVWire", "RaftCore", "LinCheck"]),
+        .executableTarget(name: "ClientMain", dependencies: ["ClientShell", "KVClient", "JSONText"]),
+        .executableTarget(name: "KVBench", dependencies: ["ClusterServer", "RuntimeSupport", "KVClient", "ClientShell", "KVWire", "RaftCore", "LinCheck"]),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"]),
         .testTarget(name: "RaftSimulationTests", dependencies: ["RaftCore", "RaftEngine", "RaftStorage", "RaftVerification",
                                                             "FlightRecording", "RaftReplay"]),
         .testTarget(name: "StorageAndWireTests", dependencies: ["RaftStorage", "RaftWire", "KVStore", "KVWire", "JSONText", "RaftCore", "Checksum"]),
-        .testTarget(name: "KVClientTests", dependencies: ["KVClient", "JSONText"]),
+        .testTarget(name: "KVClientTests", dependencies: ["KVClient", "KVRecipes", "ClientShell", "JSONText"]),
         .testTarget(name: "LinCheckTests", dependencies: ["LinCheck", "RaftCore"]),
         .testTarget(name: "ClusterServerTests", dependencies: ["ClusterServer", "RuntimeSupport", "NodeHosting", "ClusterTransport",
-                                                           "ClientFront", "MemberNetwork", "Observability", "KVClient", "KVWire", "JSONText", "RaftCore", "LinCheck", "RaftStorage",
+                                                           "ClientFront", "MemberNetwork", "Observability", "KVClient", "ClientShell", "KVWire", "JSONText", "RaftCore", "LinCheck", "RaftStorage",
                                                            "FlightRecording", "RaftReplay"]),
         .testTarget(name: "SecurityTests", dependencies: ["SecureChannel", "COpenSSL"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ServerMain", "ClientMain", "KVClient", "JSONText"]),
