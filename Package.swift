@@ -3,6 +3,7 @@ import PackageDescription
 
 // Dependencies point one way: executables → ClusterServer → (RaftCore, RaftStorage, KVStore, KVWire) → JSONText.
 // RaftCore depends on nothing, not even Foundation.
+// ClientFront → TimeTravelFront (viewing a recording: ReplayView, ReplayService, the replay page).
 // The client: ClientMain → ClientShell (the REPL and one-shot commands) → KVRecipes (locks, elections,
 // lease keepalive) → KVClient (the client library) → KVWire.
 let package = Package(
@@ -33,7 +34,9 @@ let package = Package(
                                                          "KVWire", "JSONText"]),
         .target(name: "Observability", dependencies: ["NodeHosting", "ClusterTransport", "RuntimeSupport", "RaftCore", "RaftEngine",
                                                       "HTTPServer", "KVWire", "JSONText"]),
-        .target(name: "ClientFront", dependencies: ["SecureChannel", "NodeHosting", "ClusterTransport", "Observability", "RuntimeSupport", "RaftCore",
+        .target(name: "TimeTravelFront", dependencies: ["ClusterTransport", "FlightRecording", "HTTPServer", "JSONText", "KVStore", "KVWire",
+                                                        "RaftCore", "RaftReplay", "WebConsole"]),
+        .target(name: "ClientFront", dependencies: ["TimeTravelFront", "SecureChannel", "NodeHosting", "ClusterTransport", "Observability", "RuntimeSupport", "RaftCore",
                                                     "RaftEngine", "RaftStorage", "KVStore", "KVWire", "JSONText", "NetworkIO",
                                                     "HTTPServer", "WebConsole", "FlightRecording", "RaftReplay", "LinCheck"]),
         .target(name: "MemberNetwork", dependencies: ["SecureChannel", "ClientFront", "ClusterTransport", "NodeHosting", "RuntimeSupport", "RaftCore",
@@ -51,7 +54,7 @@ let package = Package(
         .target(name: "KVRecipes", dependencies: ["KVClient", "KVWire", "JSONText"]),
         .target(name: "ClientShell", dependencies: ["KVClient", "KVRecipes", "KVWire", "JSONText", "LinCheck"]),
         .executableTarget(name: "ServerMain", dependencies: ["SecureChannel", "ClusterServer", "RuntimeSupport", "NodeHosting", "FlightRecording", "RaftReplay", "KVClient", "ClientShell", "JSONText",
-                                                             "RaftCore", "ClientFront", "HTTPServer"]),
+                                                             "RaftCore", "ClientFront", "TimeTravelFront", "HTTPServer"]),
         .executableTarget(name: "ClientMain", dependencies: ["ClientShell", "KVClient", "JSONText"]),
         .executableTarget(name: "KVBench", dependencies: ["ClusterServer", "RuntimeSupport", "KVClient", "ClientShell", "KVWire", "RaftCore", "LinCheck"]),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"]),

@@ -6,6 +6,7 @@ import RaftCore
 import RaftReplay
 import RuntimeSupport
 import Synchronization
+import TimeTravelFront
 
 /// A live server's time travel: "record now, look later". It keeps the notes a recording cannot
 /// show (network switches, messages delivered or dropped by hand, kills, a scenario's narration)
