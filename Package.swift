@@ -3,7 +3,8 @@ import PackageDescription
 
 // Dependencies point one way: executables → ClusterServer → (RaftCore, RaftStorage, KVStore, KVWire) → JSONText.
 // RaftCore depends on nothing, not even Foundation.
-// ClientFront → TimeTravelFront (viewing a recording: ReplayView, ReplayService, the replay page).
+// The server's front: ClientEdge (the line proxy, the HTTP API) → ClientFront (routing, admin, scenarios)
+// → TimeTravelFront (viewing a recording: ReplayView, ReplayService, the replay page).
 // The client: ClientMain → ClientShell (the REPL and one-shot commands) → KVRecipes (locks, elections,
 // lease keepalive) → KVClient (the client library) → KVWire.
 let package = Package(
@@ -36,13 +37,15 @@ let package = Package(
                                                       "HTTPServer", "KVWire", "JSONText"]),
         .target(name: "TimeTravelFront", dependencies: ["ClusterTransport", "FlightRecording", "HTTPServer", "JSONText", "KVStore", "KVWire",
                                                         "RaftCore", "RaftReplay", "WebConsole"]),
-        .target(name: "ClientFront", dependencies: ["TimeTravelFront", "SecureChannel", "NodeHosting", "ClusterTransport", "Observability", "RuntimeSupport", "RaftCore",
-                                                    "RaftEngine", "RaftStorage", "KVStore", "KVWire", "JSONText", "NetworkIO",
-                                                    "HTTPServer", "WebConsole", "FlightRecording", "RaftReplay", "LinCheck"]),
+        .target(name: "ClientFront", dependencies: ["TimeTravelFront", "NodeHosting", "ClusterTransport", "Observability", "RuntimeSupport", "RaftCore",
+                                                    "RaftEngine", "RaftStorage", "KVStore", "KVWire", "JSONText", "RaftReplay", "LinCheck"]),
+        .target(name: "ClientEdge", dependencies: ["ClientFront", "SecureChannel", "NodeHosting", "ClusterTransport", "Observability",
+                                                   "RuntimeSupport", "RaftCore", "RaftStorage", "KVStore", "KVWire", "JSONText", "NetworkIO",
+                                                   "HTTPServer", "WebConsole"]),
         .target(name: "MemberNetwork", dependencies: ["SecureChannel", "ClientFront", "ClusterTransport", "NodeHosting", "RuntimeSupport", "RaftCore",
                                                       "RaftEngine", "RaftWire", "RaftStorage", "KVStore", "KVWire", "JSONText",
                                                       "NetworkIO"]),
-        .target(name: "ClusterServer", dependencies: ["KVClient", "SecureChannel", "ClientFront", "MemberNetwork", "ClusterTransport", "Observability",
+        .target(name: "ClusterServer", dependencies: ["KVClient", "SecureChannel", "ClientFront", "ClientEdge", "MemberNetwork", "ClusterTransport", "Observability",
                                                       "NodeHosting", "RuntimeSupport", "RaftCore", "RaftEngine", "RaftStorage",
                                                       "KVWire", "JSONText", "NetworkIO", "HTTPServer"]),
         .target(name: "WebConsole"),
@@ -64,7 +67,7 @@ let package = Package(
         .testTarget(name: "KVClientTests", dependencies: ["KVClient", "KVRecipes", "ClientShell", "JSONText"]),
         .testTarget(name: "LinCheckTests", dependencies: ["LinCheck", "RaftCore"]),
         .testTarget(name: "ClusterServerTests", dependencies: ["ClusterServer", "RuntimeSupport", "NodeHosting", "ClusterTransport",
-                                                           "ClientFront", "MemberNetwork", "Observability", "KVClient", "ClientShell", "KVWire", "JSONText", "RaftCore", "LinCheck", "RaftStorage",
+                                                           "ClientFront", "ClientEdge", "MemberNetwork", "Observability", "KVClient", "ClientShell", "KVWire", "JSONText", "RaftCore", "LinCheck", "RaftStorage",
                                                            "FlightRecording", "RaftReplay"]),
         .testTarget(name: "SecurityTests", dependencies: ["SecureChannel", "COpenSSL"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ServerMain", "ClientMain", "KVClient", "JSONText"]),

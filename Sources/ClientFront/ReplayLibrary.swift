@@ -68,7 +68,7 @@ public final class ReplayLibrary: Sendable {
     /// them for `/replay` in the background (`service` says when it is ready). `from`: each node's
     /// recording is replayed from its first restart at or after this time; `startAt`: the page
     /// opens at the last step before this time.
-    func record(admin: AdminHandler, from: UInt64? = nil, startAt: UInt64? = nil,
+    package func record(admin: AdminHandler, from: UInt64? = nil, startAt: UInt64? = nil,
                 done: @escaping @Sendable (Result<Saved, RequestError>) -> Void) {
         admin.handle(.trace(node: nil), id: nil, hops: 0) { [self] line in
             guard case .object(let answer)? = try? JSONParser.parse(line), answer["status"]?.stringValue == "ok",

@@ -1,3 +1,4 @@
+import ClientEdge
 import ClientFront
 import ClusterTransport
 import Dispatch
