@@ -3,8 +3,8 @@ import PackageDescription
 
 // Dependencies point one way: executables → ClusterServer → (RaftCore, RaftStorage, KVStore, KVWire) → JSONText.
 // RaftCore depends on nothing, not even Foundation.
-// The server's front: ClientEdge (the line proxy, the HTTP API) → ClientFront (routing, admin, scenarios)
-// → TimeTravelFront (viewing a recording: ReplayView, ReplayService, the replay page).
+// The server's front: ClientEdge (the line proxy, the HTTP API) and GuidedScenarios → ClientFront (routing,
+// admin, ReplayLibrary) → TimeTravelFront (viewing a recording: ReplayView, ReplayService, the replay page).
 // The client: ClientMain → ClientShell (the REPL and one-shot commands) → KVRecipes (locks, elections,
 // lease keepalive) → KVClient (the client library) → KVWire.
 let package = Package(
@@ -38,14 +38,17 @@ let package = Package(
         .target(name: "TimeTravelFront", dependencies: ["ClusterTransport", "FlightRecording", "HTTPServer", "JSONText", "KVStore", "KVWire",
                                                         "RaftCore", "RaftReplay", "WebConsole"]),
         .target(name: "ClientFront", dependencies: ["TimeTravelFront", "NodeHosting", "ClusterTransport", "Observability", "RuntimeSupport", "RaftCore",
-                                                    "RaftEngine", "RaftStorage", "KVStore", "KVWire", "JSONText", "RaftReplay", "LinCheck"]),
+                                                    "RaftEngine", "RaftStorage", "KVStore", "KVWire", "JSONText", "RaftReplay"]),
+        .target(name: "GuidedScenarios", dependencies: ["ClientFront", "ClusterTransport", "NodeHosting", "RuntimeSupport", "RaftCore",
+                                                        "RaftEngine", "KVStore", "KVWire", "JSONText", "LinCheck"]),
         .target(name: "ClientEdge", dependencies: ["ClientFront", "SecureChannel", "NodeHosting", "ClusterTransport", "Observability",
                                                    "RuntimeSupport", "RaftCore", "RaftStorage", "KVStore", "KVWire", "JSONText", "NetworkIO",
                                                    "HTTPServer", "WebConsole"]),
         .target(name: "MemberNetwork", dependencies: ["SecureChannel", "ClientFront", "ClusterTransport", "NodeHosting", "RuntimeSupport", "RaftCore",
                                                       "RaftEngine", "RaftWire", "RaftStorage", "KVStore", "KVWire", "JSONText",
                                                       "NetworkIO"]),
-        .target(name: "ClusterServer", dependencies: ["KVClient", "SecureChannel", "ClientFront", "ClientEdge", "MemberNetwork", "ClusterTransport", "Observability",
+        .target(name: "ClusterServer", dependencies: ["KVClient", "SecureChannel", "ClientFront", "ClientEdge", "GuidedScenarios",
+                                                      "MemberNetwork", "ClusterTransport", "Observability",
                                                       "NodeHosting", "RuntimeSupport", "RaftCore", "RaftEngine", "RaftStorage",
                                                       "KVWire", "JSONText", "NetworkIO", "HTTPServer"]),
         .target(name: "WebConsole"),
@@ -57,7 +60,7 @@ let package = Package(
         .target(name: "KVRecipes", dependencies: ["KVClient", "KVWire", "JSONText"]),
         .target(name: "ClientShell", dependencies: ["KVClient", "KVRecipes", "KVWire", "JSONText", "LinCheck"]),
         .executableTarget(name: "ServerMain", dependencies: ["SecureChannel", "ClusterServer", "RuntimeSupport", "NodeHosting", "FlightRecording", "RaftReplay", "KVClient", "ClientShell", "JSONText",
-                                                             "RaftCore", "ClientFront", "TimeTravelFront", "HTTPServer"]),
+                                                             "RaftCore", "TimeTravelFront", "HTTPServer"]),
         .executableTarget(name: "ClientMain", dependencies: ["ClientShell", "KVClient", "JSONText"]),
         .executableTarget(name: "KVBench", dependencies: ["ClusterServer", "RuntimeSupport", "KVClient", "ClientShell", "KVWire", "RaftCore", "LinCheck"]),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"]),

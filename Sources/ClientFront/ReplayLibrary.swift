@@ -16,7 +16,7 @@ public final class ReplayLibrary: Sendable {
     public let service = ReplayService()
     private let notes = Mutex<[TimelineNote]>([])
     /// The scenario running now (one at a time).
-    let runningScenario = Mutex<String?>(nil)
+    package let runningScenario = Mutex<String?>(nil)
     static let keptNotes = 5_000
     /// A live recording longer than this (records over all nodes) is replayed from a later state
     /// of each node on, so that the page opens in seconds.

@@ -63,7 +63,7 @@ public final class RequestRouter: Sendable {
     public let clock: PauseClock
     let forwarder: RequestForwarder?
     /// The unsafe switch: linearizable reads go to any node that believes it leads.
-    let unsafeLocalReads: Bool
+    package let unsafeLocalReads: Bool
     /// Member forwards allowed before a request is served where it is.
     public static let maxHops = 2
     private let adminHandler = Mutex<AdminHandler?>(nil)
