@@ -6,21 +6,25 @@ import ClusterTransport
 import NodeHosting
 import Observability
 import RuntimeSupport
+import Synchronization
 
 /// The admin requests: views (status, members, logs, metrics), faults (kill, restart, partition,
 /// isolate, slow, heal, disk, crash), membership (add, remove, transfer), pause and step. Refused
 /// with `forbidden` unless admin is enabled. A request about a node that runs in another member's
 /// process is passed to that member; cluster-wide switches are passed to every member.
 public final class AdminHandler: Sendable {
-    let registry: ClusterRegistry
-    let switchboard: Switchboard
-    let events: EventLog
-    let router: RequestRouter
+    package let registry: ClusterRegistry
+    package let switchboard: Switchboard
+    package let events: EventLog
+    package let router: RequestRouter
     let settings: AdminSettings
     let metricsReport: MetricsReport
-    let runtime: RuntimeControl
+    package let runtime: RuntimeControl
     /// Time travel on this server's own recordings, and the notes they cannot show.
     public let replays = ReplayLibrary()
+    /// The guided scenarios (`{"admin":"scenario"}`). They drive this handler, so they live in
+    /// GuidedScenarios, above this module, and the composition root attaches them.
+    private let scenarios = Mutex<(any ScenarioRunning)?>(nil)
     var enabled: Bool { settings.enabled }
 
     public init(registry: ClusterRegistry, switchboard: Switchboard, router: RequestRouter, events: EventLog,
@@ -34,7 +38,11 @@ public final class AdminHandler: Sendable {
         self.runtime = runtime
     }
 
-    func handle(_ request: AdminRequest, id: JSONValue?, hops: Int, respond: @escaping @Sendable (String) -> Void) {
+    package func attach(scenarios runner: any ScenarioRunning) {
+        scenarios.withLock { $0 = runner }
+    }
+
+    package func handle(_ request: AdminRequest, id: JSONValue?, hops: Int, respond: @escaping @Sendable (String) -> Void) {
         guard enabled else {
             return respond(ClientResponse.error(RequestError(.forbidden, "admin requests are disabled (admin.enabled is false)"), id: id))
         }
@@ -74,7 +82,9 @@ public final class AdminHandler: Sendable {
         case .pause, .messages, .deliver, .drop, .tick, .resume: step(request, reply)
         case .trace(let node): trace(node: node, reply, hops: hops)
         case .backup(let path): backup(path: path, reply, hops: hops)
-        case .scenario(let name): scenario(name, reply)
+        case .scenario(let name):
+            guard let runner = scenarios.withLock({ $0 }) else { return reply.error(.unavailable, "this server has no guided scenarios") }
+            runner.scenario(name, admin: self, reply)
         }
     }
 
@@ -90,16 +100,21 @@ public final class AdminHandler: Sendable {
     }
 }
 
+/// Runs `{"admin":"scenario","name":N}` for an admin handler: GuidedScenarios' runner.
+package protocol ScenarioRunning: Sendable {
+    func scenario(_ name: String, admin: AdminHandler, _ reply: AdminReply)
+}
+
 /// Answers one admin request exactly as the contract shapes them.
-struct AdminReply: Sendable {
+package struct AdminReply: Sendable {
     let id: JSONValue?
     let respond: @Sendable (String) -> Void
 
-    func ok(_ members: [(String, JSONValue)] = []) {
+    package func ok(_ members: [(String, JSONValue)] = []) {
         respond(ClientResponse.adminOK(members, id: id))
     }
 
-    func error(_ code: ErrorCode, _ message: String) {
+    package func error(_ code: ErrorCode, _ message: String) {
         respond(ClientResponse.error(RequestError(code, message), id: id))
     }
 }

@@ -6,6 +6,7 @@ import RaftCore
 import RaftReplay
 import RuntimeSupport
 import Synchronization
+import TimeTravelFront
 
 /// A live server's time travel: "record now, look later". It keeps the notes a recording cannot
 /// show (network switches, messages delivered or dropped by hand, kills, a scenario's narration)
@@ -15,7 +16,7 @@ public final class ReplayLibrary: Sendable {
     public let service = ReplayService()
     private let notes = Mutex<[TimelineNote]>([])
     /// The scenario running now (one at a time).
-    let runningScenario = Mutex<String?>(nil)
+    package let runningScenario = Mutex<String?>(nil)
     static let keptNotes = 5_000
     /// A live recording longer than this (records over all nodes) is replayed from a later state
     /// of each node on, so that the page opens in seconds.
@@ -67,7 +68,7 @@ public final class ReplayLibrary: Sendable {
     /// them for `/replay` in the background (`service` says when it is ready). `from`: each node's
     /// recording is replayed from its first restart at or after this time; `startAt`: the page
     /// opens at the last step before this time.
-    func record(admin: AdminHandler, from: UInt64? = nil, startAt: UInt64? = nil,
+    package func record(admin: AdminHandler, from: UInt64? = nil, startAt: UInt64? = nil,
                 done: @escaping @Sendable (Result<Saved, RequestError>) -> Void) {
         admin.handle(.trace(node: nil), id: nil, hops: 0) { [self] line in
             guard case .object(let answer)? = try? JSONParser.parse(line), answer["status"]?.stringValue == "ok",

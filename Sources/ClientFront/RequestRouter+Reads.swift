@@ -11,7 +11,7 @@ import RaftCore
 /// never holds a node.
 extension RequestRouter {
     /// Serves a read from `machine` (on the node's queue); `respond` gets the answer line.
-    func serve(_ request: ClientRequest, from machine: KVStateMachine, id: JSONValue?, respond: @escaping @Sendable (String) -> Void) {
+    package func serve(_ request: ClientRequest, from machine: KVStateMachine, id: JSONValue?, respond: @escaping @Sendable (String) -> Void) {
         switch request.operation {
         case .get(let key, _):
             respond(readAnswer(key: key, record: machine.record(key), revision: machine.revision, revisions: request.revisions, id: id))
@@ -47,7 +47,7 @@ extension RequestRouter {
     }
 
     /// An eventual read from a random live follower's applied state (any live node if none).
-    func read(_ request: ClientRequest, id: JSONValue?, deadline: UInt64, respond: @escaping @Sendable (String) -> Void) {
+    package func read(_ request: ClientRequest, id: JSONValue?, deadline: UInt64, respond: @escaping @Sendable (String) -> Void) {
         guard let node = registry.pickReadNode(), let host = registry.host(node) else {
             if clock.now() >= deadline {
                 return respond(unavailable("no node is up to serve the read", key: request.key, op: request.opName, id: id))

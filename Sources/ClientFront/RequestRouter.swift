@@ -54,16 +54,16 @@ public final class PauseClock: Sendable {
 /// the clock) for a leader, retries writes that were refused or lost, and answers `unavailable`
 /// or `timeout` as the contract says.
 public final class RequestRouter: Sendable {
-    let registry: ClusterRegistry
+    package let registry: ClusterRegistry
     let baseRequestTimeoutNanos: UInt64
     /// Slow motion stretches client deadlines with the nodes' timers.
     public let slowMotion = Atomic<Int>(1)
     public let retryQueue = DispatchQueue(label: "raft.router.retry")
-    let metrics: ServerMetrics
+    package let metrics: ServerMetrics
     public let clock: PauseClock
     let forwarder: RequestForwarder?
     /// The unsafe switch: linearizable reads go to any node that believes it leads.
-    let unsafeLocalReads: Bool
+    package let unsafeLocalReads: Bool
     /// Member forwards allowed before a request is served where it is.
     public static let maxHops = 2
     private let adminHandler = Mutex<AdminHandler?>(nil)
@@ -96,7 +96,7 @@ public final class RequestRouter: Sendable {
     public var admin: AdminHandler? { adminHandler.withLock { $0 } }
 
     var requestTimeoutNanos: UInt64 { baseRequestTimeoutNanos * UInt64(slowMotion.load(ordering: .relaxed)) }
-    var deadline: UInt64 { clock.now() + requestTimeoutNanos }
+    package var deadline: UInt64 { clock.now() + requestTimeoutNanos }
 
     /// Answers every write whose deadline passed; forgets the ones already answered.
     func expireOverdueWrites() {

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import JSONText
+import ClientShell
 import KVClient
 
 let usage = """

@@ -1,6 +1,8 @@
+import ClientEdge
 import ClientFront
 import ClusterTransport
 import Dispatch
+import GuidedScenarios
 import HTTPServer
 import KVWire
 import NetworkIO
@@ -75,6 +77,7 @@ public final class ClusterServer: Sendable {
                                  runtime: runtime)
         self.admin = admin
         router.attach(admin: admin)
+        admin.attach(scenarios: GuidedScenarioRunner())
         let reads = ReadBatcher(router: router)
         self.proxy = Proxy(host: config.proxyHost, port: config.proxyPort, limits: config.limits,
                            idleTimeoutSeconds: config.idleTimeoutSeconds, router: router, metrics: metrics,

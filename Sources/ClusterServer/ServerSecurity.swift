@@ -1,4 +1,4 @@
-import ClientFront
+import ClientEdge
 import KVWire
 import MemberNetwork
 import NetworkIO

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import Foundation
 import JSONText
+import ClientShell
 import KVClient
 import KVWire
 import LinCheck

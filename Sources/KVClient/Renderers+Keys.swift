@@ -4,11 +4,11 @@ import KVWire
 /// Keys for people: a range as a table, a transaction's outcome step by step.
 extension Renderers {
     /// Longest value shown in a table before it is cut (with "…").
-    static let valueWidth = 48
-    static let keyWidth = 40
+    package static let valueWidth = 48
+    package static let keyWidth = 40
 
     /// `text` on one line: control characters as escapes, cut to `width` characters, `""` when empty.
-    static func shown(_ text: String, width: Int) -> String {
+    package static func shown(_ text: String, width: Int) -> String {
         if text.isEmpty { return "\"\"" }
         var result = ""
         var count = 0
@@ -89,7 +89,7 @@ extension Renderers {
     }
 
     /// Rows padded to their columns' widths (two spaces between), the last column not padded.
-    static func table(_ rows: [[String]], rightAligned: Set<Int>) -> [String] {
+    package static func table(_ rows: [[String]], rightAligned: Set<Int>) -> [String] {
         let columns = rows.map(\.count).max() ?? 0
         var widths = [Int](repeating: 0, count: columns)
         for row in rows {

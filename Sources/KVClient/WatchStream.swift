@@ -213,7 +213,7 @@ public final class WatchStream {
         }
     }
 
-    static func seconds() -> Double {
+    package static func seconds() -> Double {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9

@@ -1,5 +1,6 @@
 import FlightRecording
 import JSONText
+import ClientShell
 import KVClient
 import RaftCore
 import RaftReplay

@@ -1,11 +1,11 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import ClientFront
 import Dispatch
 import HTTPServer
 import JSONText
 import RuntimeSupport
+import TimeTravelFront
 
 /// `ServerMain --replay DIR... --http-port P`: replays the recording once through the real
 /// engines (with every check), indexes every step, and serves the page in time-travel mode on

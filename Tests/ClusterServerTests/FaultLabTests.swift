@@ -1,6 +1,7 @@
 import ClusterServer
 import Dispatch
 import JSONText
+import ClientShell
 import KVClient
 import LinCheck
 import Synchronization

@@ -1,4 +1,5 @@
-@testable import ClientFront
+@testable import ClientEdge
+import ClientFront
 import ClusterServer
 import JSONText
 import Testing

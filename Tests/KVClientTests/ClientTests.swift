@@ -1,4 +1,5 @@
 import JSONText
+import ClientShell
 import KVClient
 import KVWire
 import Testing

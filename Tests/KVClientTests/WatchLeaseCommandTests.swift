@@ -1,5 +1,7 @@
 import JSONText
+import ClientShell
 import KVClient
+import KVRecipes
 import KVWire
 import Testing
 

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import JSONText
 import KVWire
+import KVClient
 
 /// Requests for the recipes (lock, election, lease keepalive), made to survive what a cluster
 /// does meanwhile: a connection closed (idle, or its member restarted) is opened again to the

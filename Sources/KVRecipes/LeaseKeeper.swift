@@ -7,6 +7,7 @@ import Dispatch
 import JSONText
 import KVWire
 import Synchronization
+import KVClient
 
 /// Keeps a lease alive in the background: a keepalive every third of its TTL, on a connection
 /// of its own (opened again to the same address when it drops). The lease counts as lost when

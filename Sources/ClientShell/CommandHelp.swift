@@ -1,3 +1,5 @@
+import KVClient
+
 extension ShortCommandParser {
     public static let helpText = """
         Data (case-insensitive; quote values with spaces, or use --key/--value):

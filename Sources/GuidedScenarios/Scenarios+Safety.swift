@@ -1,3 +1,4 @@
+import ClientFront
 import ClusterTransport
 import Dispatch
 import NodeHosting

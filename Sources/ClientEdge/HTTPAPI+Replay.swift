@@ -1,3 +1,4 @@
+import ClientFront
 import HTTPServer
 import JSONText
 import KVWire

@@ -229,4 +229,8 @@ private struct NoteKey: Hashable {
 /// Why a recording cannot be loaded for time travel.
 public struct ReplayLoadError: Error, CustomStringConvertible {
     public var description: String
+
+    package init(description: String) {
+        self.description = description
+    }
 }

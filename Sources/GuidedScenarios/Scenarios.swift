@@ -1,3 +1,4 @@
+import ClientFront
 import ClusterTransport
 import KVStore
 import RaftCore

@@ -1,3 +1,4 @@
+import ClientFront
 import KVStore
 import KVWire
 import SecureChannel

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import LinCheck
+import KVClient
 
 /// `ClientMain check --history FILE`: checks history files of any system (Jepsen's log lines or
 /// EDN maps, or this project's recorded JSON lines) for linearizability and prints the verdict;

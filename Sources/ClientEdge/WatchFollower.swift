@@ -1,3 +1,4 @@
+import ClientFront
 import Dispatch
 import KVStore
 import NodeHosting

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import ClientFront
 import Dispatch
 import NetworkIO
 import KVWire

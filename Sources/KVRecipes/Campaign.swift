@@ -1,4 +1,5 @@
 import JSONText
+import KVClient
 import KVWire
 
 /// The lock and election recipe (docs/recipes.md), as etcd's concurrency package does it:
@@ -144,7 +145,7 @@ public final class Campaign {
         return interruption.reason.map { .stopped($0) }
     }
 
-    static func describe(_ answer: JSONObject) -> String {
+    package static func describe(_ answer: JSONObject) -> String {
         let code = answer["code"]?.stringValue ?? "error"
         return answer["error"]?.stringValue.map { "\(code): \($0)" } ?? code
     }

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import JSONText
+import KVClient
 
 /// Reads commands and prints answers. On a terminal: a prompt with line editing and a history
 /// that survives restarts, coloured tables, `watch` refreshing in place. In a pipe: reads to

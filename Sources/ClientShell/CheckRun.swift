@@ -7,6 +7,7 @@ import Dispatch
 import JSONText
 import LinCheck
 import Synchronization
+import KVClient
 
 /// `check SECONDS`: for a while, a few connections of this client write, read (linearizably),
 /// compare-and-set and delete a handful of keys as fast as answers come; every operation is

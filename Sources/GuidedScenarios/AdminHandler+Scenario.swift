@@ -1,3 +1,4 @@
+import ClientFront
 import Foundation
 import JSONText
 import KVWire
@@ -53,5 +54,14 @@ extension AdminHandler {
                 }
             }
         }
+    }
+}
+
+/// The guided scenarios for `AdminHandler.attach(scenarios:)`.
+package struct GuidedScenarioRunner: ScenarioRunning {
+    package init() {}
+
+    package func scenario(_ name: String, admin: AdminHandler, _ reply: AdminReply) {
+        admin.scenario(name, reply)
     }
 }

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import JSONText
 import KVWire
+import KVClient
 
 /// `getall`: every key, page after page, continued with `after` = the last key of the page before.
 extension Repl {

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import JSONText
+import KVClient
 
 /// Events, leases and leaders for people; the same as JSON lines for programs.
 extension Renderers {

@@ -5,6 +5,8 @@ import Darwin
 #endif
 import JSONText
 import KVWire
+import KVClient
+import KVRecipes
 
 /// follow, lease, lock and elect: commands that run until something stops them. Events, leases
 /// and leaders are printed for people when standard output is a terminal, as JSON lines
