@@ -40,7 +40,7 @@ extension NodeHost {
             guard let engine = self.engine, engine.raft.isLeader else { return reply(.notLeader) }
             guard let lease = engine.machine.state.leases[id] else { return reply(.notFound) }
             let now = MonotonicClock.now()
-            _ = self.leaseKeeper.check(leases: engine.machine.state.leases, isLeader: true, now: now)
+            self.leaseKeeper.lead(leases: engine.machine.state.leases, now: now)  // O(1) unless just elected
             guard self.leaseKeeper.keepAlive(id, lease: lease, now: now) else { return reply(.notFound) }
             reply(.lease(ttlMs: lease.ttlMs, remainingMs: lease.ttlMs, keys: []))
         }
@@ -52,7 +52,7 @@ extension NodeHost {
             guard let engine = self.engine, engine.raft.isLeader else { return reply(.notLeader) }
             guard let lease = engine.machine.state.leases[id] else { return reply(.notFound) }
             let now = MonotonicClock.now()
-            _ = self.leaseKeeper.check(leases: engine.machine.state.leases, isLeader: true, now: now)
+            self.leaseKeeper.lead(leases: engine.machine.state.leases, now: now)
             let remaining = self.leaseKeeper.remainingMs(id, now: now) ?? lease.ttlMs
             reply(.lease(ttlMs: lease.ttlMs, remainingMs: remaining, keys: lease.keys.sorted().map(\.string)))
         }
