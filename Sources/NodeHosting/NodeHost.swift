@@ -126,7 +126,7 @@ public final class NodeHost: @unchecked Sendable {
         self.events = events
         self.recorder = settings.traceCapacity > 0
             ? FlightRecorder(node: id, capacity: settings.traceCapacity, clock: { MonotonicClock.now() }) : nil
-        self.watchHub = WatchHub(historyRevisions: settings.watchHistoryRevisions)
+        self.watchHub = WatchHub(historyRevisions: settings.watchHistoryRevisions, label: "raft.watch.fanout.\(id)")
         self.registry = registry
         self.outlet = outlet
         self.ticking = ticking
