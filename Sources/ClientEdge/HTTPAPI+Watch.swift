@@ -41,12 +41,7 @@ extension HTTPAPI {
         let follower = WatchFollower(
             registry: router.registry, filter: filter, from: parsed.fromRevision,
             deliver: { batch in
-                for (position, event) in batch.events.enumerated() {
-                    var data = ""
-                    WatchBatch.append(event, to: &data)
-                    let last = position + 1 == batch.events.count || batch.events[position + 1].revision != event.revision
-                    stream.send(frame: Self.sseFrame(event: event.kind.rawValue, id: last ? event.revision : nil, data: data))
-                }
+                stream.send(frame: batch.sseFrames)  // encoded once per batch, shared by every stream
                 metrics.watchEventsSent(batch.events.count)
             },
             started: { outcome in
@@ -72,14 +67,5 @@ extension HTTPAPI {
             metrics.watchClosed()
         }
         follower.start()
-    }
-
-    static func sseFrame(event: String, id: Int64?, data: String) -> [UInt8] {
-        var bytes = Array("event: \(event)\n".utf8)
-        if let id { bytes.append(contentsOf: "id: \(id)\n".utf8) }
-        bytes.append(contentsOf: "data: ".utf8)
-        bytes.append(contentsOf: data.utf8)
-        bytes.append(contentsOf: "\n\n".utf8)
-        return bytes
     }
 }

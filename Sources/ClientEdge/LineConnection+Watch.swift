@@ -14,13 +14,15 @@ extension LineConnection {
     static let slowWatcherBytes = 8 << 20
 
     /// One watch of this connection. @unchecked Sendable: its mutable fields are touched on the
-    /// connection's queue only (`name` and `nameJSON` never change).
+    /// connection's queue only (`name`, `nameJSON` and `linePrefix` never change).
     final class LineWatch: @unchecked Sendable {
         let name: JSONValue
         let nameJSON: String
+        /// `{"watch":W`: what this watch puts before a batch's shared line tail.
+        let linePrefix: [UInt8]
         var follower: WatchFollower?
-        /// Event lines that came before the watch's answer went out.
-        var early: [String] = []
+        /// Lines that came before the watch's answer went out.
+        var early: [UInt8] = []
         var answered = false
 
         init(name: JSONValue) {
@@ -28,6 +30,7 @@ extension LineConnection {
             var writer = JSONWriter()
             writer.value(name)
             self.nameJSON = writer.text
+            self.linePrefix = Array(("{\"watch\":" + writer.text).utf8)
         }
     }
 
@@ -42,9 +45,7 @@ extension LineConnection {
         let follower = WatchFollower(
             registry: proxy.router.registry, filter: filter, from: request.fromRevision,
             deliver: { [self] batch in
-                var line = "{\"watch\":" + watch.nameJSON + ",\"events\":" + batch.eventsJSON + ",\"revision\":\(batch.revision)}"
-                line.append("\n")
-                hop.post(Proxy.WatchLine(connection: self, watch: watch, line: line, events: batch.events.count))
+                hop.post(Proxy.WatchLine(connection: self, watch: watch, batch: batch))
             },
             started: { [self] outcome in
                 self.queue.async { self.watchStarted(watch, outcome, id: id, sequence: sequence) }
@@ -65,8 +66,8 @@ extension LineConnection {
                 + (id.map { value -> String in var writer = JSONWriter(); writer.value(value); return ",\"id\":" + writer.text } ?? "") + "}"
             answer(sequence, .lineThen(line, written: { [self] in
                 watch.answered = true
-                for early in watch.early { self.writeOutOfBand(early.utf8) }
-                watch.early.removeAll()
+                if !watch.early.isEmpty { self.writeOutOfBand(watch.early) }
+                watch.early = []
             }))
         case .failure(let compacted):
             watches.removeValue(forKey: watch.nameJSON)
@@ -86,12 +87,30 @@ extension LineConnection {
         return object.finished()
     }
 
-    /// An event line, on the connection's queue.
-    func writeWatchLine(_ watch: LineWatch, _ line: String, events: Int) {
-        guard watches[watch.nameJSON] === watch else { return }  // unwatched meanwhile
-        guard outputPending <= Self.slowWatcherBytes else { return cutSlowWatch(watch) }
-        proxy.metrics.watchEventsSent(events)
-        if watch.answered { writeOutOfBand(line.utf8) } else { watch.early.append(line) }
+    /// An event line, on the connection's queue: the watch's prefix and the batch's shared tail,
+    /// queued without writing (the hand-off flushes each connection once per run). Returns
+    /// whether anything was queued for writing.
+    func queueWatchLine(_ watch: LineWatch, _ batch: WatchBatch) -> Bool {
+        guard watches[watch.nameJSON] === watch else { return false }  // unwatched meanwhile
+        guard outputPending <= Self.slowWatcherBytes else {
+            cutSlowWatch(watch)
+            return false
+        }
+        watchEventsQueued += batch.events.count
+        if watch.answered {
+            appendOutOfBand(watch.linePrefix)
+            appendOutOfBand(batch.lineTail)
+            return true
+        }
+        watch.early.append(contentsOf: watch.linePrefix)
+        watch.early.append(contentsOf: batch.lineTail)
+        return false
+    }
+
+    /// The events queued since the last flush, for the metrics.
+    func takeWatchEventsQueued() -> Int {
+        defer { watchEventsQueued = 0 }
+        return watchEventsQueued
     }
 
     private func cutSlowWatch(_ watch: LineWatch) {
@@ -110,7 +129,7 @@ extension LineConnection {
         guard watches.removeValue(forKey: watch.nameJSON) != nil else { return }
         watch.follower?.stop()
         proxy.metrics.watchClosed()
-        if watch.answered { writeOutOfBand(line.utf8) } else { watch.early.append(line) }
+        if watch.answered { writeOutOfBand(Array(line.utf8)) } else { watch.early.append(contentsOf: line.utf8) }
     }
 
     func stopWatch(named name: JSONValue, id: JSONValue?, sequence: Int) {

@@ -15,6 +15,10 @@ final class LineConnection: StreamConnection, @unchecked Sendable {
     private var framer: LineFramer
     /// This connection's watches, by the JSON text of their names.
     var watches: [String: LineWatch] = [:]
+    /// Event lines were queued during the current run of the watch hand-off (it flushes once).
+    var watchFlushPending = false
+    /// Events queued since the last flush (counted for the metrics when flushed).
+    var watchEventsQueued = 0
 
     init(number: Int, fd: Int32, queue: DispatchQueue, proxy: Proxy, security: ConnectionSecurity?) {
         self.proxy = proxy

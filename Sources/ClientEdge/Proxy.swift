@@ -60,12 +60,12 @@ public final class Proxy: Sendable {
     private let replyBatchers: [HandOff<Reply>]
     private let watchBatchers: [HandOff<WatchLine>]
 
-    /// A watch's event line on its way to its connection.
+    /// A watch's events on their way to its connection: the batch's shared line tail, which the
+    /// connection writes after the watch's own `{"watch":W` prefix.
     struct WatchLine: Sendable {
         var connection: LineConnection
         var watch: LineConnection.LineWatch
-        var line: String
-        var events: Int
+        var batch: WatchBatch
     }
 
     /// An answer for a connection, on its way back from a node queue.
@@ -99,7 +99,38 @@ public final class Proxy: Sendable {
             HandOff(queue: queue) { reply in reply.connection.answer(reply.sequence, .line(reply.line)) }
         }
         self.watchBatchers = queues.map { queue in
-            HandOff(queue: queue) { item in item.connection.writeWatchLine(item.watch, item.line, events: item.events) }
+            // Lines are queued as they come and each connection written once per run: under load
+            // a connection's lines of several batches go out in one send.
+            let touched = WatchFlushList()
+            return HandOff(queue: queue, deliver: { item in
+                if item.connection.queueWatchLine(item.watch, item.batch) { touched.add(item.connection) }
+            }, finished: {
+                touched.flush(metrics: metrics)
+            })
+        }
+    }
+
+    /// The connections one I/O queue's watch hand-off queued lines for during its current run,
+    /// in the order first touched. @unchecked Sendable: used on that I/O queue only.
+    final class WatchFlushList: @unchecked Sendable {
+        private var connections: [LineConnection] = []
+
+        func add(_ connection: LineConnection) {
+            if !connection.watchFlushPending {
+                connection.watchFlushPending = true
+                connections.append(connection)
+            }
+        }
+
+        func flush(metrics: ServerMetrics) {
+            var events = 0
+            for connection in connections {
+                connection.watchFlushPending = false
+                events += connection.takeWatchEventsQueued()
+                connection.flushPending()
+            }
+            connections.removeAll(keepingCapacity: true)
+            if events > 0 { metrics.watchEventsSent(events) }
         }
     }
 

@@ -16,6 +16,8 @@ final class WatchFollower: Sendable {
         var next: Int64?
         var subscription: WatchSubscription?
         var node: NodeID?
+        /// Counts subscriptions: deliveries of an earlier one (a node's old incarnation, say) are dropped.
+        var generation = 0
         var started = false
         var stopped = false
     }
@@ -46,7 +48,11 @@ final class WatchFollower: Sendable {
         guard let node = registry.pickReadNode(), let host = registry.host(node) else {
             return Self.retryQueue.asyncAfter(deadline: .now() + .milliseconds(50)) { [weak self] in self?.startIfRunning() }
         }
-        let subscription = WatchSubscription(filter: filter) { [weak self] delivery in self?.received(delivery, from: node) }
+        let generation = state.withLock { state -> Int in
+            state.generation += 1
+            return state.generation
+        }
+        let subscription = WatchSubscription(filter: filter) { [weak self] delivery in self?.received(delivery, generation: generation) }
         let from = state.withLock { state -> Int64? in
             state.subscription = subscription
             state.node = node
@@ -80,11 +86,11 @@ final class WatchFollower: Sendable {
         }
     }
 
-    private func received(_ delivery: WatchDelivery, from node: NodeID) {
+    private func received(_ delivery: WatchDelivery, generation: Int) {
         switch delivery {
         case .changes(let batch):
             state.withLock { state in
-                guard !state.stopped, state.node == node else { return }
+                guard !state.stopped, state.generation == generation, state.node != nil else { return }
                 let next = state.next ?? 0
                 let fresh: WatchBatch
                 if batch.events.first!.revision >= next {
@@ -99,7 +105,7 @@ final class WatchFollower: Sendable {
             }
         case .ended:
             let resume = state.withLock { state -> Bool in
-                guard !state.stopped, state.node == node else { return false }
+                guard !state.stopped, state.generation == generation, state.node != nil else { return false }
                 state.subscription = nil
                 state.node = nil
                 return true

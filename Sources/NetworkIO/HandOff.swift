@@ -7,12 +7,23 @@ import Synchronization
 public final class HandOff<Item: Sendable>: Sendable {
     public let queue: DispatchQueue
     private let deliver: @Sendable (Item) -> Void
+    /// Runs once after each run of deliveries (flushes what they queued, say).
+    private let finished: (@Sendable () -> Void)?
     private let state = Mutex<(items: [Item], scheduled: Bool)>(([], false))
 
     /// `deliver` runs on `queue`, once per item, in the order posted.
     public init(queue: DispatchQueue, deliver: @escaping @Sendable (Item) -> Void) {
         self.queue = queue
         self.deliver = deliver
+        self.finished = nil
+    }
+
+    /// `deliver` runs on `queue`, once per item, in the order posted; `finished` after every item
+    /// that was waiting has been delivered (items posted together are handled as one run).
+    public init(queue: DispatchQueue, deliver: @escaping @Sendable (Item) -> Void, finished: @escaping @Sendable () -> Void) {
+        self.queue = queue
+        self.deliver = deliver
+        self.finished = finished
     }
 
     /// Any thread.
@@ -32,5 +43,6 @@ public final class HandOff<Item: Sendable>: Sendable {
             return state.items
         }
         for item in items { deliver(item) }
+        finished?()
     }
 }

@@ -20,6 +20,11 @@ public struct OutputBuffer {
         bytes.append(contentsOf: more)
     }
 
+    /// Bytes already in an array: one copy (the generic `append` goes byte by byte across modules).
+    public mutating func append(_ more: [UInt8]) {
+        bytes.append(contentsOf: more)
+    }
+
     public mutating func append(_ byte: UInt8) {
         bytes.append(byte)
     }

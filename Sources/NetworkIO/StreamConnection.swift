@@ -157,6 +157,28 @@ open class StreamConnection: @unchecked Sendable {
         flushOutput()
     }
 
+    /// `writeOutOfBand` for bytes already in an array (one copy).
+    public func writeOutOfBand(_ bytes: [UInt8]) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard !isClosed.load(ordering: .relaxed) else { return }
+        output.append(bytes)
+        flushOutput()
+    }
+
+    /// Queues bytes outside the order of answers without writing yet (a stream's events, many
+    /// of them gathered into one write): `flushPending` writes them.
+    public func appendOutOfBand(_ bytes: [UInt8]) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard !isClosed.load(ordering: .relaxed) else { return }
+        output.append(bytes)
+    }
+
+    /// Writes what `appendOutOfBand` queued.
+    public func flushPending() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        flushOutput()
+    }
+
     /// Reads no more requests; the connection closes once every accepted request is answered.
     public func endInput() {
         inputClosed = true

@@ -45,9 +45,13 @@ extension NodeHost {
         watchHub.reset(at: engine.machine.revision, reason: nil)
         engine.appliedObserver = { [unowned self] _, applied in
             if !applied.events.isEmpty { self.pendingEvents.append(contentsOf: applied.events) }
+            if case .lease(let lease, let ttlMs) = applied.result, self.leaseKeeper.leading {
+                self.leaseKeeper.granted(lease, ttlMs: ttlMs, now: MonotonicClock.now())
+            }
         }
         engine.machineReplaced = { [unowned self] machine in
             self.pendingEvents.removeAll()
+            self.leaseKeeper.storeReplaced()
             self.watchHub.reset(at: machine.revision, reason: "node \(self.id) loaded a snapshot from the leader and skipped over these changes")
         }
         engine.slowPersistWarningNanos = settings.slowWriteWarningNanos
@@ -83,7 +87,7 @@ extension NodeHost {
         flushScheduled = false
         pendingEvents.removeAll()
         watchHub.endAll("node \(id) went down")
-        _ = leaseKeeper.check(leases: [:], isLeader: false, now: 0)
+        leaseKeeper.forget()
         events.log(.warning, node: id, "\(reason): timer stopped, memory dropped; \(engine.raft.log.lastIndex) entries remain on disk")
         publishDown(configuration: engine.raft.configuration)
     }

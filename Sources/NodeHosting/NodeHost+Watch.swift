@@ -34,14 +34,37 @@ extension NodeHost {
         }
     }
 
-    /// A keepalive: at the leader, the lease runs a full TTL from now.
+    /// A keepalive: at the leader, the lease runs a full TTL from now. Keepalives that arrive
+    /// while the node's queue is busy are served together, in the order they came, by one hop.
     public func leaseKeepAlive(_ id: Int64, reply: @escaping @Sendable (LeaseAnswer) -> Void) {
-        queue.async {
-            guard let engine = self.engine, engine.raft.isLeader else { return reply(.notLeader) }
-            guard let lease = engine.machine.state.leases[id] else { return reply(.notFound) }
-            let now = MonotonicClock.now()
-            _ = self.leaseKeeper.check(leases: engine.machine.state.leases, isLeader: true, now: now)
-            guard self.leaseKeeper.keepAlive(id, lease: lease, now: now) else { return reply(.notFound) }
+        let schedule = keepalivesWaiting.withLock { waiting -> Bool in
+            waiting.requests.append((id, reply))
+            defer { waiting.scheduled = true }
+            return !waiting.scheduled
+        }
+        if schedule { queue.async { self.serveKeepalives() } }
+    }
+
+    /// On the node's queue: every keepalive waiting, at one clock reading.
+    private func serveKeepalives() {
+        let requests = keepalivesWaiting.withLock { waiting in
+            defer {
+                waiting.requests.removeAll(keepingCapacity: true)
+                waiting.scheduled = false
+            }
+            return waiting.requests
+        }
+        guard let engine = engine, engine.raft.isLeader else {
+            for request in requests { request.reply(.notLeader) }
+            return
+        }
+        let now = MonotonicClock.now()
+        leaseKeeper.lead(leases: engine.machine.state.leases, now: now)  // O(1) unless just elected
+        for (id, reply) in requests {
+            guard let lease = engine.machine.state.leases[id], leaseKeeper.keepAlive(id, lease: lease, now: now) else {
+                reply(.notFound)
+                continue
+            }
             reply(.lease(ttlMs: lease.ttlMs, remainingMs: lease.ttlMs, keys: []))
         }
     }
@@ -52,7 +75,7 @@ extension NodeHost {
             guard let engine = self.engine, engine.raft.isLeader else { return reply(.notLeader) }
             guard let lease = engine.machine.state.leases[id] else { return reply(.notFound) }
             let now = MonotonicClock.now()
-            _ = self.leaseKeeper.check(leases: engine.machine.state.leases, isLeader: true, now: now)
+            self.leaseKeeper.lead(leases: engine.machine.state.leases, now: now)
             let remaining = self.leaseKeeper.remainingMs(id, now: now) ?? lease.ttlMs
             reply(.lease(ttlMs: lease.ttlMs, remainingMs: remaining, keys: lease.keys.sorted().map(\.string)))
         }

@@ -6,6 +6,7 @@ import RaftCore
 import RaftEngine
 import RaftStorage
 import RuntimeSupport
+import Synchronization
 
 /// A write waiting for its fate. `appended()` comes first when a leader accepted the write;
 /// `finish` comes exactly once. Called on a node's queue; implementations must be thread-safe.
@@ -114,6 +115,9 @@ public final class NodeHost: @unchecked Sendable {
     let leaseKeeper = LeaseKeeper()
     /// When the leases were last checked (monotonic nanoseconds).
     var lastLeaseCheck: UInt64 = 0
+    /// Keepalives waiting for the node's queue, served together: ten thousand leases renewed
+    /// every second cost a handful of queue hops, not ten thousand.
+    let keepalivesWaiting = Mutex<(requests: [(lease: Int64, reply: @Sendable (LeaseAnswer) -> Void)], scheduled: Bool)>(([], false))
 
     /// A node that is not running yet: `restart()` starts it from `storage`. Its status goes to
     /// `registry`, its messages to `outlet`.
@@ -126,7 +130,7 @@ public final class NodeHost: @unchecked Sendable {
         self.events = events
         self.recorder = settings.traceCapacity > 0
             ? FlightRecorder(node: id, capacity: settings.traceCapacity, clock: { MonotonicClock.now() }) : nil
-        self.watchHub = WatchHub(historyRevisions: settings.watchHistoryRevisions)
+        self.watchHub = WatchHub(historyRevisions: settings.watchHistoryRevisions, label: "raft.watch.fanout.\(id)")
         self.registry = registry
         self.outlet = outlet
         self.ticking = ticking

@@ -1,3 +1,4 @@
+import Dispatch
 import JSONText
 import KVStore
 import Synchronization
@@ -16,23 +17,49 @@ public enum WatchFilter: Sendable, Hashable {
 }
 
 /// The changes of some revisions, for the watches of one filter: the events themselves, and the
-/// same events written once as the JSON array line watchers send (`[{"type":"put",…}]`).
+/// same events encoded once for every watcher that gets them — the tail of the line protocol's
+/// event line (`,"events":[…],"revision":R}` and a newline; each watch puts its own
+/// `{"watch":W` in front), and, when an HTTP stream first asks, the server-sent event frames.
 public final class WatchBatch: Sendable {
     public let events: [KVEvent]
-    public let eventsJSON: String
     /// The store's revision at the node once these events were applied.
     public let revision: Int64
+    /// `,"events":[{"type":"put",…}],"revision":R}\n`, shared by every line watcher of the batch.
+    public let lineTail: [UInt8]
+    private let frames = Mutex<[UInt8]?>(nil)
 
     public init(events: [KVEvent], revision: Int64) {
         self.events = events
         self.revision = revision
-        var text = "["
-        text.reserveCapacity(events.count * 120)
+        var text = ",\"events\":["
+        text.reserveCapacity(events.count * 120 + 40)
         for (position, event) in events.enumerated() {
             if position > 0 { text += "," }
             WatchBatch.append(event, to: &text)
         }
-        eventsJSON = text + "]"
+        text += "],\"revision\":\(revision)}\n"
+        lineTail = Array(text.utf8)
+    }
+
+    /// The events as server-sent event frames (`event: put`, `id:` on the last event of each
+    /// revision, `data:` the event), encoded by the first stream that asks and shared after.
+    public var sseFrames: [UInt8] {
+        frames.withLock { cached in
+            if let cached { return cached }
+            var bytes: [UInt8] = []
+            for (position, event) in events.enumerated() {
+                var data = ""
+                WatchBatch.append(event, to: &data)
+                let last = position + 1 == events.count || events[position + 1].revision != event.revision
+                bytes.append(contentsOf: "event: \(event.kind.rawValue)\n".utf8)
+                if last { bytes.append(contentsOf: "id: \(event.revision)\n".utf8) }
+                bytes.append(contentsOf: "data: ".utf8)
+                bytes.append(contentsOf: data.utf8)
+                bytes.append(contentsOf: "\n\n".utf8)
+            }
+            cached = bytes
+            return bytes
+        }
     }
 
     /// One event as the contract writes it: `{"type","key","value","modRevision","createRevision","version"}`.
@@ -57,12 +84,14 @@ public enum WatchDelivery: Sendable {
     case ended(String)
 }
 
-/// One watch registered at a node. `deliver` runs on the node's queue and must not block: it
-/// hands the delivery to the watcher's own queue.
+/// One watch registered at a node. `deliver` runs on the node's fan-out queue (never on the
+/// node's own queue), one delivery at a time in the order the node made them, and must not block:
+/// it hands the delivery to the watcher's own queue.
 public final class WatchSubscription: Sendable {
     public let filter: WatchFilter
     let deliver: @Sendable (WatchDelivery) -> Void
-    /// The first revision not yet delivered (touched on the node's queue only).
+    /// The first revision not yet delivered (set on the node's queue when it subscribes, then
+    /// moved on by the fan-out queue).
     let next: Mutex<Int64>
     let cancelled = Atomic<Bool>(false)
 
@@ -76,28 +105,71 @@ public final class WatchSubscription: Sendable {
     public func cancel() {
         cancelled.store(true, ordering: .relaxed)
     }
+
+    /// A batch, on the fan-out queue: only the events at or past the next revision (never one
+    /// it had, never going back).
+    func offer(_ batch: WatchBatch) {
+        guard !cancelled.load(ordering: .relaxed) else { return }
+        let fresh = next.withLock { next -> WatchBatch? in
+            let last = batch.events.last!.revision
+            guard last >= next else { return nil }
+            defer { next = last + 1 }
+            if batch.events.first!.revision >= next { return batch }
+            let after = next
+            return WatchBatch(events: batch.events.filter { $0.revision >= after }, revision: batch.revision)
+        }
+        if let fresh { deliver(.changes(fresh)) }
+    }
 }
 
-/// A node's recent changes and the watches it feeds, on the node's queue: the last
-/// `historyRevisions` revisions' events (so a watcher that reconnects can resume from where it
-/// was), and the subscriptions, grouped by filter so that a thousand watchers of one prefix cost
-/// one match and one JSON rendering per batch. Every revision that changed something has at
-/// least one event, so the history is contiguous: it holds every event from `oldestRevision` on.
+/// The watches of one filter at a node, in the order they subscribed. @unchecked Sendable:
+/// confined to its node's queue (the fan-out queue gets copies of `subscriptions`).
+final class WatchGroup: @unchecked Sendable {
+    let filter: WatchFilter
+    /// When the filter was first watched at this node: deliveries go out in this order.
+    let order: Int
+    var subscriptions: [WatchSubscription] = []
+    /// The events of the publish under way that match the filter.
+    var matched: [KVEvent] = []
+
+    init(filter: WatchFilter, order: Int) {
+        self.filter = filter
+        self.order = order
+    }
+}
+
+/// A node's recent changes and the watches it feeds: the last `historyRevisions` revisions'
+/// events (so a watcher that reconnects can resume from where it was), and the subscriptions,
+/// grouped by filter. Every revision that changed something has at least one event, so the
+/// history is contiguous: it holds every event from `oldestRevision` on.
 ///
-/// @unchecked Sendable: confined to its node's queue.
+/// A publish costs the node's queue a lookup per event and prefix length watched (exact keys by
+/// hash, prefixes by hashing the key's first bytes at each length some prefix watch has — never
+/// a scan over the watches) and one encoding per filter with matching events; handing the batch
+/// to each watcher happens on the hub's own serial fan-out queue, so a thousand watchers of one
+/// prefix cost the node's queue nothing more than one. Every delivery (replays, changes, ends)
+/// goes through that one queue in the order the node made it, so each watch hears its node in
+/// revision order.
+///
+/// @unchecked Sendable: confined to its node's queue (deliveries run on `fanOut`).
 final class WatchHub: @unchecked Sendable {
     private var history: [(revision: Int64, events: [KVEvent])] = []
     private var historyStart = 0
     /// Every event of a revision from here on is in `history`.
     private(set) var oldestRevision: Int64 = 1
-    private var groups: [WatchFilter: [WatchSubscription]] = [:]
-    /// Filters in the order they were first watched (deliveries never depend on Dictionary order).
-    private var filterOrder: [WatchFilter] = []
+    private var groups: [WatchFilter: WatchGroup] = [:]
+    /// The byte lengths of the prefixes watched (sorted), and whether any single key is watched.
+    private var prefixLengths: [Int] = []
+    private var keyGroups = 0
+    private var nextGroupOrder = 0
     let historyRevisions: Int
     private(set) var watchCount = 0
+    /// Where deliveries are handed to the watchers, in order, off the node's queue.
+    let fanOut: DispatchQueue
 
-    init(historyRevisions: Int) {
+    init(historyRevisions: Int, label: String = "raft.watch.fanout") {
         self.historyRevisions = max(1, historyRevisions)
+        self.fanOut = DispatchQueue(label: label, qos: .userInitiated)
     }
 
     /// The state machine starts (or was replaced) at `revision`: nothing before it is known here.
@@ -110,14 +182,17 @@ final class WatchHub: @unchecked Sendable {
 
     /// Ends every watch (the node went down).
     func endAll(_ reason: String) {
-        for filter in filterOrder {
-            for subscription in groups[filter] ?? [] where !subscription.cancelled.load(ordering: .relaxed) {
+        let ended = orderedGroups().flatMap(\.subscriptions)
+        groups.removeAll()
+        prefixLengths.removeAll()
+        keyGroups = 0
+        watchCount = 0
+        guard !ended.isEmpty else { return }
+        fanOut.async {
+            for subscription in ended where !subscription.cancelled.load(ordering: .relaxed) {
                 subscription.deliver(.ended(reason))
             }
         }
-        groups.removeAll()
-        filterOrder.removeAll()
-        watchCount = 0
     }
 
     /// Registers a watch from `from` (nil: from the next change). Replays the history it asks
@@ -132,11 +207,19 @@ final class WatchHub: @unchecked Sendable {
             replay.append(contentsOf: history[position].events.filter { subscription.filter.matches(ByteKey($0.key)) })
         }
         if !replay.isEmpty {
-            subscription.deliver(.changes(WatchBatch(events: replay, revision: currentRevision)))
-            subscription.next.withLock { $0 = max($0, replay.last!.revision + 1) }
+            let batch = WatchBatch(events: replay, revision: currentRevision)
+            fanOut.async { subscription.offer(batch) }
         }
-        if groups[subscription.filter] == nil { filterOrder.append(subscription.filter) }
-        groups[subscription.filter, default: []].append(subscription)
+        let group: WatchGroup
+        if let existing = groups[subscription.filter] {
+            group = existing
+        } else {
+            group = WatchGroup(filter: subscription.filter, order: nextGroupOrder)
+            nextGroupOrder += 1
+            groups[subscription.filter] = group
+            indexFilters()
+        }
+        group.subscriptions.append(subscription)
         watchCount += 1
         return .success(start - 1)
     }
@@ -147,37 +230,76 @@ final class WatchHub: @unchecked Sendable {
         guard !events.isEmpty else { return }
         record(events)
         guard watchCount > 0 else { return }
-        var removed = 0
-        for filter in filterOrder {
-            guard var subscriptions = groups[filter] else { continue }
-            let before = subscriptions.count
-            subscriptions.removeAll { $0.cancelled.load(ordering: .relaxed) }
-            removed += before - subscriptions.count
-            groups[filter] = subscriptions
-            guard !subscriptions.isEmpty else { continue }
-            let matching = events.filter { filter.matches(ByteKey($0.key)) }
-            guard !matching.isEmpty else { continue }
-            let batch = WatchBatch(events: matching, revision: revision)
-            for subscription in subscriptions { deliver(batch, to: subscription) }
+        forgetCancelled()
+        var touched: [WatchGroup] = []
+        for event in events {
+            matchingGroups(of: event.key) { group in
+                if group.matched.isEmpty { touched.append(group) }
+                group.matched.append(event)
+            }
         }
-        if removed > 0 {
-            watchCount -= removed
-            filterOrder.removeAll { groups[$0]?.isEmpty ?? true }
-            for filter in Array(groups.keys) where groups[filter]!.isEmpty { groups.removeValue(forKey: filter) }
+        guard !touched.isEmpty else { return }
+        touched.sort { $0.order < $1.order }
+        var deliveries: [(batch: WatchBatch, subscriptions: [WatchSubscription])] = []
+        deliveries.reserveCapacity(touched.count)
+        for group in touched {
+            deliveries.append((WatchBatch(events: group.matched, revision: revision), group.subscriptions))
+            group.matched.removeAll()
+        }
+        let ready = deliveries
+        fanOut.async {
+            for delivery in ready {
+                for subscription in delivery.subscriptions { subscription.offer(delivery.batch) }
+            }
         }
     }
 
-    /// A watch only ever gets events at or past its next revision (never one it had, never going back).
-    private func deliver(_ batch: WatchBatch, to subscription: WatchSubscription) {
-        let next = subscription.next.withLock { $0 }
-        if batch.events.first!.revision >= next {
-            subscription.deliver(.changes(batch))
-        } else {
-            let fresh = batch.events.filter { $0.revision >= next }
-            guard !fresh.isEmpty else { return }
-            subscription.deliver(.changes(WatchBatch(events: fresh, revision: batch.revision)))
+    /// Calls `body` with each group whose filter matches `key`: the key's own group, and one per
+    /// prefix length watched, by hash.
+    private func matchingGroups(of key: String, _ body: (WatchGroup) -> Void) {
+        if keyGroups > 0, let group = groups[.key(ByteKey(key))], !group.subscriptions.isEmpty { body(group) }
+        guard !prefixLengths.isEmpty else { return }
+        let bytes = key.utf8
+        for length in prefixLengths {
+            guard length <= bytes.count else { break }
+            let prefix = length == 0 ? ByteKey("") : ByteKey(bytes: bytes.prefix(length))
+            if let group = groups[.prefix(prefix)], !group.subscriptions.isEmpty { body(group) }
         }
-        subscription.next.withLock { $0 = batch.events.last!.revision + 1 }
+    }
+
+    /// Drops cancelled subscriptions, and groups left empty (a cheap check when none is).
+    private func forgetCancelled() {
+        var emptied = false
+        var removed = 0
+        for group in groups.values where group.subscriptions.contains(where: { $0.cancelled.load(ordering: .relaxed) }) {
+            let before = group.subscriptions.count
+            group.subscriptions.removeAll { $0.cancelled.load(ordering: .relaxed) }
+            removed += before - group.subscriptions.count
+            if group.subscriptions.isEmpty { emptied = true }
+        }
+        watchCount -= removed
+        if emptied {
+            groups = groups.filter { !$0.value.subscriptions.isEmpty }
+            indexFilters()
+        }
+    }
+
+    /// Recomputes which prefix lengths and keys are watched.
+    private func indexFilters() {
+        var lengths = Set<Int>()
+        keyGroups = 0
+        for filter in groups.keys {
+            switch filter {
+            case .key: keyGroups += 1
+            case .prefix(let prefix): lengths.insert(prefix.count)
+            }
+        }
+        prefixLengths = lengths.sorted()
+    }
+
+    /// The groups in the order their filters were first watched.
+    private func orderedGroups() -> [WatchGroup] {
+        groups.values.sorted { $0.order < $1.order }
     }
 
     private func record(_ events: [KVEvent]) {
