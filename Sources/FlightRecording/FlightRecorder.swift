@@ -144,7 +144,8 @@ public final class FlightRecorder: @unchecked Sendable {
         case .input(.propose(let commands, _)):
             return commands.reduce(0) { $0 + $1.utf8.count + 16 }
         case .input(.compact(let snapshot)):
-            return snapshot.data.count
+            // A snapshot kept in its file costs the ring nothing; one in memory its size.
+            return snapshot.data.residentCount
         default:
             return 0
         }

@@ -95,12 +95,20 @@ public struct RaftLog: Sendable, Equatable, Codable {
     }
 
     /// Folds every entry through `index` into the snapshot base (after a snapshot was taken).
-    mutating func compact(through index: LogIndex) {
+    /// Returns the entries removed, so the caller decides where their memory is given back.
+    @discardableResult
+    mutating func compact(through index: LogIndex) -> [Entry] {
         precondition(index > snapshotIndex && index <= lastIndex, "cannot compact through \(index)")
         let newTerm = term(at: index)!
-        entries.removeFirst(index - snapshotIndex)
+        // The kept tail (thousands of entries) is copied, not the removed head (tens of
+        // thousands), which leaves in the old storage for the caller to free.
+        let keep = index - snapshotIndex
+        var removed = entries
+        entries = Array(removed[keep...])
+        removed.removeSubrange(keep...)
         snapshotIndex = index
         snapshotTerm = newTerm
+        return removed
     }
 
     /// Removes every entry after `index`.

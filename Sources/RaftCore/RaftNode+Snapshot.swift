@@ -4,17 +4,20 @@ extension RaftNode {
     /// `data`, and stored it; the log entries before it can go — but for a tail of
     /// `snapshotCatchUpEntries`, and at a leader whatever a follower loading a snapshot will need
     /// next. `log.snapshotIndex` (the log's base) may therefore stay below `snapshot.index`.
-    public mutating func compact(through index: LogIndex, data: SnapshotData) {
+    /// Returns the entries dropped from the log (a runtime may free them on another thread:
+    /// tens of thousands of entries take milliseconds to free).
+    @discardableResult
+    public mutating func compact(through index: LogIndex, data: SnapshotData) -> [Entry] {
         precondition(index <= appliedIndex, "cannot snapshot past the applied index \(appliedIndex)")
-        guard index > (snapshot?.index ?? log.snapshotIndex) else { return }
+        guard index > (snapshot?.index ?? log.snapshotIndex) else { return [] }
         let term = log.term(at: index)!
         let configuration = configurations.configuration(at: index)
         snapshot = Snapshot(index: index, term: term, data: data, configuration: configuration)
         let base = compactionBase(for: index)
-        if base > log.snapshotIndex {
-            log.compact(through: base)
-            configurations.compact(through: base)
-        }
+        guard base > log.snapshotIndex else { return [] }
+        let removed = log.compact(through: base)
+        configurations.compact(through: base)
+        return removed
     }
 
     /// The runtime has stored the latest snapshot's bytes (`index`) where it can read them back —

@@ -55,12 +55,30 @@ extension NodeEngine {
 
     func coreCompact(_ snapshot: Snapshot) {
         note(.compact(Snapshot(index: snapshot.index, term: snapshot.term, data: snapshot.data)))
-        raft.compact(through: snapshot.index, data: snapshot.data)
+        let dropped = Retired(raft.compact(through: snapshot.index, data: snapshot.data))
+        executor.offload({ dropped.release() }, then: { _ in })
     }
 
     func coreTakeReady() -> Ready {
         let ready = raft.takeReady()
         recorder?.record(.takeReady(ReadyDigest(ready, core: raft)))
         return ready
+    }
+}
+
+/// A value handed to another thread to be freed there: `release` drops it wherever it runs,
+/// whichever thread lets go of the box last. (A plain capture could be freed on the node's
+/// thread, if the other thread finished before the node's local reference went away.)
+final class Retired<Value>: @unchecked Sendable {
+    // @unchecked: `value` is set once at init and cleared once by `release`, on the one thread
+    // the box was handed to.
+    private var value: Value?
+
+    init(_ value: Value) {
+        self.value = value
+    }
+
+    func release() {
+        value = nil
     }
 }

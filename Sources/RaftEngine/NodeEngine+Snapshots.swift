@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import RaftCore
 import RaftStorage
 
@@ -217,10 +220,16 @@ extension NodeEngine {
         let holdStarted = hooks.clock()
         defer { noteSnapshotThreadHold(since: holdStarted, atStart ? "taking the loaded state" : "installing a snapshot") }
         restoring = nil
-        let replaced = machine
-        machine = restored
         // Freeing a large old state takes as long as building it: not on this thread.
-        executor.offload({ withExtendedLifetime(replaced) {} }, then: { _ in })
+        let replaced = Retired(machine)
+        machine = restored
+        executor.offload({
+            replaced.release()
+            // The old state's memory was freed in small pieces, much of it into other threads'
+            // malloc arenas; without a trim the process keeps it (RSS grew by ~1 GB over five
+            // snapshot installs of a million keys).
+            releaseFreedMemory()
+        }, then: { _ in })
         machineReplaced?(restored)
         // Proposals this node accepted at or below the snapshot: their fate is inside it, unknown here.
         for pendingIndex in pending.keys.sorted() where pendingIndex <= index {
@@ -243,8 +252,9 @@ extension NodeEngine {
 
     /// Entries applied per turn of the node's queue after a state loaded: tens of thousands may
     /// have been committed meanwhile (a restart replays the whole log after the snapshot), and
-    /// applying them in one go held the thread 250-320 ms, long enough for an election.
-    static var deferredSlice: Int { 2_000 }
+    /// applying them in one go held the thread 250-320 ms, long enough for an election (and
+    /// 2,000 at a time, 5-18 ms a slice at a million keys).
+    static var deferredSlice: Int { 500 }
 
     /// Applies the next slice of what was committed while the state loaded, then yields the
     /// node's queue (heartbeats, appends and votes go first) and comes back for the next one.
@@ -282,4 +292,14 @@ extension NodeEngine {
             apply(entries)
         }
     }
+}
+
+/// Gives memory the allocator holds free back to the system (glibc's `malloc_trim`, found at
+/// run time: its header is not part of the Glibc module).
+func releaseFreedMemory() {
+    #if canImport(Glibc)
+    typealias Trim = @convention(c) (Int) -> Int32
+    guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "malloc_trim") else { return }
+    _ = unsafeBitCast(symbol, to: Trim.self)(0)
+    #endif
 }

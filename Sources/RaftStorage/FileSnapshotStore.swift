@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Checksum
+import Dispatch
 import JSONText
 import RaftCore
 import Synchronization
@@ -211,7 +212,13 @@ final class FileSnapshotBytes: SnapshotByteSource, @unchecked Sendable {
         self.dataOffset = dataOffset
     }
 
-    deinit { Glibc.close(fd) }
+    /// The descriptor is closed elsewhere: when a newer snapshot was renamed over this one, this
+    /// is the file's last reference, and the close frees its blocks (5-30 ms for 117 MB), which
+    /// must not happen on a node's thread.
+    deinit {
+        let fd = self.fd
+        DispatchQueue.global(qos: .utility).async { _ = Glibc.close(fd) }
+    }
 
     func read(_ range: Range<Int>) throws -> [UInt8] {
         try Self.pread(fd: fd, path: path, count: range.count, at: dataOffset + range.lowerBound, exact: true)

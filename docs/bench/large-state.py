@@ -32,13 +32,14 @@ def request(port, line, timeout=10):
 
 
 class Cluster:
-    def __init__(self, port, work):
+    def __init__(self, port, work, extra=None):
         self.port, self.work = port, work
         self.data = os.path.join(work, "data")
         os.makedirs(self.data, exist_ok=True)
         self.log = os.path.join(work, "server.log")
         config = {"nodes": 3, "proxy": {"host": "127.0.0.1", "port": port}, "dataDir": self.data,
                   "fsync": True, "http": {"enabled": False}}
+        config.update(extra or {})
         self.config = os.path.join(work, "cluster.json")
         json.dump(config, open(self.config, "w"))
         self.process = subprocess.Popen([os.path.join(BIN, "ServerMain"), "--config", self.config],
@@ -100,18 +101,19 @@ def main():
     parser.add_argument("--port", type=int, default=7391)
     parser.add_argument("--put-seconds", type=int, default=20)
     parser.add_argument("--catchups", type=int, default=5)
+    parser.add_argument("--config", default="{}", help="JSON object of config keys to add, e.g. '{\"traceCapacity\":0}'")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="raftkv-large-")
     print(f"working in {work}")
 
-    small = Cluster(args.port, os.path.join(work, "small"))
+    small = Cluster(args.port, os.path.join(work, "small"), json.loads(args.config))
     base_put = bench(args.port, "put", 10_000, args.put_seconds)
     base_get = bench(args.port, "get", 10_000, 10)
     small.stop()
     print(f"10k keys: put {base_put['ok_ops_s']:.0f}/s p99 {base_put['latency_ms']['p99']:.1f} ms; "
           f"eventual get {base_get['ok_ops_s']:.0f}/s p99 {base_get['latency_ms']['p99']:.1f} ms")
 
-    big = Cluster(args.port, os.path.join(work, "big"))
+    big = Cluster(args.port, os.path.join(work, "big"), json.loads(args.config))
     started = time.time()
     get = bench(args.port, "get", args.keys, 10)
     preload_s = get["wall_s"] - 11
