@@ -150,7 +150,13 @@ def main():
                 loaded = int(m.group(1))
         time.sleep(0.05)
     started_line = next((l for l in big.lines()[mark:] if f"node {follower}" in l and "started:" in l), "")
-    print(f"restart of node {follower}: {started_line[13:].split(';')[0]}; state loaded in {loaded} ms")
+    # The log's times are UTC wall-clock times of day: from the restart request to the line.
+    hours, minutes, seconds = started_line[:12].split(":")
+    day = time.gmtime(asked)
+    midnight = asked - (day.tm_hour * 3600 + day.tm_min * 60 + day.tm_sec + (asked % 1))
+    serving = midnight + int(hours) * 3600 + int(minutes) * 60 + float(seconds) - asked
+    print(f"restart of node {follower}: serving Raft {serving:.3f} s after the restart request "
+          f"({started_line[13:].split(';')[0].strip()}); state loaded in {loaded} ms")
 
     for run in range(args.catchups):
         leader = big.status()["leader"]
