@@ -48,7 +48,7 @@ public struct Authorizer: Sendable {
         switch request.operation {
         case .admin: return .admin
         case .get, .range, .watch, .unwatch: return .read
-        case .leaseKeepAlive, .leaseInfo: return .write
+        case .leaseKeepAlive, .leaseInfo, .leaseList: return .write
         default: return request.isWrite ? .write : .read
         }
     }
@@ -62,7 +62,7 @@ public struct Authorizer: Sendable {
         case .deletePrefix(let keys): return inside(keys)
         case .range(let query): return stays(query, within: prefix)
         case .watch(let watch): return inside(watch.key ?? watch.prefix ?? "")
-        case .unwatch, .leaseGrant, .leaseKeepAlive, .leaseRevoke, .leaseInfo, .admin: return true
+        case .unwatch, .leaseGrant, .leaseKeepAlive, .leaseRevoke, .leaseInfo, .leaseList, .admin: return true
         case .txn(let transaction):
             return transaction.compare.allSatisfy { inside($0.key) } && (transaction.success + transaction.failure).allSatisfy { step in
                 switch step {

@@ -80,6 +80,15 @@ enum Answers {
         }
     }
 
+    /// `lease_list`'s answer: `{"status":"ok","leases":[{"lease","ttlMs","remainingMs","keys"}...],"count":N}`.
+    static func leases(_ leases: [(id: Int64, ttlMs: Int64, remainingMs: Int64, keys: Int)], id: JSONValue?) -> String {
+        let items = leases.map { lease in
+            JSONValue.object(JSONObject([("lease", .number(String(lease.id))), ("ttlMs", .number(String(lease.ttlMs))),
+                                         ("remainingMs", .number(String(lease.remainingMs))), ("keys", .number(String(lease.keys)))]))
+        }
+        return ClientResponse.adminOK([("leases", .array(items)), ("count", .number(String(leases.count)))], id: id)
+    }
+
     /// The metrics outcome of a write's result.
     static func outcome(_ result: KVResult) -> String {
         switch result {

@@ -31,11 +31,15 @@ extension RequestRouter {
             case .lease(let ttl, let remaining, let keys):
                 self.metrics.countRequest(op: "lease", outcome: "ok")
                 respond(Answers.lease(request, ttlMs: ttl, remainingMs: remaining, keys: keys, id: id))
+            case .leases(let leases):
+                self.metrics.countRequest(op: "lease", outcome: "ok")
+                respond(Answers.leases(leases, id: id))
             }
         }
         switch request.operation {
         case .leaseKeepAlive(let lease): host.leaseKeepAlive(lease, reply: answer)
         case .leaseInfo(let lease): host.leaseInfo(lease, reply: answer)
+        case .leaseList: host.leaseList(reply: answer)
         default: respond(ClientResponse.error(RequestError(.badRequest, "not a lease request"), id: id))
         }
     }

@@ -138,7 +138,7 @@ public final class RequestRouter: Sendable {
             write(.leaseGrant(ttlMs: ttl), request: request, id: id, hops: hops, respond: respond)
         case .leaseRevoke(let lease):
             write(.leaseRevoke(id: lease, expired: false), request: request, id: id, hops: hops, respond: respond)
-        case .leaseKeepAlive, .leaseInfo:
+        case .leaseKeepAlive, .leaseInfo, .leaseList:
             atLeader(request, id: id, hops: hops, deadline: deadline, respond: respond)
         case .watch, .unwatch:
             respond(ClientResponse.error(RequestError(.badRequest, "a watch needs a connection that stays open: send it on the line protocol, or use GET /v1/watch"), id: id))

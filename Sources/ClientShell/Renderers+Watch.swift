@@ -79,6 +79,18 @@ extension Renderers {
 
     /// `lease list`: the leases this client granted, with what the server says of each now
     /// (nil answer: the server said not_found — expired or revoked).
+    /// `lease_list`'s answer for people: every live lease with its TTL, time left and key count.
+    public static func leaseList(_ answer: JSONObject) -> String {
+        let leases = answer["leases"]?.arrayValue?.compactMap(\.objectValue) ?? []
+        guard !leases.isEmpty else { return "no live leases" }
+        var rows = [["lease", "ttl", "left", "keys"]]
+        for lease in leases {
+            rows.append([String(lease["lease"]?.intValue ?? 0), Durations.text(milliseconds: Int64(lease["ttlMs"]?.intValue ?? 0)),
+                         Durations.text(milliseconds: Int64(lease["remainingMs"]?.intValue ?? 0)), String(lease["keys"]?.intValue ?? 0)])
+        }
+        return (table(rows, rightAligned: [1, 2, 3]) + ["\(leases.count) live lease\(leases.count == 1 ? "" : "s")"]).joined(separator: "\n")
+    }
+
     public static func leaseTable(_ leases: [(id: Int64, ttlMs: Int64, info: JSONObject?)]) -> String {
         guard !leases.isEmpty else {
             return "no lease granted by this ClientMain yet (the server has no request that lists every lease; lease info ID asks about any one)"

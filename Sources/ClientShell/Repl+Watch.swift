@@ -105,6 +105,13 @@ extension Repl {
             }
             print(readable ? Renderers.leaseInfo(answer) : line)
         case .list:
+            // Every live lease, from the leader; a server without `lease_list` (an older build)
+            // answers bad_request, and the leases this process granted are listed instead.
+            guard let listed = exchange(RequestEncoder.line(ClientRequest(.leaseList))) else { return .stop(1) }
+            if let answer = try? JSONParser.parse(listed).objectValue, answer["code"]?.stringValue != "bad_request" {
+                print(readable && answer["status"]?.stringValue == "ok" ? Renderers.leaseList(answer) : listed)
+                return .keepGoing
+            }
             var rows: [(id: Int64, ttlMs: Int64, info: JSONObject?)] = []
             for (id, ttl) in grantedLeases {
                 guard let line = exchange(RequestEncoder.line(ClientRequest(.leaseInfo(id)))) else { return .stop(1) }

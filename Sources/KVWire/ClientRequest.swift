@@ -44,6 +44,8 @@ public struct ClientRequest: Sendable, Equatable {
         case leaseKeepAlive(Int64)
         case leaseRevoke(Int64)
         case leaseInfo(Int64)
+        /// Extension: every live lease, as the leader keeps them.
+        case leaseList
     }
 
     public static func put(key: String, value: String) -> ClientRequest { ClientRequest(.put(key: key, value: value, lease: nil)) }
@@ -66,7 +68,7 @@ public struct ClientRequest: Sendable, Equatable {
     public var isWrite: Bool {
         switch operation {
         case .put, .delete, .deletePrefix, .cas, .casRevision, .txn, .leaseGrant, .leaseRevoke: return true
-        case .get, .range, .admin, .watch, .unwatch, .leaseKeepAlive, .leaseInfo: return false
+        case .get, .range, .admin, .watch, .unwatch, .leaseKeepAlive, .leaseInfo, .leaseList: return false
         }
     }
 
@@ -81,7 +83,7 @@ public struct ClientRequest: Sendable, Equatable {
         case .txn: return "txn"
         case .admin: return "admin"
         case .watch, .unwatch: return "watch"
-        case .leaseGrant, .leaseKeepAlive, .leaseRevoke, .leaseInfo: return "lease"
+        case .leaseGrant, .leaseKeepAlive, .leaseRevoke, .leaseInfo, .leaseList: return "lease"
         }
     }
 }

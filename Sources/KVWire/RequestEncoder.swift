@@ -69,6 +69,7 @@ public enum RequestEncoder {
         case .leaseKeepAlive(let id): lease("lease_keepalive", id, &object)
         case .leaseRevoke(let id): lease("lease_revoke", id, &object)
         case .leaseInfo(let id): lease("lease_info", id, &object)
+        case .leaseList: object.member("op", string: "lease_list")
         }
     }
 

@@ -100,10 +100,11 @@ public enum RequestParser {
         case "lease_keepalive" where !nested: return .leaseKeepAlive(try leaseID(object))
         case "lease_revoke" where !nested: return .leaseRevoke(try leaseID(object))
         case "lease_info" where !nested: return .leaseInfo(try leaseID(object))
-        case "cas", "txn", "watch", "unwatch", "lease_grant", "lease_keepalive", "lease_revoke", "lease_info":
+        case "lease_list" where !nested: return .leaseList
+        case "cas", "txn", "watch", "unwatch", "lease_grant", "lease_keepalive", "lease_revoke", "lease_info", "lease_list":
             throw RequestError(.badRequest, "a transaction's branches hold put, get, delete and range, not \(op) (use \"compare\" for conditions)")
         default:
-            throw RequestError(.badRequest, "unknown op \(JSONWriter.quoted(op)); use put, get, delete, cas, range, txn, watch, unwatch, lease_grant, lease_keepalive, lease_revoke or lease_info")
+            throw RequestError(.badRequest, "unknown op \(JSONWriter.quoted(op)); use put, get, delete, cas, range, txn, watch, unwatch, lease_grant, lease_keepalive, lease_revoke, lease_info or lease_list")
         }
     }
 

@@ -7,6 +7,8 @@ import RuntimeSupport
 public enum LeaseAnswer: Sendable {
     /// The lease's TTL, the time left before it ends (as the leader keeps it), and its keys.
     case lease(ttlMs: Int64, remainingMs: Int64, keys: [String])
+    /// Every live lease in id order: id, TTL, time left, and how many keys it holds.
+    case leases([(id: Int64, ttlMs: Int64, remainingMs: Int64, keys: Int)])
     case notFound
     /// This node does not lead (or is down): ask the leader.
     case notLeader
@@ -78,6 +80,22 @@ extension NodeHost {
             self.leaseKeeper.lead(leases: engine.machine.state.leases, now: now)
             let remaining = self.leaseKeeper.remainingMs(id, now: now) ?? lease.ttlMs
             reply(.lease(ttlMs: lease.ttlMs, remainingMs: remaining, keys: lease.keys.sorted().map(\.string)))
+        }
+    }
+
+    /// Every live lease, in id order, as the leader knows them.
+    public func leaseList(reply: @escaping @Sendable (LeaseAnswer) -> Void) {
+        queue.async {
+            guard let engine = self.engine, engine.raft.isLeader else { return reply(.notLeader) }
+            let leases = engine.machine.state.leases
+            let now = MonotonicClock.now()
+            self.leaseKeeper.lead(leases: leases, now: now)
+            let listed = leases.keys.sorted().map { id in
+                let lease = leases[id]!
+                return (id: id, ttlMs: lease.ttlMs, remainingMs: self.leaseKeeper.remainingMs(id, now: now) ?? lease.ttlMs,
+                        keys: lease.keys.count)
+            }
+            reply(.leases(listed))
         }
     }
 

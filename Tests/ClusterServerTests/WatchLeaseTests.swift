@@ -1,3 +1,4 @@
+import ClientShell
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -231,6 +232,29 @@ func checkOrderedWithoutGaps(_ events: [JSONObject], from first: Int, through la
         #expect(try cluster.request(#"{"op":"lease_keepalive","lease":\#(lease)}"#)["code"] == .string("not_found"))
         #expect(try cluster.request(#"{"op":"put","key":"svc/b","value":"x","lease":\#(lease)}"#)["code"] == .string("not_found"))
         #expect(cluster.events.contains { $0.contains("lease \(lease) expired") })
+    }
+
+    // lease_list (an extension): every live lease in id order with its TTL, time left and key
+    // count, from the leader; a revoked lease is gone from it; ClientMain shows it as a table.
+    @Test func leaseListShowsEveryLiveLeaseInIdOrder() throws {
+        let cluster = try TestCluster()
+        _ = try cluster.awaitLeader()
+        #expect(try cluster.request(#"{"op":"lease_list"}"#)["leases"] == .array([]))
+        let first = try leaseID(try cluster.request(#"{"op":"lease_grant","ttlMs":60000}"#))
+        let second = try leaseID(try cluster.request(#"{"op":"lease_grant","ttlMs":30000}"#))
+        let third = try leaseID(try cluster.request(#"{"op":"lease_grant","ttlMs":20000}"#))
+        for key in ["a", "b"] { _ = try cluster.request(#"{"op":"put","key":"ll/\#(key)","value":"1","lease":\#(second)}"#) }
+        _ = try cluster.request(#"{"op":"lease_revoke","lease":\#(third)}"#)
+        let listed = try cluster.request(#"{"op":"lease_list"}"#)
+        #expect(listed["status"] == .string("ok") && listed["count"]?.intValue == 2, "\(listed)")
+        let leases = listed["leases"]?.arrayValue?.compactMap(\.objectValue) ?? []
+        #expect(leases.map { $0["lease"]?.intValue } == [Int(first), Int(second)])
+        #expect(leases.map { $0["ttlMs"]?.intValue } == [60000, 30000])
+        #expect(leases.map { $0["keys"]?.intValue } == [0, 2])
+        #expect(leases.allSatisfy { ($0["remainingMs"]?.intValue ?? -1) > 0 && ($0["remainingMs"]?.intValue ?? .max) <= ($0["ttlMs"]?.intValue ?? 0) })
+        let table = Renderers.leaseList(listed)
+        #expect(table.contains("\(second)") && table.hasSuffix("2 live leases"), "\(table)")
+        #expect(try cluster.request(#"{"op":"txn","success":[{"op":"lease_list"}]}"#)["code"] == .string("bad_request"))
     }
 
     @Test func revokeDeletesTheKeysAtOnce() throws {
