@@ -35,8 +35,7 @@ extension ShortCommandParser {
           lease keepalive ID         keep it alive (every TTL/3) until Ctrl-C, printing the time left
           lease revoke ID            end it now: its keys are deleted
           lease info ID              its TTL, time left and keys
-          lease list                 the leases this ClientMain granted, with their info (the server
-                                     has no request that lists every lease)
+          lease list                 every live lease on the server: TTL, time left, key count
         Recipes (docs/recipes.md; best run on their own: ClientMain lock NAME):
           lock NAME [--ttl TTL]      wait for lock NAME, print "acquired", hold it until Ctrl-C or end
                                      of input, then release it; a process that dies loses it

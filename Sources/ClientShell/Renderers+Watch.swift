@@ -77,7 +77,8 @@ extension Renderers {
         return keys.count > 8 ? shownKeys + ", … (\(keys.count - 8) more)" : shownKeys
     }
 
-    /// `lease list`: the leases this client granted, with what the server says of each now
+    /// `lease list` against an older server without `lease_list`: the leases this client granted,
+    /// with what the server says of each now
     /// (nil answer: the server said not_found — expired or revoked).
     /// `lease_list`'s answer for people: every live lease with its TTL, time left and key count.
     public static func leaseList(_ answer: JSONObject) -> String {

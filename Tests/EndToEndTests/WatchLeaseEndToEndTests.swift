@@ -204,7 +204,7 @@ import Testing
 
     /// Leases from the command line: grant prints the id; a key put with it lives while
     /// `lease keepalive` runs (well past the TTL), and goes within the TTL once it stops;
-    /// `lease list` shows what this process granted.
+    /// `lease list` shows every live lease on the server (`lease_list`).
     @Test func aLeaseKeptAliveKeepsItsKeyAndItsEndDeletesIt() throws {
         let server = try ServerProcess()
         let port = String(server.port)
