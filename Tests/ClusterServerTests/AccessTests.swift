@@ -177,7 +177,7 @@ final class TCPMembers {
         let vote = Envelope(from: 0, to: 2, term: 99, message: .voteRequest(VoteRequest(preVote: false, lastLogIndex: 1000, lastLogTerm: 99)))
         bytes += PeerFrame(kind: .raft, payload: MessageCodec.encode([vote])).encoded()
         _ = bytes.withUnsafeBytes { send(stranger.socketDescriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        #expect(waitUntil(seconds: 5) { members.collector.lines.contains { $0.contains("[member 2]") && $0.contains("raft port was refused") } },
+        #expect(waitUntil(seconds: 30) { members.collector.lines.contains { $0.contains("[member 2]") && $0.contains("raft port was refused") } },
                 "the refusal is logged")
         let after = try #require(try members.request(2, #"{"admin":"status"}"#)["nodes"]?.arrayValue?[2].objectValue?["term"]?.intValue)
         #expect(after == term, "the forged term did not move node 2 (\(term) → \(after))")
@@ -233,7 +233,9 @@ final class TCPMembers {
         var output = OutputBufferCollector()
         session.drainCiphertext { output.bytes.append(contentsOf: $0) }
         _ = output.bytes.withUnsafeBytes { send(socket.socketDescriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        #expect(waitUntil(seconds: 5) { members.collector.lines.contains { $0.contains("[member 2]") && $0.contains("raft port was refused") } })
+        // The impostor never finishes its handshake, so the member refuses it at the latest when the
+        // handshake times out; a generous deadline for a loaded machine.
+        #expect(waitUntil(seconds: 30) { members.collector.lines.contains { $0.contains("[member 2]") && $0.contains("raft port was refused") } })
     }
 }
 
