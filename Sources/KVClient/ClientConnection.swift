@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import JSONText
 import NetworkIO
 import SecureChannel
 import Synchronization
@@ -52,7 +53,7 @@ public final class ClientConnection: @unchecked Sendable {
     public init(host: String, port: Int, security: Security) throws(Failure) {
         if let token = security.token {
             var suffix = ",\"token\":"
-            appendJSONString(token, to: &suffix)
+            JSONWriter.appendQuoted(token, to: &suffix)
             tokenSuffix = Array((suffix + "}").utf8)
         } else {
             tokenSuffix = nil
@@ -258,26 +259,4 @@ public final class ClientConnection: @unchecked Sendable {
         try send(line)
         return try receiveLine()
     }
-}
-
-/// `text` as a JSON string literal.
-func appendJSONString(_ text: String, to output: inout String) {
-    output += "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": output += "\\\""
-        case "\\": output += "\\\\"
-        case "\n": output += "\\n"
-        case "\r": output += "\\r"
-        case "\t": output += "\\t"
-        default:
-            if scalar.value < 0x20 {
-                let hex = String(scalar.value, radix: 16)
-                output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                output.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    output += "\""
 }
