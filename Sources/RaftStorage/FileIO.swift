@@ -3,10 +3,18 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 
 /// Thin wrappers over the system calls the file stores need, turning failures into `StorageError`
 /// and telling the node's `DiskFaults` (when there is one) what reached the disk.
 enum FileIO {
+    /// Closes `fd` on another thread: when it is the last descriptor of a file already replaced
+    /// by a rename, the close frees the file's blocks (milliseconds for tens of megabytes),
+    /// which must not happen on a node's thread.
+    static func closeElsewhere(_ fd: Int32) {
+        DispatchQueue.global(qos: .utility).async { _ = close(fd) }
+    }
+
     /// Reads a whole file, or returns nil when it does not exist.
     static func readAll(_ path: String) throws(StorageError) -> [UInt8]? {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)

@@ -4,7 +4,6 @@ import Glibc
 import Darwin
 #endif
 import Checksum
-import Dispatch
 import JSONText
 import RaftCore
 
@@ -199,7 +198,7 @@ public final class FileLogStore: LogStore, @unchecked Sendable {
         // log of tens of megabytes; that happens elsewhere.
         let retired = file.fd
         file.detach()
-        DispatchQueue.global(qos: .utility).async { _ = Glibc.close(retired) }
+        FileIO.closeElsewhere(retired)
         self.file = StorageFile(fd: copy.fd, path: path, disk: disk, created: false)
         copy.detach()
         job.copy = nil

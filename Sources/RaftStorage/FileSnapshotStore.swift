@@ -4,7 +4,6 @@ import Glibc
 import Darwin
 #endif
 import Checksum
-import Dispatch
 import JSONText
 import RaftCore
 import Synchronization
@@ -215,10 +214,7 @@ final class FileSnapshotBytes: SnapshotByteSource, @unchecked Sendable {
     /// The descriptor is closed elsewhere: when a newer snapshot was renamed over this one, this
     /// is the file's last reference, and the close frees its blocks (5-30 ms for 117 MB), which
     /// must not happen on a node's thread.
-    deinit {
-        let fd = self.fd
-        DispatchQueue.global(qos: .utility).async { _ = Glibc.close(fd) }
-    }
+    deinit { FileIO.closeElsewhere(fd) }
 
     func read(_ range: Range<Int>) throws -> [UInt8] {
         try Self.pread(fd: fd, path: path, count: range.count, at: dataOffset + range.lowerBound, exact: true)
